@@ -1,0 +1,164 @@
+package revoke
+
+import (
+	"context"
+	"errors"
+	"net/http"
+)
+
+// Source tells how a request presented its session.
+type Source int
+
+// The ways a session can be presented.
+const (
+	SourceNone   Source = iota // no session
+	SourceHeader               // the X-Session-Token header
+	SourceCookie               // the session cookie
+)
+
+// String returns "header", "cookie" or "none".
+func (s Source) String() string {
+	switch s {
+	case SourceHeader:
+		return "header"
+	case SourceCookie:
+		return "cookie"
+	}
+	return "none"
+}
+
+// Current is the session resolved for a request, and how it was presented:
+// some endpoints accept only a cookie, others only a header.
+type Current struct {
+	Session
+	Source Source
+}
+
+type contextKey int
+
+const (
+	currentKey contextKey = iota
+	failureKey
+)
+
+// FromContext returns the session the Middleware resolved for the request
+// whose context is ctx. ok is false for an anonymous request.
+func FromContext(ctx context.Context) (cur Current, ok bool) {
+	cur, ok = ctx.Value(currentKey).(Current)
+	return cur, ok
+}
+
+// FailureReason returns why the Middleware left the request anonymous:
+// ErrNoSession, ErrMalformedToken, ErrUnknownToken, ErrRevoked or ErrExpired.
+// It returns nil when the request has a session.
+func FailureReason(ctx context.Context) error {
+	if _, ok := FromContext(ctx); ok {
+		return nil
+	}
+	if err, ok := ctx.Value(failureKey).(error); ok {
+		return err
+	}
+	return ErrNoSession
+}
+
+// NewContext returns a copy of ctx carrying cur, as the Middleware does. It
+// is useful in tests of handlers that read FromContext.
+func NewContext(ctx context.Context, cur Current) context.Context {
+	return context.WithValue(ctx, currentKey, cur)
+}
+
+// Middleware resolves the session of every request: from the
+// X-Session-Token header when present, else from the session cookie. A
+// valid session is put into the request context (see FromContext). An
+// invalid, expired or revoked token leaves the request anonymous, and a
+// stale cookie is expired; it never fails the request. Only a store failure
+// stops the request, through the error func (see WithErrorFunc).
+//
+// The session's last-seen time is written at most once per touch interval.
+func (m *Manager) Middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cur, err := m.resolveRequest(r)
+		ctx := r.Context()
+		switch {
+		case err == nil:
+			ctx = NewContext(ctx, cur)
+		case isTokenError(err) || errors.Is(err, ErrNoSession):
+			if cur.Source == SourceCookie {
+				m.ExpireCookie(w)
+			}
+			ctx = context.WithValue(ctx, failureKey, err)
+		default:
+			m.errorFunc(w, r, err)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// RequireSession answers requests without a valid session with 401 (see
+// WithUnauthorizedHandler) and passes the others on. Use it inside
+// Middleware.
+func (m *Manager) RequireSession(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := FromContext(r.Context()); !ok {
+			m.unauthorized.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// resolveRequest returns the session r presents. A token error
+// (isTokenError) means the request is anonymous; any other error is a store
+// failure.
+func (m *Manager) resolveRequest(r *http.Request) (Current, error) {
+	token, src, err := m.tokenOf(r)
+	cur := Current{Source: src}
+	if err != nil {
+		return cur, err
+	}
+	s, err := m.Resolve(r.Context(), token)
+	if err == nil {
+		s, err = m.touch(r.Context(), s)
+	}
+	if err != nil {
+		return cur, err
+	}
+	cur.Session = s
+	return cur, nil
+}
+
+// tokenOf finds the token a request presents. The header wins over the
+// cookie, as in Ory Kratos: a client that sends a header means it.
+func (m *Manager) tokenOf(r *http.Request) (string, Source, error) {
+	if vs := r.Header.Values(HeaderName); len(vs) > 0 {
+		if len(vs) > 1 {
+			return "", SourceHeader, ErrMalformedToken
+		}
+		return vs[0], SourceHeader, nil
+	}
+	token, ok, err := m.tokenFromCookie(r)
+	switch {
+	case !ok:
+		return "", SourceNone, ErrNoSession
+	case err != nil:
+		return "", SourceCookie, err
+	}
+	return token, SourceCookie, nil
+}
+
+func isTokenError(err error) bool {
+	return errors.Is(err, ErrMalformedToken) || errors.Is(err, ErrUnknownToken) ||
+		errors.Is(err, ErrRevoked) || errors.Is(err, ErrExpired)
+}
+
+func (m *Manager) defaultErrorFunc(w http.ResponseWriter, r *http.Request, err error) {
+	m.logger.ErrorContext(r.Context(), "revoke: resolving session failed", "err", err, "method", r.Method, "path", r.URL.Path)
+	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+}
+
+func defaultUnauthorized(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusUnauthorized)
+	_, _ = w.Write([]byte(`{"error":"unauthorized","message":"a valid session is required"}` + "\n"))
+}

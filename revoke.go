@@ -1,0 +1,219 @@
+package revoke
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/revokehq/revoke/store"
+)
+
+// Reasons recorded by the library itself. Apps may record any other text.
+const (
+	ReasonLogout        = "logout"
+	ReasonUserRevoked   = "revoked by user"
+	ReasonSignOutOthers = "signed out of other sessions"
+	ReasonSignOutAll    = "signed out of all sessions"
+	ReasonAdminRevoked  = "revoked by administrator"
+)
+
+// Cause says who asked for a revocation and why. It is stored with each
+// revoked session (the reason) and passed to every revocation hook.
+type Cause struct {
+	// Actor identifies who asked, for the audit trail: a user id, "admin
+	// token ops", "system". The library does not interpret it.
+	Actor string
+	// Reason is stored with each session the call revokes.
+	Reason string
+}
+
+// Event describes one revocation call, for auditing. It is delivered to the
+// hooks registered with OnRevoke after the store has committed it.
+type Event struct {
+	Cause
+	UserID     string    // whose sessions were revoked
+	SessionIDs []string  // the sessions this call revoked; already revoked ones are not listed
+	At         time.Time // when, on the Manager's clock
+	// OAuthTokensRevoked and DevicesForgotten report what RevokeAll did
+	// beyond the sessions.
+	OAuthTokensRevoked bool
+	DevicesForgotten   bool
+}
+
+// OAuthTokenRevoker revokes the OAuth and OpenID Connect tokens an app has
+// issued to a user. See WithOAuthTokenRevoker.
+type OAuthTokenRevoker func(ctx context.Context, userID string) error
+
+// DeviceForgetter clears what an app remembers of a user's devices (trusted
+// devices, remembered factors). See WithDeviceForgetter.
+type DeviceForgetter func(ctx context.Context, userID string) error
+
+// ErrNoOAuthTokenRevoker is returned by RevokeAll when OAuth tokens are to be
+// revoked but no OAuthTokenRevoker is configured. Nothing is revoked then.
+var ErrNoOAuthTokenRevoker = errors.New("revoke: no OAuth token revoker configured")
+
+// WithOAuthTokenRevoker registers the function RevokeAll calls when asked to
+// revoke the user's OAuth tokens as well.
+func WithOAuthTokenRevoker(f OAuthTokenRevoker) Option {
+	return func(m *Manager) error {
+		m.oauthRevoker = f
+		return nil
+	}
+}
+
+// WithDeviceForgetter registers the function RevokeAll calls when asked to
+// forget the user's devices. Without one there is nothing to forget.
+func WithDeviceForgetter(f DeviceForgetter) Option {
+	return func(m *Manager) error {
+		m.deviceForgetter = f
+		return nil
+	}
+}
+
+// OnRevoke registers a hook called after every revocation that revoked at
+// least one session or did more (OAuth tokens, devices): who, whom, which
+// sessions, why. Hooks run synchronously, in registration order, after the
+// store has committed; keep them fast or hand off to a queue.
+func OnRevoke(f func(context.Context, Event)) Option {
+	return func(m *Manager) error {
+		if f == nil {
+			return errors.New("revoke: nil revoke hook")
+		}
+		m.onRevoke = append(m.onRevoke, f)
+		return nil
+	}
+}
+
+// HasOAuthTokenRevoker reports whether an OAuthTokenRevoker is configured.
+func (m *Manager) HasOAuthTokenRevoker() bool { return m.oauthRevoker != nil }
+
+// RevokeSession revokes one session of a user and returns it as stored
+// afterwards. It fails with ErrNotFound when the session is unknown or
+// belongs to another user. Revoking a revoked session succeeds again and
+// returns the original revocation time and reason.
+func (m *Manager) RevokeSession(ctx context.Context, userID, sessionID string, c Cause) (Session, error) {
+	ids, at, err := m.revoke(ctx, store.Selection{UserID: userID, SessionID: sessionID}, c)
+	if err != nil {
+		return Session{}, err
+	}
+	s, err := m.store.Get(ctx, sessionID)
+	if err != nil || s.UserID != userID {
+		if err == nil || errors.Is(err, store.ErrNotFound) {
+			return Session{}, ErrNotFound
+		}
+		return Session{}, fmt.Errorf("revoke: read revoked session: %w", err)
+	}
+	m.emit(ctx, Event{Cause: c, UserID: userID, SessionIDs: ids, At: at})
+	return s, nil
+}
+
+// RevokeOthers revokes every active session of a user except keepSessionID
+// ("sign out everywhere else") and returns how many it revoked.
+func (m *Manager) RevokeOthers(ctx context.Context, userID, keepSessionID string, c Cause) (int, error) {
+	if keepSessionID == "" {
+		return 0, errors.New("revoke: RevokeOthers needs the session to keep")
+	}
+	ids, at, err := m.revoke(ctx, store.Selection{UserID: userID, ExceptID: keepSessionID}, c)
+	if err != nil {
+		return 0, err
+	}
+	m.emit(ctx, Event{Cause: c, UserID: userID, SessionIDs: ids, At: at})
+	return len(ids), nil
+}
+
+// RevokeAllOption adds work to RevokeAll beyond the sessions.
+type RevokeAllOption func(*revokeAll)
+
+type revokeAll struct{ oauthTokens, forgetDevices bool }
+
+// AlsoOAuthTokens makes RevokeAll revoke the user's OAuth tokens too, through
+// the OAuthTokenRevoker. Without one configured, RevokeAll fails with
+// ErrNoOAuthTokenRevoker before revoking anything.
+func AlsoOAuthTokens() RevokeAllOption { return func(o *revokeAll) { o.oauthTokens = true } }
+
+// AlsoForgetDevices makes RevokeAll call the DeviceForgetter, when one is
+// configured.
+func AlsoForgetDevices() RevokeAllOption { return func(o *revokeAll) { o.forgetDevices = true } }
+
+// RevokeAll revokes every active session of a user, atomically in the store,
+// and returns how many it revoked.
+func (m *Manager) RevokeAll(ctx context.Context, userID string, c Cause, opts ...RevokeAllOption) (int, error) {
+	var o revokeAll
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.oauthTokens && m.oauthRevoker == nil {
+		return 0, ErrNoOAuthTokenRevoker
+	}
+	ids, at, err := m.revoke(ctx, store.Selection{UserID: userID}, c)
+	if err != nil {
+		return 0, err
+	}
+	ev := Event{Cause: c, UserID: userID, SessionIDs: ids, At: at}
+	// Sessions go first: they are what lets someone in right now, and a
+	// failing hook must not leave them standing.
+	if o.oauthTokens {
+		if err := m.oauthRevoker(ctx, userID); err != nil {
+			m.emit(ctx, ev)
+			return len(ids), fmt.Errorf("revoke: revoke OAuth tokens: %w", err)
+		}
+		ev.OAuthTokensRevoked = true
+	}
+	if o.forgetDevices && m.deviceForgetter != nil {
+		if err := m.deviceForgetter(ctx, userID); err != nil {
+			m.emit(ctx, ev)
+			return len(ids), fmt.Errorf("revoke: forget devices: %w", err)
+		}
+		ev.DevicesForgotten = true
+	}
+	m.emit(ctx, ev)
+	return len(ids), nil
+}
+
+func (m *Manager) revoke(ctx context.Context, sel store.Selection, c Cause) ([]string, time.Time, error) {
+	if sel.UserID == "" {
+		return nil, time.Time{}, errors.New("revoke: empty user id")
+	}
+	at := m.now()
+	ids, err := m.store.Revoke(ctx, sel, at, c.Reason)
+	if err != nil {
+		return nil, at, fmt.Errorf("revoke: revoke sessions: %w", err)
+	}
+	return ids, at, nil
+}
+
+func (m *Manager) emit(ctx context.Context, ev Event) {
+	if len(ev.SessionIDs) == 0 && !ev.OAuthTokensRevoked && !ev.DevicesForgotten {
+		return
+	}
+	for _, f := range m.onRevoke {
+		f(ctx, ev)
+	}
+}
+
+// touch records activity on s when the touch interval has passed since it
+// was last written, and returns s as it now stands.
+func (m *Manager) touch(ctx context.Context, s Session) (Session, error) {
+	now := m.now()
+	if now.Sub(s.LastSeenAt) < m.touchInterval {
+		return s, nil
+	}
+	idle := m.idleDeadline(now)
+	err := m.store.Touch(ctx, s.ID, now, idle)
+	switch {
+	case errors.Is(err, store.ErrInactive), errors.Is(err, store.ErrNotFound):
+		// Revoked or deleted between the lookup and now.
+		return Session{}, ErrRevoked
+	case err != nil:
+		// The session is valid; a lost last-seen update is not worth
+		// failing the request for.
+		m.logger.WarnContext(ctx, "revoke: touch session failed", "session", s.ID, "err", err)
+		return s, nil
+	}
+	if idle.After(s.ExpiresAt) {
+		idle = s.ExpiresAt
+	}
+	s.LastSeenAt, s.IdleExpiresAt = now, idle
+	return s, nil
+}

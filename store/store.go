@@ -1,0 +1,127 @@
+// Package store defines the SessionStore interface that every revoke backend
+// implements, together with the session record and the errors they share.
+//
+// A backend lives in a package of its own (store/memstore, store/sqlitestore,
+// ...) and proves its conformance by running store/storetest.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Sentinel errors returned by every SessionStore. Test for them with errors.Is.
+var (
+	// ErrNotFound means no session matches: the id or token hash is unknown,
+	// or (for calls that name a user) the session belongs to another user.
+	ErrNotFound = errors.New("store: session not found")
+	// ErrDuplicate means a session with the same id or token hash exists.
+	ErrDuplicate = errors.New("store: duplicate session")
+	// ErrInactive means the session exists but is revoked or expired, so the
+	// requested change (touch, new token) was not made.
+	ErrInactive = errors.New("store: session revoked or expired")
+	// ErrClosed means the store has been closed.
+	ErrClosed = errors.New("store: closed")
+)
+
+// Session is the stored record of one session.
+//
+// The token itself is never stored: TokenHash is its SHA-256 digest. ID is
+// public and safe to show and list; the token is the secret.
+type Session struct {
+	ID        string // public, random, stable for the session's life
+	UserID    string
+	TokenHash []byte // SHA-256 of the current token (32 bytes)
+
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	// ExpiresAt is the absolute end of the session's life; it never moves.
+	ExpiresAt time.Time
+	// IdleExpiresAt is when the session ends unless it is seen again; a
+	// touch moves it forward, never past ExpiresAt.
+	IdleExpiresAt time.Time
+
+	// RevokedAt is zero while the session has not been revoked.
+	RevokedAt    time.Time
+	RevokeReason string
+
+	IP        string // client address the session was created from
+	UserAgent string // User-Agent the session was created with
+}
+
+// Revoked reports whether the session has been revoked.
+func (s *Session) Revoked() bool { return !s.RevokedAt.IsZero() }
+
+// Expired reports whether the session has passed its absolute or idle expiry at t.
+func (s *Session) Expired(t time.Time) bool {
+	return !t.Before(s.ExpiresAt) || !t.Before(s.IdleExpiresAt)
+}
+
+// Active reports whether the session is neither revoked nor expired at t.
+func (s *Session) Active(t time.Time) bool { return !s.Revoked() && !s.Expired(t) }
+
+// Selection picks the sessions a Revoke call applies to.
+type Selection struct {
+	// UserID is required: revocation always stays within one user's sessions.
+	UserID string
+	// SessionID, when set, limits the call to that one session.
+	SessionID string
+	// ExceptID, when set, leaves that one session untouched.
+	ExceptID string
+}
+
+// SessionStore is the storage a revoke Manager works on. Implementations must
+// be safe for concurrent use by many goroutines and, where the backend is
+// shared, by many processes.
+//
+// Times passed in are the caller's clock; a store never reads its own clock
+// for session semantics, so that every instance agrees on what "now" means
+// for a call.
+type SessionStore interface {
+	// Create stores a new session. It returns ErrDuplicate when the id or the
+	// token hash is already taken.
+	Create(ctx context.Context, s Session) error
+
+	// Get returns the session with the given public id, active or not.
+	Get(ctx context.Context, id string) (Session, error)
+
+	// GetByTokenHash returns the session whose current token hashes to hash,
+	// active or not. Unknown hashes give ErrNotFound.
+	GetByTokenHash(ctx context.Context, hash []byte) (Session, error)
+
+	// List returns every session the store holds for the user, active,
+	// revoked and expired alike, newest first. An unknown user gives an empty
+	// slice and no error.
+	List(ctx context.Context, userID string) ([]Session, error)
+
+	// Touch records activity: it sets LastSeenAt to now and IdleExpiresAt to
+	// idleExpiresAt (capped at ExpiresAt). It never revives a session: when
+	// the session is revoked or expired at now it changes nothing and returns
+	// ErrInactive, and a touch racing a revoke cannot undo the revoke.
+	Touch(ctx context.Context, id string, now, idleExpiresAt time.Time) error
+
+	// ReplaceToken gives an active session a new token hash (token renewal,
+	// against session fixation). The old token stops working at once. It
+	// returns ErrInactive for a revoked or expired session and ErrDuplicate
+	// when the new hash is taken.
+	ReplaceToken(ctx context.Context, id string, newHash []byte, now time.Time) error
+
+	// Revoke marks every session picked by sel that is active at now as
+	// revoked at now with the given reason, atomically, and returns the ids
+	// it revoked. Sessions already revoked keep their original time and
+	// reason, and expired ones are left alone; neither is counted. Its cost
+	// is proportional to the user's sessions, never to all sessions.
+	Revoke(ctx context.Context, sel Selection, now time.Time, reason string) ([]string, error)
+
+	// Close releases the store's resources and stops any background work.
+	Close() error
+}
+
+// Cleaner is implemented by stores that can delete old rows on demand.
+// Backends that clean up in the background call it themselves.
+type Cleaner interface {
+	// DeleteBefore removes sessions that expired before t and sessions
+	// revoked before t, and returns how many it removed.
+	DeleteBefore(ctx context.Context, t time.Time) (int, error)
+}
