@@ -20,7 +20,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -92,6 +91,7 @@ type Manager struct {
 	store         store.SessionStore
 	codecs        []securecookie.Codec
 	cookie        Cookie
+	tokenCookie   string
 	lifetime      time.Duration
 	idleTimeout   time.Duration
 	touchInterval time.Duration
@@ -176,6 +176,21 @@ func WithCookie(c Cookie) Option {
 			c.Path = "/"
 		}
 		m.cookie = c
+		return nil
+	}
+}
+
+// WithTokenCookie makes the Manager also resolve sessions from a cookie that
+// carries a bare token rather than a signed one, as scs's session cookie does
+// (its default name is "session"). Use it with scsstore, so that an scs app's
+// existing cookies work with the middleware and the handlers. The signed
+// session cookie, when present, is preferred.
+func WithTokenCookie(name string) Option {
+	return func(m *Manager) error {
+		if name == "" {
+			return errors.New("revoke: token cookie name is empty")
+		}
+		m.tokenCookie = name
 		return nil
 	}
 }
@@ -337,7 +352,7 @@ func (m *Manager) Create(ctx context.Context, userID string, d Device) (Session,
 		d.UserAgent = d.UserAgent[:maxUserAgent]
 	}
 	s := Session{
-		ID:            newID(),
+		ID:            store.NewID(),
 		UserID:        userID,
 		CreatedAt:     now,
 		LastSeenAt:    now,
@@ -394,6 +409,9 @@ func (m *Manager) Resolve(ctx context.Context, token string) (Session, error) {
 		return Session{}, ErrUnknownToken
 	}
 	switch now := m.now(); {
+	case s.UserID == "":
+		// An anonymous session (scs keeps those) is nobody's login.
+		return Session{}, ErrUnknownToken
 	case s.Revoked():
 		return Session{}, ErrRevoked
 	case s.Expired(now):
@@ -484,7 +502,13 @@ func (m *Manager) CookieName() string { return m.cookie.Name }
 func (m *Manager) tokenFromCookie(r *http.Request) (token string, ok bool, err error) {
 	c, err := r.Cookie(m.cookie.Name)
 	if err != nil {
-		return "", false, nil
+		if m.tokenCookie == "" {
+			return "", false, nil
+		}
+		if c, err = r.Cookie(m.tokenCookie); err != nil {
+			return "", false, nil
+		}
+		return c.Value, true, nil
 	}
 	var raw []byte
 	if err := securecookie.DecodeMulti(m.cookie.Name, c.Value, &raw, m.codecs...); err != nil {
@@ -526,26 +550,6 @@ func newToken() string {
 	b := make([]byte, tokenBytes)
 	_, _ = rand.Read(b) // crypto/rand.Read never fails (it panics instead)
 	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// newID returns a random RFC 4122 version 4 UUID: public session ids look
-// like the ids Ory's and Okta's clients are used to.
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	var s [36]byte
-	hex.Encode(s[0:8], b[0:4])
-	s[8] = '-'
-	hex.Encode(s[9:13], b[4:6])
-	s[13] = '-'
-	hex.Encode(s[14:18], b[6:8])
-	s[18] = '-'
-	hex.Encode(s[19:23], b[8:10])
-	s[23] = '-'
-	hex.Encode(s[24:], b[10:])
-	return string(s[:])
 }
 
 func remoteIP(r *http.Request) string {

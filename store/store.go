@@ -48,6 +48,10 @@ type Session struct {
 
 	IP        string // client address the session was created from
 	UserAgent string // User-Agent the session was created with
+
+	// Data is an opaque payload kept with the session, such as scs's
+	// encoded session values (see scsstore). Most sessions have none.
+	Data []byte
 }
 
 // Revoked reports whether the session has been revoked.
@@ -124,4 +128,29 @@ type Cleaner interface {
 	// DeleteBefore removes sessions that expired before t and sessions
 	// revoked before t, and returns how many it removed.
 	DeleteBefore(ctx context.Context, t time.Time) (int, error)
+}
+
+// Update holds the fields DataStore.Update replaces.
+type Update struct {
+	UserID        string
+	Data          []byte
+	ExpiresAt     time.Time
+	IdleExpiresAt time.Time
+}
+
+// DataStore is implemented by backends that keep application data with each
+// session and let it change, which the scs adapter (scsstore) needs.
+type DataStore interface {
+	SessionStore
+
+	// Update replaces the user, data and expiry times of the session with
+	// the given id when it is active at now (IdleExpiresAt is capped at
+	// ExpiresAt), and sets LastSeenAt to now. Like Touch, it never revives a session: a revoked or
+	// expired one is left as it is and ErrInactive returned.
+	Update(ctx context.Context, id string, u Update, now time.Time) error
+
+	// ListActive returns every session active at now, of every user. It
+	// costs O(all sessions) and exists for scs's Iterate; revoking a user's
+	// sessions never needs it.
+	ListActive(ctx context.Context, now time.Time) ([]Session, error)
 }

@@ -13,7 +13,8 @@ import (
 	"github.com/revokehq/revoke/store"
 )
 
-// Store is an in-memory store.SessionStore, safe for concurrent use. It keeps
+// Store is an in-memory store.SessionStore and store.DataStore, safe for
+// concurrent use. It keeps
 // a per-user index, so revoking a user's sessions costs O(their sessions).
 type Store struct {
 	mu      sync.RWMutex
@@ -90,15 +91,10 @@ func (s *Store) Create(_ context.Context, sess store.Session) error {
 	if _, ok := s.byHash[string(sess.TokenHash)]; ok {
 		return store.ErrDuplicate
 	}
-	sess.TokenHash = bytes.Clone(sess.TokenHash)
+	sess = copyOf(&sess)
 	s.byID[sess.ID] = &sess
 	s.byHash[string(sess.TokenHash)] = sess.ID
-	ids := s.byUser[sess.UserID]
-	if ids == nil {
-		ids = make(map[string]struct{})
-		s.byUser[sess.UserID] = ids
-	}
-	ids[sess.ID] = struct{}{}
+	s.indexLocked(&sess)
 	return nil
 }
 
@@ -241,12 +237,7 @@ func (s *Store) DeleteBefore(_ context.Context, t time.Time) (int, error) {
 		}
 		delete(s.byID, id)
 		delete(s.byHash, string(p.TokenHash))
-		if ids := s.byUser[p.UserID]; ids != nil {
-			delete(ids, id)
-			if len(ids) == 0 {
-				delete(s.byUser, p.UserID)
-			}
-		}
+		s.unindexLocked(p)
 		n++
 	}
 	return n, nil
@@ -273,8 +264,66 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// Update implements store.DataStore.
+func (s *Store) Update(_ context.Context, id string, u store.Update, now time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, err := s.activeLocked(id, now)
+	if err != nil {
+		return err
+	}
+	if u.UserID != p.UserID {
+		s.unindexLocked(p)
+		p.UserID = u.UserID
+		s.indexLocked(p)
+	}
+	p.Data = bytes.Clone(u.Data)
+	p.LastSeenAt = now
+	p.ExpiresAt = u.ExpiresAt
+	p.IdleExpiresAt = u.IdleExpiresAt
+	if p.IdleExpiresAt.After(p.ExpiresAt) {
+		p.IdleExpiresAt = p.ExpiresAt
+	}
+	return nil
+}
+
+// ListActive implements store.DataStore.
+func (s *Store) ListActive(_ context.Context, now time.Time) ([]store.Session, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, store.ErrClosed
+	}
+	var out []store.Session
+	for _, p := range s.byID {
+		if p.Active(now) {
+			out = append(out, copyOf(p))
+		}
+	}
+	return out, nil
+}
+
+func (s *Store) indexLocked(p *store.Session) {
+	ids := s.byUser[p.UserID]
+	if ids == nil {
+		ids = make(map[string]struct{})
+		s.byUser[p.UserID] = ids
+	}
+	ids[p.ID] = struct{}{}
+}
+
+func (s *Store) unindexLocked(p *store.Session) {
+	if ids := s.byUser[p.UserID]; ids != nil {
+		delete(ids, p.ID)
+		if len(ids) == 0 {
+			delete(s.byUser, p.UserID)
+		}
+	}
+}
+
 func copyOf(p *store.Session) store.Session {
 	c := *p
 	c.TokenHash = bytes.Clone(p.TokenHash)
+	c.Data = bytes.Clone(p.Data)
 	return c
 }
