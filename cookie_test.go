@@ -141,7 +141,7 @@ func TestForgedCookieRejectedBeforeLookup(t *testing.T) {
 	for _, value := range []string{
 		"garbage",
 		good.Value[:len(good.Value)-2] + "xx", // tampered signature
-		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",     // a bare token is not a cookie
+		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",    // a bare token is not a cookie
 	} {
 		_, ok, reason, w := whoami(m, withCookie(&http.Cookie{Name: m.CookieName(), Value: value}))
 		is.True(!ok)

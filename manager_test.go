@@ -151,7 +151,6 @@ func TestLoginRequestRevokeOverHTTP(t *testing.T) {
 	})
 }
 
-
 func TestResolve(t *testing.T) {
 	ctx := context.Background()
 	clk := newClock()
