@@ -94,6 +94,9 @@ func (m *Manager) HasOAuthTokenRevoker() bool { return m.oauthRevoker != nil }
 // returns the original revocation time and reason.
 func (m *Manager) RevokeSession(ctx context.Context, userID, sessionID string, c Cause) (Session, error) {
 	ids, at, err := m.revoke(ctx, store.Selection{UserID: userID, SessionID: sessionID}, c)
+	if errors.Is(err, store.ErrNotFound) {
+		return Session{}, ErrNotFound
+	}
 	if err != nil {
 		return Session{}, err
 	}

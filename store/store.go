@@ -115,7 +115,9 @@ type SessionStore interface {
 	// revoked at now with the given reason, atomically, and returns the ids
 	// it revoked. Sessions already revoked keep their original time and
 	// reason, and expired ones are left alone; neither is counted. Its cost
-	// is proportional to the user's sessions, never to all sessions.
+	// is proportional to the user's sessions, never to all sessions. When
+	// sel names a session that is unknown or belongs to another user, it
+	// returns ErrNotFound.
 	Revoke(ctx context.Context, sel Selection, now time.Time, reason string) ([]string, error)
 
 	// Close releases the store's resources and stops any background work.

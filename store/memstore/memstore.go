@@ -211,6 +211,9 @@ func (s *Store) Revoke(_ context.Context, sel store.Selection, now time.Time, re
 		revoked = append(revoked, id)
 	}
 	if sel.SessionID != "" {
+		if p := s.byID[sel.SessionID]; p == nil || p.UserID != sel.UserID {
+			return nil, store.ErrNotFound
+		}
 		revoke(sel.SessionID)
 		return revoked, nil
 	}

@@ -1,0 +1,70 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// migrations[i] takes the schema from version i to version i+1; the version
+// lives in PRAGMA user_version. Append new steps; never edit old ones, since
+// existing files have already run them.
+var migrations = []string{
+	// 1: the sessions table.
+	//
+	// Times are Unix nanoseconds; revoked_at is NULL until the session is
+	// revoked. The unique index on token_hash serves the lookup on every
+	// request and refuses a duplicate token; the index on (user_id,
+	// created_at) makes listing and revoking a user's sessions cost
+	// O(that user's sessions) and gives List its order for free.
+	`CREATE TABLE sessions (
+		id              TEXT    NOT NULL PRIMARY KEY,
+		user_id         TEXT    NOT NULL,
+		token_hash      BLOB    NOT NULL,
+		created_at      INTEGER NOT NULL,
+		last_seen_at    INTEGER NOT NULL,
+		expires_at      INTEGER NOT NULL,
+		idle_expires_at INTEGER NOT NULL,
+		revoked_at      INTEGER,
+		revoke_reason   TEXT    NOT NULL DEFAULT '',
+		ip              TEXT    NOT NULL DEFAULT '',
+		user_agent      TEXT    NOT NULL DEFAULT ''
+	) STRICT;
+	CREATE UNIQUE INDEX sessions_by_token_hash ON sessions (token_hash);
+	CREATE INDEX sessions_by_user ON sessions (user_id, created_at);`,
+}
+
+// migrate brings the schema up to date in one immediate transaction, so that
+// two processes opening a new file at once do not both create it.
+func migrate(ctx context.Context, db *sql.DB) error {
+	latest := len(migrations)
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer tx.Rollback()
+
+	var v int
+	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
+		return fmt.Errorf("migrate: read schema version: %w", err)
+	}
+	if v > latest {
+		return fmt.Errorf("migrate: schema version %d is newer than the %d this package knows", v, latest)
+	}
+	if v == latest {
+		return nil
+	}
+	for i := v; i < latest; i++ {
+		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+			return fmt.Errorf("migrate to schema version %d: %w", i+1, err)
+		}
+	}
+	// PRAGMA takes no parameters; the value is our own constant.
+	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", latest)); err != nil {
+		return fmt.Errorf("migrate: set schema version: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	return nil
+}

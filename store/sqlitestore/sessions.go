@@ -1,0 +1,370 @@
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/revokehq/revoke/store"
+)
+
+const columns = `id, user_id, token_hash, created_at, last_seen_at, expires_at,
+	idle_expires_at, revoked_at, revoke_reason, ip, user_agent`
+
+// A session is active at ?now when it is not revoked and neither expiry has
+// been reached (store.Session.Active). Every write that must not revive a
+// session carries this condition in its own WHERE clause, so the check and
+// the change are one atomic statement.
+const activeAt = `revoked_at IS NULL AND expires_at > ?1 AND idle_expires_at > ?1`
+
+const (
+	sqlInsert = `INSERT INTO sessions (` + columns + `)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+	sqlGet       = `SELECT ` + columns + ` FROM sessions WHERE id = ?`
+	sqlGetByHash = `SELECT ` + columns + ` FROM sessions WHERE token_hash = ?`
+	// rowid breaks ties in creation time (later insert first) and matches the
+	// order of the user index, so no sorting step is needed.
+	sqlList = `SELECT ` + columns + ` FROM sessions WHERE user_id = ?
+		ORDER BY created_at DESC, rowid DESC`
+
+	// MIN caps the idle expiry at the absolute one.
+	sqlTouch = `UPDATE sessions SET last_seen_at = ?1, idle_expires_at = MIN(?2, expires_at)
+		WHERE id = ?3 AND ` + activeAt
+	sqlReplaceToken = `UPDATE sessions SET token_hash = ?2 WHERE id = ?3 AND ` + activeAt
+	// probe tells "unknown" from "inactive" after a write changed nothing.
+	// It runs on the writer, which has seen every write.
+	sqlProbe = `SELECT user_id FROM sessions WHERE id = ?`
+
+	sqlRevokeAll = `UPDATE sessions SET revoked_at = ?1, revoke_reason = ?2
+		WHERE user_id = ?3 AND ` + activeAt + ` RETURNING id`
+	sqlRevokeOne = `UPDATE sessions SET revoked_at = ?1, revoke_reason = ?2
+		WHERE user_id = ?3 AND id = ?4 AND ` + activeAt + ` RETURNING id`
+	sqlRevokeExcept = `UPDATE sessions SET revoked_at = ?1, revoke_reason = ?2
+		WHERE user_id = ?3 AND id <> ?4 AND ` + activeAt + ` RETURNING id`
+
+	// One batch of DeleteBefore. Expired before ?2 means store.Session.Expired
+	// at ?2. Walking rowids upwards from ?1 makes the whole cleanup a single
+	// pass over the table however many batches it takes.
+	sqlDeleteOld = `DELETE FROM sessions WHERE rowid IN (
+			SELECT rowid FROM sessions
+			WHERE rowid > ?1 AND (expires_at <= ?2 OR idle_expires_at <= ?2 OR revoked_at < ?2)
+			ORDER BY rowid LIMIT ?3)
+		RETURNING rowid`
+)
+
+// The range of times a Unix nanosecond count can hold.
+var (
+	minTime = time.Unix(0, math.MinInt64)
+	maxTime = time.Unix(0, math.MaxInt64)
+)
+
+// nanos converts a time argument of a query, clamping it to the storable
+// range so that comparisons with stored times stay right.
+func nanos(t time.Time) int64 {
+	switch {
+	case t.Before(minTime):
+		return math.MinInt64
+	case t.After(maxTime):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
+}
+
+func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
+
+// errNoUser is returned by Revoke for a Selection without a user.
+var errNoUser = errors.New("sqlitestore: revoke: selection has no user id")
+
+// isDuplicate reports whether err is a violated primary key or unique index.
+func isDuplicate(err error) bool {
+	var e *sqlite.Error
+	if !errors.As(err, &e) {
+		return false
+	}
+	return e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+}
+
+// fail turns a database error into the error a method returns. A call racing
+// Close gets the driver's "database is closed" and reports store.ErrClosed.
+func (s *Store) fail(op string, err error) error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	return fmt.Errorf("sqlitestore: %s: %w", op, err)
+}
+
+// Create implements store.SessionStore. Every time except RevokedAt must be
+// set and lie within the storable range (years 1678 to 2262).
+func (s *Store) Create(ctx context.Context, sess store.Session) error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	for _, f := range []struct {
+		name string
+		t    time.Time
+	}{
+		{"CreatedAt", sess.CreatedAt},
+		{"LastSeenAt", sess.LastSeenAt},
+		{"ExpiresAt", sess.ExpiresAt},
+		{"IdleExpiresAt", sess.IdleExpiresAt},
+		{"RevokedAt", sess.RevokedAt},
+	} {
+		if f.name == "RevokedAt" && f.t.IsZero() {
+			continue
+		}
+		if f.t.Before(minTime) || f.t.After(maxTime) {
+			return fmt.Errorf("sqlitestore: create: %s %v is zero or outside the years 1678 to 2262", f.name, f.t)
+		}
+	}
+	var revokedAt sql.NullInt64
+	if sess.Revoked() {
+		revokedAt = sql.NullInt64{Int64: sess.RevokedAt.UnixNano(), Valid: true}
+	}
+	hash := sess.TokenHash
+	if hash == nil {
+		hash = []byte{} // NOT NULL; an empty hash is still a (useless) value
+	}
+	_, err := s.insert.ExecContext(ctx,
+		sess.ID, sess.UserID, hash,
+		sess.CreatedAt.UnixNano(), sess.LastSeenAt.UnixNano(),
+		sess.ExpiresAt.UnixNano(), sess.IdleExpiresAt.UnixNano(),
+		revokedAt, sess.RevokeReason, sess.IP, sess.UserAgent)
+	if isDuplicate(err) {
+		return store.ErrDuplicate
+	}
+	if err != nil {
+		return s.fail("create", err)
+	}
+	return nil
+}
+
+// Get implements store.SessionStore.
+func (s *Store) Get(ctx context.Context, id string) (store.Session, error) {
+	return s.getOne(ctx, "get", s.get, id)
+}
+
+// GetByTokenHash implements store.SessionStore.
+func (s *Store) GetByTokenHash(ctx context.Context, hash []byte) (store.Session, error) {
+	return s.getOne(ctx, "get by token hash", s.getByHash, hash)
+}
+
+func (s *Store) getOne(ctx context.Context, op string, st *sql.Stmt, arg any) (store.Session, error) {
+	if s.closed.Load() {
+		return store.Session{}, store.ErrClosed
+	}
+	sess, err := scan(st.QueryRowContext(ctx, arg))
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Session{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.Session{}, s.fail(op, err)
+	}
+	return sess, nil
+}
+
+// List implements store.SessionStore. Sessions created at the same time come
+// most recently stored first.
+func (s *Store) List(ctx context.Context, userID string) ([]store.Session, error) {
+	if s.closed.Load() {
+		return nil, store.ErrClosed
+	}
+	rows, err := s.list.QueryContext(ctx, userID)
+	if err != nil {
+		return nil, s.fail("list", err)
+	}
+	defer rows.Close()
+	out := []store.Session{}
+	for rows.Next() {
+		sess, err := scan(rows)
+		if err != nil {
+			return nil, s.fail("list", err)
+		}
+		out = append(out, sess)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.fail("list", err)
+	}
+	return out, nil
+}
+
+func scan(row interface{ Scan(...any) error }) (store.Session, error) {
+	var (
+		sess                                    store.Session
+		created, lastSeen, expires, idleExpires int64
+		revoked                                 sql.NullInt64
+	)
+	err := row.Scan(&sess.ID, &sess.UserID, &sess.TokenHash,
+		&created, &lastSeen, &expires, &idleExpires,
+		&revoked, &sess.RevokeReason, &sess.IP, &sess.UserAgent)
+	if err != nil {
+		return store.Session{}, err
+	}
+	sess.CreatedAt = fromNanos(created)
+	sess.LastSeenAt = fromNanos(lastSeen)
+	sess.ExpiresAt = fromNanos(expires)
+	sess.IdleExpiresAt = fromNanos(idleExpires)
+	if revoked.Valid {
+		sess.RevokedAt = fromNanos(revoked.Int64)
+	}
+	return sess, nil
+}
+
+// Touch implements store.SessionStore. The update and the check that the
+// session is active are one statement, so a revocation that commits first
+// always wins and one that commits later always applies.
+func (s *Store) Touch(ctx context.Context, id string, now, idleExpiresAt time.Time) error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	res, err := s.touch.ExecContext(ctx, nanos(now), nanos(idleExpiresAt), id)
+	return s.changedOne(ctx, "touch", id, res, err)
+}
+
+// ReplaceToken implements store.SessionStore.
+func (s *Store) ReplaceToken(ctx context.Context, id string, newHash []byte, now time.Time) error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	if newHash == nil {
+		newHash = []byte{}
+	}
+	res, err := s.replaceToken.ExecContext(ctx, nanos(now), newHash, id)
+	if isDuplicate(err) {
+		return store.ErrDuplicate
+	}
+	return s.changedOne(ctx, "replace token", id, res, err)
+}
+
+// changedOne finishes an update of one active session: when no row changed,
+// it finds out whether the session is unknown or inactive.
+func (s *Store) changedOne(ctx context.Context, op, id string, res sql.Result, err error) error {
+	if err != nil {
+		return s.fail(op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return s.fail(op, err)
+	}
+	if n > 0 {
+		return nil
+	}
+	if _, err := s.owner(ctx, op, id); err != nil {
+		return err
+	}
+	return store.ErrInactive
+}
+
+// owner returns the user of session id, or store.ErrNotFound.
+func (s *Store) owner(ctx context.Context, op, id string) (string, error) {
+	var user string
+	err := s.probe.QueryRowContext(ctx, id).Scan(&user)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", store.ErrNotFound
+	}
+	if err != nil {
+		return "", s.fail(op, err)
+	}
+	return user, nil
+}
+
+// Revoke implements store.SessionStore. Each selection is one UPDATE on the
+// user index, so it is atomic and costs O(the user's sessions). When
+// sel.SessionID names a session that is unknown or another user's, Revoke
+// returns store.ErrNotFound; an error also comes back for an empty
+// sel.UserID. The ids come sorted.
+func (s *Store) Revoke(ctx context.Context, sel store.Selection, now time.Time, reason string) ([]string, error) {
+	if s.closed.Load() {
+		return nil, store.ErrClosed
+	}
+	if sel.UserID == "" {
+		return nil, errNoUser
+	}
+	var ids []string
+	if sel.SessionID == "" || sel.SessionID != sel.ExceptID {
+		var (
+			rows *sql.Rows
+			err  error
+			at   = nanos(now)
+		)
+		switch {
+		case sel.SessionID != "":
+			rows, err = s.revokeOne.QueryContext(ctx, at, reason, sel.UserID, sel.SessionID)
+		case sel.ExceptID != "":
+			rows, err = s.revokeExcept.QueryContext(ctx, at, reason, sel.UserID, sel.ExceptID)
+		default:
+			rows, err = s.revokeAll.QueryContext(ctx, at, reason, sel.UserID)
+		}
+		if err != nil {
+			return nil, s.fail("revoke", err)
+		}
+		if ids, err = collect[string](rows); err != nil {
+			return nil, s.fail("revoke", err)
+		}
+		slices.Sort(ids) // the same answer every time, whatever the row order
+	}
+	if sel.SessionID != "" && len(ids) == 0 {
+		user, err := s.owner(ctx, "revoke", sel.SessionID)
+		if err != nil {
+			return nil, err
+		}
+		if user != sel.UserID {
+			return nil, store.ErrNotFound
+		}
+	}
+	return ids, nil
+}
+
+// collect reads and closes rows of one column.
+func collect[T any](rows *sql.Rows) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var v T
+		if err := rows.Scan(&v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// DeleteBefore implements store.Cleaner: it deletes the sessions that have
+// expired by t (store.Session.Expired(t)) and those revoked before t. It works in batches,
+// each its own short transaction, so writers are never held up for long; if
+// ctx ends between batches it returns the count so far with ctx's error.
+func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int, error) {
+	if s.closed.Load() {
+		return 0, store.ErrClosed
+	}
+	cut := nanos(t)
+	var after int64 = math.MinInt64
+	total := 0
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+		rows, err := s.deleteOld.QueryContext(ctx, after, cut, s.batch)
+		if err != nil {
+			return total, s.fail("delete", err)
+		}
+		deleted, err := collect[int64](rows)
+		if err != nil {
+			return total, s.fail("delete", err)
+		}
+		total += len(deleted)
+		if len(deleted) < s.batch {
+			return total, nil
+		}
+		for _, id := range deleted {
+			after = max(after, id)
+		}
+	}
+}

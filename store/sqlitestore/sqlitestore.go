@@ -1,0 +1,324 @@
+// Package sqlitestore is the embedded default revoke SessionStore: sessions
+// live in one SQLite file, through modernc.org/sqlite (pure Go, no cgo).
+//
+// The database runs in WAL mode, so readers never wait for the writer. Every
+// write goes through a single connection, which serialises writes inside the
+// process instead of letting them fight over SQLite's file lock; reads use a
+// separate pool of read-only connections. Several processes may share one
+// file on a local disk: the busy timeout and immediate transactions make them
+// wait for each other rather than fail.
+//
+// Times are stored as Unix nanoseconds, so a store keeps them exactly between
+// the years 1678 and 2262; Create rejects times outside that range.
+//
+// Revoked and expired sessions stay in the file, as an audit trail, until a
+// retention period has passed; a background goroutine then deletes them (see
+// WithRetention and WithCleanupInterval). That is the only place the store
+// reads its own clock.
+package sqlitestore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/revokehq/revoke/store"
+)
+
+// Defaults for the options.
+const (
+	DefaultCleanupInterval = 5 * time.Minute
+	DefaultRetention       = 30 * 24 * time.Hour
+	DefaultReaders         = 4
+	DefaultBusyTimeout     = 5 * time.Second
+)
+
+// deleteBatch is how many rows one cleanup statement deletes, so that a large
+// cleanup holds the write lock in short slices and requests get in between.
+const deleteBatch = 500
+
+// Store is a store.SessionStore (and store.Cleaner) kept in a SQLite file. It
+// is safe for concurrent use. Open one Store per file per process.
+type Store struct {
+	w *sql.DB // the one writer connection
+	r *sql.DB // read-only connections
+
+	// Prepared statements: writes on w, reads on r.
+	insert, touch, replaceToken, probe *sql.Stmt
+	revokeAll, revokeOne, revokeExcept *sql.Stmt
+	deleteOld                          *sql.Stmt
+	get, getByHash, list               *sql.Stmt
+
+	log       *slog.Logger
+	retention time.Duration
+	batch     int
+	now       func() time.Time // the background cleanup's clock
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+	stop      context.CancelFunc
+	done      chan struct{} // closed when the cleanup goroutine has returned
+}
+
+var (
+	_ store.SessionStore = (*Store)(nil)
+	_ store.Cleaner      = (*Store)(nil)
+)
+
+// Option configures a Store.
+type Option func(*config)
+
+type config struct {
+	cleanupInterval time.Duration
+	retention       time.Duration
+	readers         int
+	busyTimeout     time.Duration
+	log             *slog.Logger
+}
+
+// WithCleanupInterval sets how often the background goroutine deletes
+// sessions whose retention has passed. Zero or less disables it; the app can
+// then call DeleteBefore itself. The default is DefaultCleanupInterval.
+func WithCleanupInterval(d time.Duration) Option {
+	return func(c *config) { c.cleanupInterval = d }
+}
+
+// WithRetention sets how long revoked and expired sessions are kept, with
+// their revocation time and reason, before the background cleanup deletes
+// them. The default is DefaultRetention.
+func WithRetention(d time.Duration) Option {
+	return func(c *config) { c.retention = max(d, 0) }
+}
+
+// WithReaders sets the number of read connections (at least one). Reads run
+// in parallel with each other and with the writer. The default is
+// DefaultReaders.
+func WithReaders(n int) Option {
+	return func(c *config) { c.readers = max(n, 1) }
+}
+
+// WithBusyTimeout sets how long a connection waits for a lock held by another
+// process (or a WAL checkpoint) before failing. The default is
+// DefaultBusyTimeout.
+func WithBusyTimeout(d time.Duration) Option {
+	return func(c *config) { c.busyTimeout = max(d, 0) }
+}
+
+// WithLogger sets the logger for background cleanup. The default is
+// slog.Default(); nil discards the messages.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) {
+		if l == nil {
+			l = slog.New(slog.DiscardHandler)
+		}
+		c.log = l
+	}
+}
+
+// Open opens the SQLite database at path, creating the file and its schema
+// when they do not exist and migrating an older schema, and returns a Store
+// on it. path is a file system path; in-memory databases are not supported,
+// since the writer and the readers must share one database.
+func Open(path string, opts ...Option) (*Store, error) {
+	c := config{
+		cleanupInterval: DefaultCleanupInterval,
+		retention:       DefaultRetention,
+		readers:         DefaultReaders,
+		busyTimeout:     DefaultBusyTimeout,
+		log:             slog.Default(),
+	}
+	for _, o := range opts {
+		o(&c)
+	}
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		return nil, fmt.Errorf("sqlitestore: open %q: need a file system path", path)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: open %q: %w", path, err)
+	}
+	s, err := open(abs, c)
+	if err != nil {
+		return nil, fmt.Errorf("sqlitestore: open %s: %w", abs, err)
+	}
+	return s, nil
+}
+
+func open(path string, c config) (_ *Store, err error) {
+	s := &Store{
+		log:       c.log,
+		retention: c.retention,
+		batch:     deleteBatch,
+		now:       time.Now,
+		done:      make(chan struct{}),
+	}
+	defer func() {
+		if err != nil {
+			s.closeAll()
+		}
+	}()
+
+	busy := fmt.Sprintf("busy_timeout(%d)", c.busyTimeout.Milliseconds())
+	// Writes in WAL mode with synchronous=NORMAL cannot corrupt the
+	// database; a power cut may only lose the last transactions. Immediate
+	// transactions take the write lock up front, so a transaction never has
+	// to be retried for having started as a reader.
+	s.w, err = sql.Open("sqlite", dsn(path, url.Values{
+		"_pragma": {busy, "journal_mode(WAL)", "synchronous(NORMAL)"},
+		"_txlock": {"immediate"},
+	}))
+	if err != nil {
+		return nil, err
+	}
+	s.w.SetMaxOpenConns(1)
+	s.w.SetMaxIdleConns(1)
+	s.w.SetConnMaxLifetime(0)
+	s.w.SetConnMaxIdleTime(0)
+	ctx := context.Background()
+	if err := migrate(ctx, s.w); err != nil {
+		return nil, err
+	}
+
+	// Readers open after the migration, so they never see a missing table,
+	// and with query_only, so a bug cannot make them write behind the
+	// writer's back.
+	s.r, err = sql.Open("sqlite", dsn(path, url.Values{
+		"_pragma": {busy, "query_only(1)"},
+	}))
+	if err != nil {
+		return nil, err
+	}
+	s.r.SetMaxOpenConns(c.readers)
+	s.r.SetMaxIdleConns(c.readers)
+	s.r.SetConnMaxLifetime(0)
+	s.r.SetConnMaxIdleTime(0)
+	if err := s.r.PingContext(ctx); err != nil {
+		return nil, err
+	}
+
+	if err := s.prepare(ctx); err != nil {
+		return nil, err
+	}
+
+	if c.cleanupInterval > 0 {
+		var cctx context.Context
+		cctx, s.stop = context.WithCancel(context.Background())
+		go s.cleanupLoop(cctx, c.cleanupInterval)
+	} else {
+		close(s.done)
+	}
+	return s, nil
+}
+
+// dsn builds a modernc.org/sqlite data source name. The file: URI form keeps
+// a '?' or '#' in the path from being read as the start of the parameters.
+func dsn(path string, params url.Values) string {
+	p := filepath.ToSlash(path)
+	if !strings.HasPrefix(p, "/") {
+		p = "/" + p // a Windows drive letter: file:///C:/...
+	}
+	p = strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(p)
+	return "file://" + p + "?" + params.Encode()
+}
+
+func (s *Store) prepare(ctx context.Context) error {
+	for _, p := range []struct {
+		db   *sql.DB
+		dst  **sql.Stmt
+		text string
+	}{
+		{s.w, &s.insert, sqlInsert},
+		{s.w, &s.touch, sqlTouch},
+		{s.w, &s.replaceToken, sqlReplaceToken},
+		{s.w, &s.probe, sqlProbe},
+		{s.w, &s.revokeAll, sqlRevokeAll},
+		{s.w, &s.revokeOne, sqlRevokeOne},
+		{s.w, &s.revokeExcept, sqlRevokeExcept},
+		{s.w, &s.deleteOld, sqlDeleteOld},
+		{s.r, &s.get, sqlGet},
+		{s.r, &s.getByHash, sqlGetByHash},
+		{s.r, &s.list, sqlList},
+	} {
+		st, err := p.db.PrepareContext(ctx, p.text)
+		if err != nil {
+			return fmt.Errorf("prepare %q: %w", p.text, err)
+		}
+		*p.dst = st
+	}
+	return nil
+}
+
+// Close stops the background cleanup, waiting for a run in progress to
+// finish its current batch, and closes the database. Calls made after Close
+// return store.ErrClosed; calling Close again returns nil.
+func (s *Store) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		if s.stop != nil {
+			s.stop()
+		}
+		<-s.done
+		err = s.closeAll()
+	})
+	return err
+}
+
+// closeAll closes whatever open managed to set up.
+func (s *Store) closeAll() error {
+	var errs []error
+	for _, st := range []*sql.Stmt{
+		s.insert, s.touch, s.replaceToken, s.probe,
+		s.revokeAll, s.revokeOne, s.revokeExcept, s.deleteOld,
+		s.get, s.getByHash, s.list,
+	} {
+		if st != nil {
+			errs = append(errs, st.Close())
+		}
+	}
+	// Readers first: when the writer, the last connection, closes, SQLite
+	// checkpoints the WAL into the database file and removes it.
+	if s.r != nil {
+		errs = append(errs, s.r.Close())
+	}
+	if s.w != nil {
+		errs = append(errs, s.w.Close())
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("sqlitestore: close: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) cleanupLoop(ctx context.Context, every time.Duration) {
+	defer close(s.done)
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		cut := s.now().Add(-s.retention)
+		n, err := s.DeleteBefore(ctx, cut)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			s.log.Error("sqlitestore: cleanup failed", "err", err)
+		case n > 0:
+			s.log.Debug("sqlitestore: cleanup", "deleted", n, "before", cut)
+		}
+	}
+}

@@ -1,0 +1,196 @@
+package sqlitestore_test
+
+import (
+	"database/sql"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/matryer/is"
+
+	"github.com/revokehq/revoke/store"
+	"github.com/revokehq/revoke/store/sqlitestore"
+	"github.com/revokehq/revoke/store/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.SessionStore {
+		// Default options: the cleanup goroutine runs (and must stop on
+		// Close) but does not fire during the suite.
+		s, err := sqlitestore.Open(filepath.Join(t.TempDir(), "sessions.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func TestReopenKeepsData(t *testing.T) {
+	is := is.New(t)
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "sessions.db")
+	now := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
+
+	s, err := sqlitestore.Open(path)
+	is.NoErr(err)
+	kept := storetest.NewSession("alice", now)
+	revoked := storetest.NewSession("alice", now.Add(time.Second))
+	is.NoErr(s.Create(ctx, kept))
+	is.NoErr(s.Create(ctx, revoked))
+	_, err = s.Revoke(ctx, store.Selection{UserID: "alice", SessionID: revoked.ID}, now.Add(time.Minute), "gone")
+	is.NoErr(err)
+	is.NoErr(s.Close())
+
+	// Opening an existing file runs no migration twice; do it more than once.
+	for range 2 {
+		s, err = sqlitestore.Open(path)
+		is.NoErr(err) // reopening an existing database
+		list, err := s.List(ctx, "alice")
+		is.NoErr(err)
+		is.Equal(len(list), 2) // both sessions survived
+		is.Equal(list[0].ID, revoked.ID)
+		is.True(list[0].RevokedAt.Equal(now.Add(time.Minute))) // with the revocation
+		is.Equal(list[0].RevokeReason, "gone")
+		got, err := s.GetByTokenHash(ctx, kept.TokenHash)
+		is.NoErr(err)
+		is.Equal(got.ID, kept.ID)
+		is.NoErr(s.Close())
+	}
+
+	db := rawDB(t, path)
+	var version int
+	is.NoErr(db.QueryRow("PRAGMA user_version").Scan(&version))
+	is.Equal(version, 1) // schema version recorded
+}
+
+func TestOpenRefusesNewerSchema(t *testing.T) {
+	is := is.New(t)
+	path := filepath.Join(t.TempDir(), "sessions.db")
+	s, err := sqlitestore.Open(path)
+	is.NoErr(err)
+	is.NoErr(s.Close())
+
+	db := rawDB(t, path)
+	_, err = db.Exec("PRAGMA user_version = 99")
+	is.NoErr(err)
+	is.NoErr(db.Close())
+
+	_, err = sqlitestore.Open(path)
+	is.True(err != nil) // a schema from a newer version is not touched
+}
+
+func TestOpenSetsWAL(t *testing.T) {
+	is := is.New(t)
+	path := filepath.Join(t.TempDir(), "sessions.db")
+	s, err := sqlitestore.Open(path)
+	is.NoErr(err)
+	defer s.Close()
+
+	var mode string
+	is.NoErr(rawDB(t, path).QueryRow("PRAGMA journal_mode").Scan(&mode))
+	is.Equal(mode, "wal") // the mode is persistent, so a new connection sees it
+}
+
+func TestOpenOddPath(t *testing.T) {
+	is := is.New(t)
+	// Characters that mean something in a URI must stay part of the name.
+	path := filepath.Join(t.TempDir(), "odd ?name#%20.db")
+	s, err := sqlitestore.Open(path)
+	is.NoErr(err)
+	is.NoErr(s.Create(t.Context(), storetest.NewSession("alice", time.Now())))
+	is.NoErr(s.Close())
+	_, err = os.Stat(path)
+	is.NoErr(err) // the file has exactly the name given
+}
+
+func TestOpenRejectsNonFile(t *testing.T) {
+	is := is.New(t)
+	for _, path := range []string{"", ":memory:", "file::memory:"} {
+		_, err := sqlitestore.Open(path)
+		is.True(err != nil) // readers and writer need one shared file
+	}
+}
+
+func TestCreateRejectsUnstorableTime(t *testing.T) {
+	is := is.New(t)
+	s, err := sqlitestore.Open(filepath.Join(t.TempDir(), "sessions.db"))
+	is.NoErr(err)
+	defer s.Close()
+
+	sess := storetest.NewSession("alice", time.Now())
+	sess.ExpiresAt = time.Time{}
+	err = s.Create(t.Context(), sess)
+	is.True(err != nil)                          // a zero expiry cannot be stored
+	is.True(!errors.Is(err, store.ErrDuplicate)) // and is not mistaken for a duplicate
+
+	sess = storetest.NewSession("alice", time.Now())
+	sess.ExpiresAt = time.Date(3000, 1, 1, 0, 0, 0, 0, time.UTC)
+	is.True(s.Create(t.Context(), sess) != nil) // beyond 2262
+}
+
+func TestDuplicateErrorIsBare(t *testing.T) {
+	is := is.New(t)
+	s, err := sqlitestore.Open(filepath.Join(t.TempDir(), "sessions.db"))
+	is.NoErr(err)
+	defer s.Close()
+
+	sess := storetest.NewSession("alice", time.Now())
+	is.NoErr(s.Create(t.Context(), sess))
+	err = s.Create(t.Context(), sess)
+	is.Equal(err, store.ErrDuplicate) // no driver text leaks into the sentinel
+	err = s.ReplaceToken(t.Context(), storetest.NewSession("bob", time.Now()).ID, sess.TokenHash, time.Now())
+	is.Equal(err, store.ErrNotFound)
+}
+
+func TestBackgroundCleanup(t *testing.T) {
+	is := is.New(t)
+	ctx := t.Context()
+	s, err := sqlitestore.Open(filepath.Join(t.TempDir(), "sessions.db"),
+		sqlitestore.WithCleanupInterval(5*time.Millisecond),
+		sqlitestore.WithRetention(time.Hour),
+	)
+	is.NoErr(err)
+	defer s.Close()
+
+	now := time.Now()
+	old := storetest.NewSession("alice", time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC))
+	active := storetest.NewSession("alice", now)
+	recentlyRevoked := storetest.NewSession("alice", now)
+	for _, sess := range []store.Session{old, active, recentlyRevoked} {
+		is.NoErr(s.Create(ctx, sess))
+	}
+	_, err = s.Revoke(ctx, store.Selection{UserID: "alice", SessionID: recentlyRevoked.ID}, now, "audit me")
+	is.NoErr(err)
+
+	// Poll: the goroutine runs on its own schedule.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, err := s.Get(ctx, old.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			break
+		}
+		is.NoErr(err)
+		if time.Now().After(deadline) {
+			t.Fatal("the background cleanup did not delete an expired session in time")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	_, err = s.Get(ctx, active.ID)
+	is.NoErr(err) // an active session is kept
+	got, err := s.Get(ctx, recentlyRevoked.ID)
+	is.NoErr(err) // a revocation within the retention period is kept for audit
+	is.Equal(got.RevokeReason, "audit me")
+}
+
+// rawDB opens the store's file directly, to look at it from outside.
+func rawDB(t *testing.T, path string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
