@@ -32,6 +32,11 @@ var migrations = []string{
 	) STRICT;
 	CREATE UNIQUE INDEX sessions_by_token_hash ON sessions (token_hash);
 	CREATE INDEX sessions_by_user ON sessions (user_id, created_at);`,
+
+	// 2: the opaque payload of store.Session.Data (scs's session values, say).
+	//
+	// NULL means no data, so adding the column rewrites no existing row.
+	`ALTER TABLE sessions ADD COLUMN data BLOB;`,
 }
 
 // migrate brings the schema up to date in one immediate transaction, so that

@@ -16,7 +16,7 @@ import (
 )
 
 const columns = `id, user_id, token_hash, created_at, last_seen_at, expires_at,
-	idle_expires_at, revoked_at, revoke_reason, ip, user_agent`
+	idle_expires_at, revoked_at, revoke_reason, ip, user_agent, data`
 
 // A session is active at ?now when it is not revoked and neither expiry has
 // been reached (store.Session.Active). Every write that must not revive a
@@ -26,7 +26,7 @@ const activeAt = `revoked_at IS NULL AND expires_at > ?1 AND idle_expires_at > ?
 
 const (
 	sqlInsert = `INSERT INTO sessions (` + columns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 	sqlGet       = `SELECT ` + columns + ` FROM sessions WHERE id = ?`
 	sqlGetByHash = `SELECT ` + columns + ` FROM sessions WHERE token_hash = ?`
@@ -39,6 +39,13 @@ const (
 	sqlTouch = `UPDATE sessions SET last_seen_at = ?1, idle_expires_at = MIN(?2, expires_at)
 		WHERE id = ?3 AND ` + activeAt
 	sqlReplaceToken = `UPDATE sessions SET token_hash = ?2 WHERE id = ?3 AND ` + activeAt
+	// Update caps the idle expiry itself. The user index follows a change
+	// of user_id, so the session moves to the new user's List and Revoke.
+	sqlUpdate = `UPDATE sessions SET last_seen_at = ?1, user_id = ?2, data = ?3,
+			expires_at = ?4, idle_expires_at = ?5
+		WHERE id = ?6 AND ` + activeAt
+	// No index helps here: ListActive reads the whole table.
+	sqlListActive = `SELECT ` + columns + ` FROM sessions WHERE ` + activeAt
 	// probe tells "unknown" from "inactive" after a write changed nothing.
 	// It runs on the writer, which has seen every write.
 	sqlProbe = `SELECT user_id FROM sessions WHERE id = ?`
@@ -80,6 +87,15 @@ func nanos(t time.Time) int64 {
 
 func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
 
+// checkTime refuses a time that Unix nanoseconds cannot hold, rather than
+// store a clamped one that would read back as another time.
+func checkTime(op, name string, t time.Time) error {
+	if t.Before(minTime) || t.After(maxTime) {
+		return fmt.Errorf("sqlitestore: %s: %s %v is zero or outside the years 1678 to 2262", op, name, t)
+	}
+	return nil
+}
+
 // errNoUser is returned by Revoke for a Selection without a user.
 var errNoUser = errors.New("sqlitestore: revoke: selection has no user id")
 
@@ -120,8 +136,8 @@ func (s *Store) Create(ctx context.Context, sess store.Session) error {
 		if f.name == "RevokedAt" && f.t.IsZero() {
 			continue
 		}
-		if f.t.Before(minTime) || f.t.After(maxTime) {
-			return fmt.Errorf("sqlitestore: create: %s %v is zero or outside the years 1678 to 2262", f.name, f.t)
+		if err := checkTime("create", f.name, f.t); err != nil {
+			return err
 		}
 	}
 	var revokedAt sql.NullInt64
@@ -136,7 +152,7 @@ func (s *Store) Create(ctx context.Context, sess store.Session) error {
 		sess.ID, sess.UserID, hash,
 		sess.CreatedAt.UnixNano(), sess.LastSeenAt.UnixNano(),
 		sess.ExpiresAt.UnixNano(), sess.IdleExpiresAt.UnixNano(),
-		revokedAt, sess.RevokeReason, sess.IP, sess.UserAgent)
+		revokedAt, sess.RevokeReason, sess.IP, sess.UserAgent, sess.Data)
 	if isDuplicate(err) {
 		return store.ErrDuplicate
 	}
@@ -173,24 +189,34 @@ func (s *Store) getOne(ctx context.Context, op string, st *sql.Stmt, arg any) (s
 // List implements store.SessionStore. Sessions created at the same time come
 // most recently stored first.
 func (s *Store) List(ctx context.Context, userID string) ([]store.Session, error) {
+	return s.getAll(ctx, "list", s.list, userID)
+}
+
+// ListActive implements store.DataStore. It reads every row of the table,
+// so it costs O(all sessions); it serves scs's Iterate, never revocation.
+func (s *Store) ListActive(ctx context.Context, now time.Time) ([]store.Session, error) {
+	return s.getAll(ctx, "list active", s.listActive, nanos(now))
+}
+
+func (s *Store) getAll(ctx context.Context, op string, st *sql.Stmt, arg any) ([]store.Session, error) {
 	if s.closed.Load() {
 		return nil, store.ErrClosed
 	}
-	rows, err := s.list.QueryContext(ctx, userID)
+	rows, err := st.QueryContext(ctx, arg)
 	if err != nil {
-		return nil, s.fail("list", err)
+		return nil, s.fail(op, err)
 	}
 	defer rows.Close()
 	out := []store.Session{}
 	for rows.Next() {
 		sess, err := scan(rows)
 		if err != nil {
-			return nil, s.fail("list", err)
+			return nil, s.fail(op, err)
 		}
 		out = append(out, sess)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, s.fail("list", err)
+		return nil, s.fail(op, err)
 	}
 	return out, nil
 }
@@ -203,7 +229,7 @@ func scan(row interface{ Scan(...any) error }) (store.Session, error) {
 	)
 	err := row.Scan(&sess.ID, &sess.UserID, &sess.TokenHash,
 		&created, &lastSeen, &expires, &idleExpires,
-		&revoked, &sess.RevokeReason, &sess.IP, &sess.UserAgent)
+		&revoked, &sess.RevokeReason, &sess.IP, &sess.UserAgent, &sess.Data)
 	if err != nil {
 		return store.Session{}, err
 	}
@@ -241,6 +267,30 @@ func (s *Store) ReplaceToken(ctx context.Context, id string, newHash []byte, now
 		return store.ErrDuplicate
 	}
 	return s.changedOne(ctx, "replace token", id, res, err)
+}
+
+// Update implements store.DataStore. As with Touch, the change and the check
+// that the session is active are one statement, so an update racing a
+// revocation can never undo it. Like Create, it refuses an ExpiresAt or
+// (capped) IdleExpiresAt outside the storable range.
+func (s *Store) Update(ctx context.Context, id string, u store.Update, now time.Time) error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	// Capped here rather than in SQL, whose SET would see the old expires_at.
+	idle := u.IdleExpiresAt
+	if idle.After(u.ExpiresAt) {
+		idle = u.ExpiresAt
+	}
+	if err := checkTime("update", "ExpiresAt", u.ExpiresAt); err != nil {
+		return err
+	}
+	if err := checkTime("update", "IdleExpiresAt", idle); err != nil {
+		return err
+	}
+	res, err := s.update.ExecContext(ctx, nanos(now), u.UserID, u.Data,
+		u.ExpiresAt.UnixNano(), idle.UnixNano(), id)
+	return s.changedOne(ctx, "update", id, res, err)
 }
 
 // changedOne finishes an update of one active session: when no row changed,

@@ -47,17 +47,19 @@ const (
 // cleanup holds the write lock in short slices and requests get in between.
 const deleteBatch = 500
 
-// Store is a store.SessionStore (and store.Cleaner) kept in a SQLite file. It
-// is safe for concurrent use. Open one Store per file per process.
+// Store is a store.SessionStore (and store.Cleaner and store.DataStore) kept
+// in a SQLite file. It is safe for concurrent use. Open one Store per file
+// per process.
 type Store struct {
 	w *sql.DB // the one writer connection
 	r *sql.DB // read-only connections
 
 	// Prepared statements: writes on w, reads on r.
 	insert, touch, replaceToken, probe *sql.Stmt
+	update                             *sql.Stmt
 	revokeAll, revokeOne, revokeExcept *sql.Stmt
 	deleteOld                          *sql.Stmt
-	get, getByHash, list               *sql.Stmt
+	get, getByHash, list, listActive   *sql.Stmt
 
 	log       *slog.Logger
 	retention time.Duration
@@ -73,6 +75,7 @@ type Store struct {
 var (
 	_ store.SessionStore = (*Store)(nil)
 	_ store.Cleaner      = (*Store)(nil)
+	_ store.DataStore    = (*Store)(nil)
 )
 
 // Option configures a Store.
@@ -241,6 +244,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		{s.w, &s.touch, sqlTouch},
 		{s.w, &s.replaceToken, sqlReplaceToken},
 		{s.w, &s.probe, sqlProbe},
+		{s.w, &s.update, sqlUpdate},
 		{s.w, &s.revokeAll, sqlRevokeAll},
 		{s.w, &s.revokeOne, sqlRevokeOne},
 		{s.w, &s.revokeExcept, sqlRevokeExcept},
@@ -248,6 +252,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		{s.r, &s.get, sqlGet},
 		{s.r, &s.getByHash, sqlGetByHash},
 		{s.r, &s.list, sqlList},
+		{s.r, &s.listActive, sqlListActive},
 	} {
 		st, err := p.db.PrepareContext(ctx, p.text)
 		if err != nil {
@@ -278,9 +283,9 @@ func (s *Store) Close() error {
 func (s *Store) closeAll() error {
 	var errs []error
 	for _, st := range []*sql.Stmt{
-		s.insert, s.touch, s.replaceToken, s.probe,
+		s.insert, s.touch, s.replaceToken, s.probe, s.update,
 		s.revokeAll, s.revokeOne, s.revokeExcept, s.deleteOld,
-		s.get, s.getByHash, s.list,
+		s.get, s.getByHash, s.list, s.listActive,
 	} {
 		if st != nil {
 			errs = append(errs, st.Close())

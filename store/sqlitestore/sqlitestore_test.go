@@ -1,6 +1,7 @@
 package sqlitestore_test
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"os"
@@ -8,8 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alexedwards/scs/v2"
 	"github.com/matryer/is"
 
+	"github.com/revokehq/revoke/scsstore"
 	"github.com/revokehq/revoke/store"
 	"github.com/revokehq/revoke/store/sqlitestore"
 	"github.com/revokehq/revoke/store/storetest"
@@ -62,7 +65,7 @@ func TestReopenKeepsData(t *testing.T) {
 	db := rawDB(t, path)
 	var version int
 	is.NoErr(db.QueryRow("PRAGMA user_version").Scan(&version))
-	is.Equal(version, 1) // schema version recorded
+	is.Equal(version, 2) // the latest schema version is recorded
 }
 
 func TestOpenRefusesNewerSchema(t *testing.T) {
@@ -182,6 +185,61 @@ func TestBackgroundCleanup(t *testing.T) {
 	got, err := s.Get(ctx, recentlyRevoked.ID)
 	is.NoErr(err) // a revocation within the retention period is kept for audit
 	is.Equal(got.RevokeReason, "audit me")
+}
+
+// TestSCS runs scs sessions through scsstore on a SQLite store: revoking the
+// user's sessions in the store ends the scs session, and a request that
+// loaded it before the revocation cannot bring it back by committing.
+func TestSCS(t *testing.T) {
+	is := is.New(t)
+	st, err := sqlitestore.Open(filepath.Join(t.TempDir(), "sessions.db"))
+	is.NoErr(err)
+	defer st.Close()
+	sm := scs.New()
+	sm.Store = scsstore.New(st, scsstore.WithUserKey("userID"))
+
+	// Login: a new scs session for alice.
+	ctx, err := sm.Load(context.Background(), "")
+	is.NoErr(err)
+	sm.Put(ctx, "userID", "alice")
+	token, _, err := sm.Commit(ctx)
+	is.NoErr(err)
+	is.True(token != "")
+
+	// A later request sees her session and changes it.
+	ctx, err = sm.Load(context.Background(), token)
+	is.NoErr(err)
+	is.Equal(sm.GetString(ctx, "userID"), "alice") // the session was found
+	sm.Put(ctx, "cart", "3 items")
+	_, _, err = sm.Commit(ctx)
+	is.NoErr(err)
+	stale := ctx // a request still in flight when the revocation comes
+
+	list, err := st.List(t.Context(), "alice")
+	is.NoErr(err)
+	is.Equal(len(list), 1) // one session, indexed under its user
+	is.True(len(list[0].Data) > 0)
+
+	ids, err := st.Revoke(t.Context(), store.Selection{UserID: "alice"}, time.Now(), "x")
+	is.NoErr(err)
+	is.Equal(ids, []string{list[0].ID})
+
+	ctx, err = sm.Load(context.Background(), token)
+	is.NoErr(err)
+	is.Equal(sm.Token(ctx), "")               // a fresh session, under no token yet
+	is.Equal(len(sm.Keys(ctx)), 0)            // and empty
+	is.Equal(sm.GetString(ctx, "userID"), "") // alice is signed out
+
+	sm.Put(stale, "cart", "4 items")
+	_, _, err = sm.Commit(stale)
+	is.NoErr(err) // the stale commit is dropped quietly
+	ctx, err = sm.Load(context.Background(), token)
+	is.NoErr(err)
+	is.Equal(len(sm.Keys(ctx)), 0) // and did not revive the session
+	got, err := st.Get(t.Context(), list[0].ID)
+	is.NoErr(err)
+	is.Equal(got.RevokeReason, "x")                  // still revoked as it was
+	is.Equal(string(got.Data), string(list[0].Data)) // with the data it had
 }
 
 // rawDB opens the store's file directly, to look at it from outside.

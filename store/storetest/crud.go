@@ -22,6 +22,8 @@ func testCreateAndGet(t *testing.T, s store.SessionStore) {
 	want.ExpiresAt = base.Add(12*time.Hour + 11*time.Microsecond)
 	want.IP = "2001:db8::1"
 	want.UserAgent = "Mozilla/5.0 (X11; Linux x86_64) \u00e9\u00e8"
+	// Bytes that are not text, NULs included, so nothing may treat it as a string.
+	want.Data = []byte("\x00scs\xff\xfe\x00payload\x80")
 	is.NoErr(s.Create(ctx, want))
 
 	got, err := s.Get(ctx, want.ID)
@@ -43,24 +45,57 @@ func testCreateAndGet(t *testing.T, s store.SessionStore) {
 	is.NoErr(err)
 	is.Equal(diff(got, revoked), "") // revoked session round-trips, empty strings too
 	is.True(got.Revoked())
+	is.Equal(len(got.Data), 0) // no data stays no data
+
+	// Empty, not nil, data is no data as well.
+	empty := NewSession("alice", base.Add(3*time.Minute))
+	empty.Data = []byte{}
+	is.NoErr(s.Create(ctx, empty))
+	got, err = s.GetByTokenHash(ctx, empty.TokenHash)
+	is.NoErr(err)
+	is.Equal(diff(got, empty), "")
+	is.Equal(len(got.Data), 0)
+
+	list, err := s.List(ctx, "alice")
+	is.NoErr(err)
+	is.Equal(len(list), 3)
+	for _, l := range list {
+		switch l.ID {
+		case want.ID:
+			is.Equal(diff(l, want), "") // List returns the data too
+		case revoked.ID:
+			is.Equal(diff(l, revoked), "")
+		case empty.ID:
+			is.Equal(diff(l, empty), "")
+		default:
+			t.Fatalf("List returned unknown session %s", l.ID)
+		}
+	}
 }
 
+// testCreateCopiesTokenHash checks that the store shares no byte slice, the
+// token hash or the data, with its callers.
 func testCreateCopiesTokenHash(t *testing.T, s store.SessionStore) {
 	is := is.New(t)
 	ctx := t.Context()
 
 	sess := NewSession("alice", base)
+	sess.Data = []byte("payload")
 	hash := bytes.Clone(sess.TokenHash)
 	is.NoErr(s.Create(ctx, sess))
-	sess.TokenHash[0] ^= 0xff // the caller reuses its buffer
+	sess.TokenHash[0] ^= 0xff // the caller reuses its buffers
+	sess.Data[0] ^= 0xff
+	is.Equal(string(get(t, s, sess.ID).Data), "payload") // the store kept its own copy of the data
 
 	got, err := s.GetByTokenHash(ctx, hash)
 	is.NoErr(err)                             // the store kept its own copy of the hash
 	is.True(bytes.Equal(got.TokenHash, hash)) // the stored hash is the one passed in
 
 	got.TokenHash[0] ^= 0xff // the caller scribbles on what it got back
+	got.Data[0] ^= 0xff
 	again := get(t, s, sess.ID)
 	is.True(bytes.Equal(again.TokenHash, hash)) // the store handed out a copy
+	is.Equal(string(again.Data), "payload")     // of the data too
 
 	newHash := NewTokenHash()
 	is.NoErr(s.ReplaceToken(ctx, sess.ID, newHash, base))

@@ -108,4 +108,10 @@ func testClose(t *testing.T, s store.SessionStore) {
 		_, err = c.DeleteBefore(ctx, base)
 		is.True(closed(err)) // DeleteBefore
 	}
+	if ds, ok := s.(store.DataStore); ok {
+		u := store.Update{UserID: "alice", ExpiresAt: base.Add(time.Hour), IdleExpiresAt: base.Add(time.Hour)}
+		is.True(closed(ds.Update(ctx, sess.ID, u, base))) // Update
+		_, err = ds.ListActive(ctx, base)
+		is.True(closed(err)) // ListActive
+	}
 }

@@ -41,6 +41,22 @@
 //     a second Close returns nil or store.ErrClosed but never panics.
 //   - A store that implements store.Cleaner treats a session as expired before
 //     t exactly as Session.Expired(t) does.
+//   - Session.Data round-trips byte for byte; nil and empty are the same (no
+//     data), so a store may return either for a session without data. As
+//     with TokenHash, a store keeps no reference to a Data slice passed in
+//     (to Create or Update) and hands out none of its own.
+//
+// store.DataStore is optional: only the scs adapter (scsstore) needs it. When
+// the store under test implements it, Run also checks Update and ListActive;
+// otherwise those subtests are skipped. For a DataStore the suite pins:
+//
+//   - Update changes only UserID, Data, ExpiresAt, IdleExpiresAt (capped at
+//     ExpiresAt) and LastSeenAt (set to now); the session moves to the new
+//     user's List and Revoke, and leaves the old user's.
+//   - Update on a revoked or expired session returns ErrInactive and changes
+//     nothing, whatever times it carries; an unknown id gives ErrNotFound.
+//   - ListActive returns the sessions active at the given now, in any order.
+//   - After Close, Update and ListActive return store.ErrClosed too.
 package storetest
 
 import (
@@ -84,6 +100,11 @@ func Run(t *testing.T, open func(t *testing.T) store.SessionStore) {
 		{"Close", testClose},
 		{"ConcurrentUse", testConcurrentUse},
 		{"RevokedNeverComesBack", testRevokedNeverComesBack},
+		{"Update", testUpdate},
+		{"UpdateInactive", testUpdateInactive},
+		{"UpdateNotFound", testUpdateNotFound},
+		{"ListActive", testListActive},
+		{"UpdateRacingRevoke", testUpdateRacingRevoke},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -187,6 +208,10 @@ func diff(got, want store.Session) string {
 	str("RevokeReason", got.RevokeReason, want.RevokeReason)
 	str("IP", got.IP, want.IP)
 	str("UserAgent", got.UserAgent, want.UserAgent)
+	// bytes.Equal: a store may hand back nil or an empty slice for no data.
+	if !bytes.Equal(got.Data, want.Data) {
+		fmt.Fprintf(&b, "Data: got %q, want %q; ", got.Data, want.Data)
+	}
 	return b.String()
 }
 
