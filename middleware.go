@@ -108,6 +108,18 @@ func (m *Manager) RequireSession(next http.Handler) http.Handler {
 	})
 }
 
+// ResolveRequest resolves the session r presents exactly as Middleware does
+// (X-Session-Token first, then the cookie; last-seen writes throttled), but
+// leaves the response to the caller, for handlers that must answer a store
+// failure in their own error format. The returned Current's Source tells how
+// the token was presented, even when resolution fails. The error is nil for a
+// usable session; ErrNoSession, ErrMalformedToken, ErrUnknownToken,
+// ErrRevoked and ErrExpired mean the request is anonymous; any other error is
+// a store failure.
+func (m *Manager) ResolveRequest(r *http.Request) (Current, error) {
+	return m.resolveRequest(r)
+}
+
 // resolveRequest returns the session r presents. A token error
 // (isTokenError) means the request is anonymous; any other error is a store
 // failure.

@@ -453,7 +453,7 @@ func (m *Manager) Logout(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return nil
 	}
-	_, err := m.RevokeSession(r.Context(), cur.UserID, cur.ID, Cause{Actor: cur.UserID, Reason: ReasonLogout})
+	_, err := m.RevokeSession(r.Context(), cur.UserID, cur.ID, Cause{Actor: "user:" + cur.UserID, Reason: ReasonLogout})
 	return err
 }
 

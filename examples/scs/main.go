@@ -1,0 +1,129 @@
+// Command scs is a typical github.com/alexedwards/scs/v2 application that
+// gained revocation: "sign out everywhere" for users and session revocation
+// for administrators. Compared with the app it was, two things changed: the
+// line that sets the scs store, and the line that mounts the handlers.
+//
+//	go run ./examples/scs -addr 127.0.0.1:8081
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/alexedwards/scs/v2"
+
+	"github.com/revokehq/revoke"
+	"github.com/revokehq/revoke/handlers"
+	"github.com/revokehq/revoke/scsstore"
+	"github.com/revokehq/revoke/store"
+	"github.com/revokehq/revoke/store/sqlitestore"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8081", "listen address")
+	db := flag.String("db", "scs-demo.db", "SQLite database file")
+	flag.Parse()
+
+	adminToken := os.Getenv("REVOKE_ADMIN_TOKEN")
+	if adminToken == "" {
+		adminToken = rand.Text()
+		fmt.Println("admin API token:", adminToken)
+	}
+	st, err := sqlitestore.Open(*db)
+	if err != nil {
+		slog.Error("open store", "err", err)
+		os.Exit(1)
+	}
+	defer st.Close()
+	app, err := newApp(st, adminToken)
+	if err != nil {
+		slog.Error("start", "err", err)
+		os.Exit(1)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	srv := &http.Server{Addr: *addr, Handler: app, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdown)
+	}()
+	slog.Info("listening", "addr", "http://"+*addr)
+	if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		slog.Error("serve", "err", err)
+	}
+}
+
+// newApp wires the app. Everything but the two marked lines is what an scs
+// app already has.
+func newApp(st store.DataStore, adminToken string) (http.Handler, error) {
+	sm := scs.New()
+	sm.Lifetime = 24 * time.Hour
+	sm.IdleTimeout = 2 * time.Hour
+	sm.Cookie.Secure = false // served over plain http on 127.0.0.1
+	sm.HashTokenInStore = true
+
+	// Changed line 1: the scs store is backed by a revoke store, which
+	// indexes each session by the user id the app puts under "userID".
+	sm.Store = scsstore.New(st, scsstore.WithUserKey("userID"), scsstore.WithHashedTokens())
+
+	m, err := revoke.New(st, revoke.WithTokenCookie(sm.Cookie.Name),
+		revoke.WithIdleTimeout(sm.IdleTimeout), revoke.WithLifetime(sm.Lifetime))
+	if err != nil {
+		return nil, err
+	}
+	h, err := handlers.New(m,
+		handlers.WithAdminTokens(adminToken),
+		handlers.WithUserLookup(func(_ context.Context, id string) (bool, error) { return users[id], nil }))
+	if err != nil {
+		return nil, err
+	}
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		user := r.FormValue("user")
+		if !users[user] { // a real app checks a password here
+			http.Error(w, "unknown user", http.StatusUnauthorized)
+			return
+		}
+		if err := sm.RenewToken(r.Context()); err != nil {
+			http.Error(w, "login failed", http.StatusInternalServerError)
+			return
+		}
+		sm.Put(r.Context(), "userID", user)
+		fmt.Fprintf(w, "signed in as %s\n", user)
+	})
+	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
+		if err := sm.Destroy(r.Context()); err != nil {
+			http.Error(w, "logout failed", http.StatusInternalServerError)
+		}
+	})
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		user := sm.GetString(r.Context(), "userID")
+		if user == "" {
+			fmt.Fprintln(w, "not signed in")
+			return
+		}
+		fmt.Fprintf(w, "hello, %s\n", user)
+	})
+
+	// Changed line 2: "sign out everywhere", "sign out other devices" and
+	// the admin API, at their documented paths.
+	h.Mount(mux)
+
+	return sm.LoadAndSave(mux), nil
+}
+
+// users stands in for the app's user table.
+var users = map[string]bool{"alice": true, "bob": true}

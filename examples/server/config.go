@@ -1,0 +1,173 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+)
+
+// Settings read from the environment.
+const (
+	envPassword   = "REVOKE_DEMO_PASSWORD" // password of every demo user
+	envAdminToken = "REVOKE_ADMIN_TOKEN"   // token for the admin APIs
+	envCookieKey  = "REVOKE_COOKIE_KEY"    // HMAC key of the session cookie
+)
+
+const defaultPassword = "demo"
+
+// minCookieKey is the shortest cookie key accepted: 256 bits, the size of
+// the HMAC-SHA256 output.
+const minCookieKey = 32
+
+// config is everything the demo is started with.
+type config struct {
+	addr   string
+	dbPath string
+	memory bool
+	// secureCookie marks the session cookie Secure. It is off by default
+	// because the demo serves plain http://127.0.0.1: a Secure cookie is
+	// only sent back over HTTPS. Some browsers make an exception for
+	// localhost, but not every client does (Go's net/http/cookiejar, for
+	// one), and there signing in would seem to work while the next request
+	// is anonymous. Turn it on whenever the demo is reached over HTTPS (for
+	// example behind a TLS-terminating proxy).
+	secureCookie bool
+
+	password        string
+	defaultPassword bool
+	adminToken      string
+	adminTokenMade  bool   // adminToken was generated, not configured
+	cookieKey       []byte // nil: a random key, cookies die with the process
+}
+
+// parseConfig reads the flags in args and the settings in getenv. Usage
+// and flag errors are written to out.
+func parseConfig(args []string, getenv func(string) string, out io.Writer) (config, error) {
+	var cfg config
+	fs := flag.NewFlagSet("server", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "address to listen on")
+	fs.StringVar(&cfg.dbPath, "db", "revoke-demo.db", "SQLite database file")
+	fs.BoolVar(&cfg.memory, "memory", false, "keep sessions in memory instead of SQLite")
+	fs.BoolVar(&cfg.secureCookie, "secure-cookie", false, "mark the session cookie Secure (set it when serving over HTTPS)")
+	fs.Usage = func() {
+		fmt.Fprintf(out, "Usage: server [flags]\n\nThe revoke demo server.\n\nFlags:\n")
+		fs.PrintDefaults()
+		fmt.Fprintf(out, "\nEnvironment:\n"+
+			"  %s  password of every demo user (default %q)\n"+
+			"  %s    token for the admin APIs (default: random, printed at start-up)\n"+
+			"  %s     session cookie key, hex or base64, at least %d bytes (default: random)\n",
+			envPassword, defaultPassword, envAdminToken, envCookieKey, minCookieKey)
+	}
+	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	if fs.NArg() > 0 {
+		return config{}, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if !cfg.memory && cfg.dbPath == "" {
+		return config{}, errors.New("-db is empty; give a file name or use -memory")
+	}
+
+	cfg.password = getenv(envPassword)
+	if cfg.password == "" {
+		cfg.password, cfg.defaultPassword = defaultPassword, true
+	}
+	if err := checkListenAddr(cfg.addr, cfg.defaultPassword); err != nil {
+		return config{}, err
+	}
+
+	cfg.adminToken = getenv(envAdminToken)
+	if cfg.adminToken == "" {
+		cfg.adminToken, cfg.adminTokenMade = rand.Text(), true
+	}
+
+	if v := getenv(envCookieKey); v != "" {
+		key, err := parseKey(v)
+		if err != nil {
+			return config{}, fmt.Errorf("%s: %w", envCookieKey, err)
+		}
+		cfg.cookieKey = key
+	}
+	return cfg, nil
+}
+
+// checkListenAddr refuses to expose the demo beyond this machine while every
+// demo user's password is the well-known default.
+func checkListenAddr(addr string, defaultPassword bool) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("-addr %q: %w", addr, err)
+	}
+	if !defaultPassword || host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("-addr %q is not a loopback address: set %s before listening beyond this machine", addr, envPassword)
+}
+
+// parseKey decodes a key given as hex or as base64 (standard or URL
+// alphabet, padded or not).
+func parseKey(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	decoders := []func(string) ([]byte, error){
+		hex.DecodeString,
+		base64.StdEncoding.DecodeString,
+		base64.RawStdEncoding.DecodeString,
+		base64.URLEncoding.DecodeString,
+		base64.RawURLEncoding.DecodeString,
+	}
+	for _, decode := range decoders {
+		if key, err := decode(s); err == nil {
+			if len(key) < minCookieKey {
+				return nil, fmt.Errorf("key is %d bytes; use at least %d", len(key), minCookieKey)
+			}
+			return key, nil
+		}
+	}
+	return nil, errors.New("key is neither hex nor base64")
+}
+
+// storeName says where sessions are kept, for the log.
+func (c config) storeName() string {
+	if c.memory {
+		return "memory"
+	}
+	return "sqlite:" + c.dbPath
+}
+
+// announce tells the operator what the demo runs with. The generated admin
+// token goes to out once, not to the structured log, which may be shipped
+// elsewhere.
+func (c config) announce(logger *slog.Logger, out io.Writer) {
+	var regular, admins []string
+	for _, u := range demoUsers {
+		if u.Admin {
+			admins = append(admins, u.ID)
+		} else {
+			regular = append(regular, u.ID)
+		}
+	}
+	pw := "from " + envPassword
+	if c.defaultPassword {
+		pw = defaultPassword
+	}
+	logger.Info("demo users", "users", strings.Join(regular, ","), "admins", strings.Join(admins, ","), "password", pw)
+	if c.cookieKey == nil {
+		logger.Warn("using a random cookie key: session cookies will not survive a restart (set " + envCookieKey + " to keep them)")
+	}
+	if c.adminTokenMade {
+		fmt.Fprintf(out, "Admin API token (generated, shown once; set %s to choose one): %s\n", envAdminToken, c.adminToken)
+	} else {
+		logger.Info("admin API token read from " + envAdminToken)
+	}
+}

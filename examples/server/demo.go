@@ -1,0 +1,161 @@
+package main
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/revokehq/revoke"
+)
+
+// maxLoginBody bounds the login request; real credentials are far smaller.
+const maxLoginBody = 4 << 10
+
+type loginRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+type loginResponse struct {
+	UserID    string `json:"userId"`
+	SessionID string `json:"sessionId"`
+	// Token is for clients that send X-Session-Token instead of the cookie.
+	Token string `json:"token"`
+}
+
+type meResponse struct {
+	UserID    string `json:"userId"`
+	SessionID string `json:"sessionId"`
+	Admin     bool   `json:"admin"`
+}
+
+// errorResponse is the error shape of the demo's own routes, the same as
+// revoke's default 401 body.
+type errorResponse struct {
+	Error   string `json:"error"`
+	Message string `json:"message"`
+}
+
+// login handles POST /login: JSON credentials in, a new session out, as the
+// session cookie and as a token in the body.
+func (a *app) login(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxLoginBody))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, "too_large", "the request body is too large")
+		return
+	case err != nil:
+		writeError(w, http.StatusBadRequest, "bad_request", "the request body could not be read")
+		return
+	}
+	var req loginRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", `the body must be JSON: {"username": "...", "password": "..."}`)
+		return
+	}
+	if req.Username == "" || req.Password == "" {
+		writeError(w, http.StatusBadRequest, "bad_request", "username and password are required")
+		return
+	}
+	u, ok := a.users.authenticate(req.Username, req.Password)
+	if !ok {
+		a.logger.InfoContext(r.Context(), "login failed", "username", req.Username, "ip", a.m.DeviceOf(r).IP)
+		writeError(w, http.StatusUnauthorized, "invalid_credentials", "wrong username or password")
+		return
+	}
+	s, token, err := a.m.Login(w, r, u.ID)
+	if err != nil {
+		a.logger.ErrorContext(r.Context(), "login: creating the session failed", "user", u.ID, "err", err)
+		writeError(w, http.StatusInternalServerError, "internal", "the session could not be created")
+		return
+	}
+	a.logger.InfoContext(r.Context(), "signed in", "user", u.ID, "session", s.ID, "ip", s.IP)
+	writeJSON(w, http.StatusOK, loginResponse{UserID: u.ID, SessionID: s.ID, Token: token})
+}
+
+// logout handles POST /logout: it revokes the current session, if any, and
+// expires the cookie. Signing out twice is not an error.
+func (a *app) logout(w http.ResponseWriter, r *http.Request) {
+	if err := a.m.Logout(w, r); err != nil {
+		a.logger.ErrorContext(r.Context(), "logout failed", "err", err)
+		writeError(w, http.StatusInternalServerError, "internal", "the session could not be revoked")
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// me handles GET /me: who the current session belongs to.
+func (a *app) me(w http.ResponseWriter, r *http.Request) {
+	cur, ok := revoke.FromContext(r.Context())
+	if !ok {
+		writeError(w, http.StatusUnauthorized, "unauthorized", "a valid session is required")
+		return
+	}
+	writeJSON(w, http.StatusOK, meResponse{UserID: cur.UserID, SessionID: cur.ID, Admin: a.users.isAdmin(cur.UserID)})
+}
+
+// listUsers handles GET /demo/users (administrators): the user table, for
+// the page's user picker.
+func (a *app) listUsers(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, demoUsers)
+}
+
+// listAudit handles GET /demo/audit (administrators): what the revocation
+// hooks recorded, newest first.
+func (a *app) listAudit(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, a.audit.list())
+}
+
+// requireAdmin lets through requests from an administrator's session or with
+// the admin API token (Authorization: Bearer or SSWS); it answers 401 or 403
+// otherwise.
+func (a *app) requireAdmin(next http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if token, ok := apiToken(r); ok {
+			// Digests, so that the comparison's time does not depend on
+			// the length of either token.
+			got := sha256.Sum256([]byte(token))
+			if subtle.ConstantTimeCompare(got[:], a.adminTokenHash[:]) != 1 {
+				writeError(w, http.StatusUnauthorized, "unauthorized", "invalid API token")
+				return
+			}
+			next(w, r)
+			return
+		}
+		cur, ok := revoke.FromContext(r.Context())
+		switch {
+		case !ok:
+			writeError(w, http.StatusUnauthorized, "unauthorized", "a valid session is required")
+		case !a.users.isAdmin(cur.UserID):
+			writeError(w, http.StatusForbidden, "forbidden", "administrators only")
+		default:
+			next(w, r)
+		}
+	})
+}
+
+// apiToken returns the token of an "Authorization: Bearer" or "SSWS" header.
+func apiToken(r *http.Request) (string, bool) {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !(strings.EqualFold(scheme, "Bearer") || strings.EqualFold(scheme, "SSWS")) {
+		return "", false
+	}
+	return strings.TrimSpace(token), true
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	// Responses carry session ids and tokens: never cache them.
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, code, message string) {
+	writeJSON(w, status, errorResponse{Error: code, Message: message})
+}

@@ -1,0 +1,120 @@
+// Command server is the revoke demo: a small web app with demo users, an
+// "Active sessions" page and every endpoint of the handlers package, on
+// SQLite by default.
+//
+//	go run ./examples/server                 # http://127.0.0.1:8080, revoke-demo.db
+//	go run ./examples/server -memory         # nothing written to disk
+//	go run ./examples/server -addr 127.0.0.1:9000 -db /tmp/demo.db
+//
+// Sign in as alice, bob or carol (regular users) or admin, with the password
+// in REVOKE_DEMO_PASSWORD (default "demo"). The admin API token is
+// REVOKE_ADMIN_TOKEN, or a random one printed at start-up. REVOKE_COOKIE_KEY
+// (hex or base64, at least 32 bytes) keeps session cookies valid across
+// restarts.
+//
+// The session cookie is not marked Secure unless -secure-cookie is given:
+// the demo serves plain HTTP, over which a Secure cookie is not sent back
+// by every client. Give the flag whenever the demo is reached over HTTPS.
+//
+// Routes: POST /login, POST /logout, GET /me, the "Active sessions" page at
+// GET /, the administrators' GET /demo/users and GET /demo/audit, and every
+// endpoint of the handlers package at its default path.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/revokehq/revoke/store"
+)
+
+// shutdownTimeout bounds how long in-flight requests may take to finish
+// once a stop signal has arrived.
+const shutdownTimeout = 10 * time.Second
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "server:", err)
+		os.Exit(1)
+	}
+}
+
+// run starts the demo and serves until ctx is done, then shuts down
+// gracefully. It reads its flags from args and its settings from getenv,
+// and writes its log to stdout, so that tests can run it in-process.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := parseConfig(args, getenv, stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil // -h: the usage has been printed
+	}
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(stdout, nil))
+
+	st, err := openStore(ctx, cfg, logger)
+	if err != nil {
+		return err
+	}
+	err = serve(ctx, cfg, st, logger, stdout)
+	if cerr := st.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("close the session store: %w", cerr)
+	}
+	if err == nil {
+		logger.Info("stopped")
+	}
+	return err
+}
+
+// serve runs the app on st until ctx is done, then lets in-flight requests
+// finish.
+func serve(ctx context.Context, cfg config, st store.SessionStore, logger *slog.Logger, stdout io.Writer) error {
+	a, err := newApp(cfg, st, logger)
+	if err != nil {
+		return err
+	}
+	cfg.announce(logger, stdout)
+
+	ln, err := net.Listen("tcp", cfg.addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           a,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      15 * time.Second,
+		IdleTimeout:       time.Minute,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	logger.Info("listening", "addr", ln.Addr().String(), "url", "http://"+ln.Addr().String()+"/", "store", cfg.storeName())
+
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	logger.Info("shutting down")
+	// ctx is already done: the shutdown gets a fresh deadline of its own.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	<-errc // http.ErrServerClosed, now that Shutdown has returned
+	return nil
+}

@@ -1,0 +1,327 @@
+// Package handlers serves the HTTP endpoints of revoke: mountable
+// http.Handlers that let users and administrators revoke sessions, in the
+// wire formats of three API families so that existing clients (Okta's SDKs,
+// Ory's client) work against them unchanged.
+//
+// Routes, at their default paths (see Routes):
+//
+//	Okta family
+//	  DELETE /api/v1/users/{userId}/sessions              RevokeUserSessions      (admin)
+//	  POST   /api/v1/users/me/lifecycle/delete_sessions   EndUserSessions         (session cookie)
+//	Kratos family
+//	  DELETE /auth/sessions                               DisableMyOtherSessions  (session)
+//	  GET    /auth/sessions                               ListMySessions          (session)
+//	  DELETE /auth/sessions/{id}                          DisableMySession        (session)
+//	  GET    /auth/sessions/whoami                        WhoAmI                  (session)
+//	Admin family
+//	  DELETE /auth/admin/api/users/{id}/sessions/{sessionId}  AdminRevokeSession     (admin)
+//	  GET    /auth/admin/api/users/{id}/sessions              AdminListSessions      (admin)
+//	  DELETE /auth/admin/api/users/{id}/sessions              AdminRevokeAllSessions (admin)
+//
+// Mount registers them all on a ServeMux; each is also available as its own
+// http.Handler (the method of the same name) for apps that mount it on a
+// path of their own. Such a path must name its wildcards as above: {userId}
+// for RevokeUserSessions, {id} for DisableMySession, {id} and {sessionId}
+// for the admin routes.
+//
+// Every handler resolves the session itself, so none needs the Manager's
+// Middleware around it; wrapping the whole mux in it as well does no harm.
+// Each family answers errors in its own JSON shape, rate-limits per caller
+// (see WithRateLimit), rejects cross-origin browser requests that rest on the
+// session cookie (http.CrossOriginProtection), and echoes a request id in
+// X-Request-Id. Who counts as an administrator is decided by the
+// authorizers given to New (WithAdminTokens, WithBearerAuthorizer,
+// WithAdminSessions, WithAuthorizer); without any, admin routes answer 401.
+package handlers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/revokehq/revoke"
+)
+
+// Family is an API family: the error shape, rate limit and conventions its
+// routes share.
+type Family string
+
+// The API families.
+const (
+	FamilyOkta   Family = "okta"   // Okta Management API (UserSessions)
+	FamilyKratos Family = "kratos" // Ory Kratos frontend API (sessions)
+	FamilyAdmin  Family = "admin"  // admin API with ApiErrorResponseDto errors
+)
+
+// Route describes one endpoint, for documentation and for keeping API
+// descriptions (an OpenAPI document, for example) in step with the code.
+type Route struct {
+	Method  string // HTTP method
+	Pattern string // default path, with ServeMux wildcards
+	Family  Family
+	Name    string // the Handlers method that returns the endpoint's handler
+	Summary string // one line for people
+}
+
+var routes = []Route{
+	{http.MethodDelete, "/api/v1/users/{userId}/sessions", FamilyOkta, "RevokeUserSessions", "Revoke all user sessions"},
+	{http.MethodPost, "/api/v1/users/me/lifecycle/delete_sessions", FamilyOkta, "EndUserSessions", "End the current user's sessions"},
+	{http.MethodDelete, "/auth/sessions", FamilyKratos, "DisableMyOtherSessions", "Disable my other sessions"},
+	{http.MethodGet, "/auth/sessions", FamilyKratos, "ListMySessions", "List my other active sessions"},
+	{http.MethodDelete, "/auth/sessions/{id}", FamilyKratos, "DisableMySession", "Disable one of my sessions"},
+	{http.MethodGet, "/auth/sessions/whoami", FamilyKratos, "WhoAmI", "Check who the current session belongs to"},
+	{http.MethodDelete, "/auth/admin/api/users/{id}/sessions/{sessionId}", FamilyAdmin, "AdminRevokeSession", "Revoke a single user session"},
+	{http.MethodGet, "/auth/admin/api/users/{id}/sessions", FamilyAdmin, "AdminListSessions", "List a user's sessions"},
+	{http.MethodDelete, "/auth/admin/api/users/{id}/sessions", FamilyAdmin, "AdminRevokeAllSessions", "Revoke all of a user's sessions"},
+}
+
+// Routes returns every endpoint the package serves, at its default path.
+func Routes() []Route { return slices.Clone(routes) }
+
+// maxBodyBytes bounds request bodies; the largest valid one is a few bytes.
+const maxBodyBytes = 4 << 10
+
+// UserLookupFunc reports whether a user exists. See WithUserLookup.
+type UserLookupFunc func(ctx context.Context, userID string) (bool, error)
+
+// Handlers serves the endpoints for one revoke.Manager. Create it with New;
+// it is safe for concurrent use.
+type Handlers struct {
+	m           *revoke.Manager
+	logger      *slog.Logger
+	debug       bool
+	userLookup  UserLookupFunc
+	authorizers []Authorizer
+	tokens      *adminTokens
+	cop         *http.CrossOriginProtection
+	limits      map[Family]RateLimit
+	limiters    map[Family]*limiter
+	byName      map[string]http.Handler
+}
+
+// Option configures Handlers.
+type Option func(*Handlers) error
+
+// WithLogger sets the logger (default slog.Default()). Every line carries
+// the request id.
+func WithLogger(l *slog.Logger) Option {
+	return func(h *Handlers) error {
+		if l == nil {
+			return errors.New("handlers: nil logger")
+		}
+		h.logger = l
+		return nil
+	}
+}
+
+// WithDebug adds the text of internal errors to the debug field of Kratos
+// family error bodies. Leave it off in production: store errors can reveal
+// internals.
+func WithDebug(on bool) Option {
+	return func(h *Handlers) error {
+		h.debug = on
+		return nil
+	}
+}
+
+// WithUserLookup sets how a user id is known to exist, for the 404 answers.
+// Without it a user exists when the store holds or held a session for it,
+// so a user whose revoked sessions were cleaned up is unknown.
+func WithUserLookup(f UserLookupFunc) Option {
+	return func(h *Handlers) error {
+		if f == nil {
+			return errors.New("handlers: nil user lookup")
+		}
+		h.userLookup = f
+		return nil
+	}
+}
+
+// WithTrustedOrigins lets unsafe cookie-authenticated requests from these
+// origins ("scheme://host[:port]") pass the cross-origin check, for a
+// front end served from another origin.
+func WithTrustedOrigins(origins ...string) Option {
+	return func(h *Handlers) error {
+		for _, o := range origins {
+			if err := h.cop.AddTrustedOrigin(o); err != nil {
+				return fmt.Errorf("handlers: %w", err)
+			}
+		}
+		return nil
+	}
+}
+
+// New returns the handlers for m.
+func New(m *revoke.Manager, opts ...Option) (*Handlers, error) {
+	if m == nil {
+		return nil, errors.New("handlers: nil manager")
+	}
+	h := &Handlers{
+		m:      m,
+		logger: slog.Default(),
+		cop:    http.NewCrossOriginProtection(),
+		limits: defaultRateLimits(),
+	}
+	for _, o := range opts {
+		if err := o(h); err != nil {
+			return nil, err
+		}
+	}
+	// Static tokens are checked first (cheap, and needing no store or app
+	// call); the other authorizers follow in the order they were given.
+	var builtin []Authorizer
+	if h.tokens != nil {
+		builtin = append(builtin, h.tokens)
+	}
+	h.authorizers = append(builtin, h.authorizers...)
+
+	h.limiters = make(map[Family]*limiter)
+	for fam, rl := range h.limits {
+		if rl.Requests > 0 {
+			h.limiters[fam] = h.newLimiter(fam, rl)
+		}
+	}
+	h.byName = map[string]http.Handler{
+		"RevokeUserSessions":     h.endpoint(FamilyOkta, true, h.revokeUserSessions),
+		"EndUserSessions":        h.endpoint(FamilyOkta, true, h.endUserSessions),
+		"DisableMyOtherSessions": h.endpoint(FamilyKratos, true, h.disableMyOtherSessions),
+		"ListMySessions":         h.endpoint(FamilyKratos, true, h.listMySessions),
+		"DisableMySession":       h.endpoint(FamilyKratos, true, h.disableMySession),
+		"WhoAmI":                 h.endpoint(FamilyKratos, true, h.whoAmI),
+		"AdminRevokeSession":     h.endpoint(FamilyAdmin, true, h.adminRevokeSession),
+		"AdminListSessions":      h.endpoint(FamilyAdmin, true, h.adminListSessions),
+		"AdminRevokeAllSessions": h.endpoint(FamilyAdmin, true, h.adminRevokeAllSessions),
+	}
+	return h, nil
+}
+
+// RevokeUserSessions returns the handler of DELETE
+// /api/v1/users/{userId}/sessions (Okta revokeUserSessions): an
+// administrator revokes every active session of a user; 204 on success.
+func (h *Handlers) RevokeUserSessions() http.Handler { return h.byName["RevokeUserSessions"] }
+
+// EndUserSessions returns the handler of POST
+// /api/v1/users/me/lifecycle/delete_sessions (Okta endUserSessions): the
+// user behind the session cookie ends their other sessions, or all of them
+// with {"keepCurrent": false}; 200 with an empty body on success.
+func (h *Handlers) EndUserSessions() http.Handler { return h.byName["EndUserSessions"] }
+
+// DisableMyOtherSessions returns the handler of DELETE /auth/sessions (Ory
+// Kratos disableMyOtherSessions): 200 {"count": N}.
+func (h *Handlers) DisableMyOtherSessions() http.Handler {
+	return h.byName["DisableMyOtherSessions"]
+}
+
+// ListMySessions returns the handler of GET /auth/sessions (Ory Kratos
+// listMySessions): the caller's active sessions other than the current one,
+// newest first. The current one is served by WhoAmI.
+func (h *Handlers) ListMySessions() http.Handler { return h.byName["ListMySessions"] }
+
+// DisableMySession returns the handler of DELETE /auth/sessions/{id} (Ory
+// Kratos disableMySession): 204; 400 for the current session; 404 for a
+// session that is unknown or not the caller's.
+func (h *Handlers) DisableMySession() http.Handler { return h.byName["DisableMySession"] }
+
+// WhoAmI returns the handler of GET /auth/sessions/whoami (Ory Kratos
+// toSession): the current session, or 401.
+func (h *Handlers) WhoAmI() http.Handler { return h.byName["WhoAmI"] }
+
+// AdminRevokeSession returns the handler of DELETE
+// /auth/admin/api/users/{id}/sessions/{sessionId}: 200 with the revoked
+// session; revoking it again answers the same, with the original revokedAt.
+func (h *Handlers) AdminRevokeSession() http.Handler { return h.byName["AdminRevokeSession"] }
+
+// AdminListSessions returns the handler of GET
+// /auth/admin/api/users/{id}/sessions: every session the store holds for the
+// user, newest first, optionally filtered with ?active=true|false.
+func (h *Handlers) AdminListSessions() http.Handler { return h.byName["AdminListSessions"] }
+
+// AdminRevokeAllSessions returns the handler of DELETE
+// /auth/admin/api/users/{id}/sessions: 200 {"count": N}.
+func (h *Handlers) AdminRevokeAllSessions() http.Handler {
+	return h.byName["AdminRevokeAllSessions"]
+}
+
+// Mount registers every route on mux at its default path, with its method in
+// the pattern. A request with another method on one of these paths gets 405
+// with an Allow header, in the family's error shape.
+func (h *Handlers) Mount(mux *http.ServeMux) {
+	allow := make(map[string][]string)
+	var paths []string
+	for _, rt := range routes {
+		mux.Handle(rt.Method+" "+rt.Pattern, h.byName[rt.Name])
+		if _, ok := allow[rt.Pattern]; !ok {
+			paths = append(paths, rt.Pattern)
+		}
+		allow[rt.Pattern] = append(allow[rt.Pattern], rt.Method)
+	}
+	for _, p := range paths {
+		// GET /auth/sessions/whoami and DELETE /auth/sessions/{id} overlap
+		// in path; a method-less pattern for whoami would conflict with the
+		// DELETE one, so the {id} pattern answers for both.
+		if p == "/auth/sessions/whoami" {
+			continue
+		}
+		mux.Handle(p, h.methodNotAllowed(familyOf(p), p, allow))
+	}
+}
+
+// Handler returns a new ServeMux with every route mounted.
+func (h *Handlers) Handler() http.Handler {
+	mux := http.NewServeMux()
+	h.Mount(mux)
+	return mux
+}
+
+func familyOf(pattern string) Family {
+	for _, rt := range routes {
+		if rt.Pattern == pattern {
+			return rt.Family
+		}
+	}
+	return FamilyAdmin
+}
+
+// methodNotAllowed answers every method that pattern has no route for.
+func (h *Handlers) methodNotAllowed(fam Family, pattern string, allow map[string][]string) http.Handler {
+	return h.endpoint(fam, false, func(w http.ResponseWriter, r *http.Request, rq *request) {
+		methods := allow[pattern]
+		if pattern == "/auth/sessions/{id}" && r.PathValue("id") == "whoami" {
+			methods = allow["/auth/sessions/whoami"]
+		}
+		var list []string
+		for _, m := range methods {
+			list = append(list, m)
+			if m == http.MethodGet {
+				list = append(list, http.MethodHead)
+			}
+		}
+		w.Header().Set("Allow", strings.Join(list, ", "))
+		rq.fail(w, probMethodNotAllowed)
+	})
+}
+
+// readBody reads a size-limited request body. tooLarge reports a body over
+// the limit.
+func readBody(w http.ResponseWriter, r *http.Request) (body []byte, tooLarge bool, err error) {
+	body, err = io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return nil, true, err
+	}
+	return body, false, err
+}
+
+// effectiveExpiry is when s ends unless it is used again.
+func effectiveExpiry(s revoke.Session) time.Time {
+	if s.IdleExpiresAt.Before(s.ExpiresAt) {
+		return s.IdleExpiresAt
+	}
+	return s.ExpiresAt
+}

@@ -1,0 +1,171 @@
+package handlers
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/revokehq/revoke"
+)
+
+// kratosSession is a session in Ory Kratos's JSON shape, so that Ory's
+// clients parse it: they require id, and for the identity id, schema_id,
+// schema_url and traits.
+type kratosSession struct {
+	ID              string         `json:"id"`
+	Active          bool           `json:"active"`
+	ExpiresAt       time.Time      `json:"expires_at"`
+	AuthenticatedAt time.Time      `json:"authenticated_at"`
+	IssuedAt        time.Time      `json:"issued_at"`
+	Identity        kratosIdentity `json:"identity"`
+	Devices         []kratosDevice `json:"devices"`
+	// Beyond Kratos; Ory's clients keep these as additional properties.
+	LastSeenAt time.Time `json:"last_seen_at"`
+	Current    bool      `json:"current"`
+}
+
+type kratosIdentity struct {
+	ID        string         `json:"id"`
+	SchemaID  string         `json:"schema_id"`
+	SchemaURL string         `json:"schema_url"`
+	Traits    map[string]any `json:"traits"`
+}
+
+type kratosDevice struct {
+	ID        string `json:"id"`
+	IPAddress string `json:"ip_address,omitempty"`
+	UserAgent string `json:"user_agent,omitempty"`
+}
+
+func (h *Handlers) kratosSession(s revoke.Session, current bool) kratosSession {
+	return kratosSession{
+		ID:              s.ID,
+		Active:          s.Active(h.m.Now()),
+		ExpiresAt:       effectiveExpiry(s).UTC(),
+		AuthenticatedAt: s.CreatedAt.UTC(),
+		IssuedAt:        s.CreatedAt.UTC(),
+		Identity: kratosIdentity{
+			ID:       s.UserID,
+			SchemaID: "default",
+			Traits:   map[string]any{},
+		},
+		// One session is one device here, so the device shares its id.
+		Devices:    []kratosDevice{{ID: s.ID, IPAddress: s.IP, UserAgent: s.UserAgent}},
+		LastSeenAt: s.LastSeenAt.UTC(),
+		Current:    current,
+	}
+}
+
+// kratosAuthenticated checks that the request has a session. On failure it
+// has answered: 400 for a malformed X-Session-Token (the client sent
+// something that can never work), 401 otherwise.
+func (rq *request) kratosAuthenticated(w http.ResponseWriter) bool {
+	if rq.ok {
+		return true
+	}
+	if errors.Is(rq.why, revoke.ErrMalformedToken) && rq.cur.Source == revoke.SourceHeader {
+		rq.kratos(w, http.StatusBadRequest, "", kratosMsgBadRequest,
+			"The "+revoke.HeaderName+" header is not a well-formed session token.")
+		return false
+	}
+	rq.fail(w, probUnauthenticated)
+	return false
+}
+
+// kratosUnsafe checks an unsafe request against cross-origin forgery when
+// it rests on the session cookie. On failure it has answered 403.
+func (rq *request) kratosUnsafe(w http.ResponseWriter, r *http.Request) bool {
+	if rq.cur.Source == revoke.SourceCookie && rq.crossOrigin(r) {
+		rq.fail(w, probCrossOrigin)
+		return false
+	}
+	return true
+}
+
+// disableMyOtherSessions serves DELETE /auth/sessions.
+func (h *Handlers) disableMyOtherSessions(w http.ResponseWriter, r *http.Request, rq *request) {
+	if !rq.kratosAuthenticated(w) || !rq.kratosUnsafe(w, r) {
+		return
+	}
+	cur := rq.cur
+	actor := "user:" + cur.UserID
+	n, err := h.m.RevokeOthers(r.Context(), cur.UserID, cur.ID, revoke.Cause{Actor: actor, Reason: revoke.ReasonSignOutOthers})
+	if err != nil {
+		rq.internal(w, err)
+		return
+	}
+	rq.log.InfoContext(r.Context(), "handlers: other sessions revoked", "actor", actor, "revoked", n)
+	writeJSON(w, http.StatusOK, struct {
+		Count int64 `json:"count"`
+	}{int64(n)})
+}
+
+// listMySessions serves GET /auth/sessions. As in Kratos, it lists the
+// caller's other active sessions; the current one is WhoAmI's. A user has
+// few sessions, so all are returned at once and pagination parameters are
+// ignored.
+func (h *Handlers) listMySessions(w http.ResponseWriter, r *http.Request, rq *request) {
+	if !rq.kratosAuthenticated(w) {
+		return
+	}
+	ss, err := h.m.Store().List(r.Context(), rq.cur.UserID)
+	if err != nil {
+		rq.internal(w, err)
+		return
+	}
+	now := h.m.Now()
+	out := []kratosSession{}
+	for _, s := range ss {
+		if s.ID != rq.cur.ID && s.Active(now) {
+			out = append(out, h.kratosSession(s, false))
+		}
+	}
+	w.Header().Set("X-Total-Count", strconv.Itoa(len(out)))
+	writeJSON(w, http.StatusOK, out)
+}
+
+// disableMySession serves DELETE /auth/sessions/{id}.
+func (h *Handlers) disableMySession(w http.ResponseWriter, r *http.Request, rq *request) {
+	id := r.PathValue("id")
+	if id == "whoami" {
+		// Kratos answers whoami on every method; with DELETE the path
+		// lands here.
+		h.whoAmI(w, r, rq)
+		return
+	}
+	if !rq.kratosAuthenticated(w) || !rq.kratosUnsafe(w, r) {
+		return
+	}
+	cur := rq.cur
+	switch {
+	case !validID(id):
+		rq.kratos(w, http.StatusBadRequest, "", kratosMsgBadRequest, "The session id is not valid.")
+		return
+	case id == cur.ID:
+		rq.kratos(w, http.StatusBadRequest, "", kratosMsgBadRequest,
+			"The current session cannot be revoked with this endpoint; use the logout flow instead.")
+		return
+	}
+	actor := "user:" + cur.UserID
+	_, err := h.m.RevokeSession(r.Context(), cur.UserID, id, revoke.Cause{Actor: actor, Reason: revoke.ReasonUserRevoked})
+	switch {
+	case errors.Is(err, revoke.ErrNotFound):
+		rq.kratos(w, http.StatusNotFound, "", kratosMsgNotFound, "The session does not exist or does not belong to you.")
+		return
+	case err != nil:
+		rq.internal(w, err)
+		return
+	}
+	rq.log.InfoContext(r.Context(), "handlers: session revoked", "actor", actor, "session", id)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// whoAmI serves GET /auth/sessions/whoami.
+func (h *Handlers) whoAmI(w http.ResponseWriter, r *http.Request, rq *request) {
+	if !rq.kratosAuthenticated(w) {
+		return
+	}
+	w.Header().Set("X-Kratos-Authenticated-Identity-Id", rq.cur.UserID)
+	writeJSON(w, http.StatusOK, h.kratosSession(rq.cur.Session, true))
+}

@@ -1,0 +1,179 @@
+package handlers
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/revokehq/revoke"
+)
+
+// revokeUserSessions serves DELETE /api/v1/users/{userId}/sessions.
+func (h *Handlers) revokeUserSessions(w http.ResponseWriter, r *http.Request, rq *request) {
+	grant, ok := rq.authorizeAdmin(w, r)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	oauthTokens, ok := rq.oktaBool(w, q, "oauthTokens", false)
+	if !ok {
+		return
+	}
+	forgetDevices, ok := rq.oktaBool(w, q, "forgetDevices", true)
+	if !ok {
+		return
+	}
+	// Refused before anything else happens: revoking the sessions but not
+	// the tokens the caller asked about would be a partial success.
+	if oauthTokens && !h.m.HasOAuthTokenRevoker() {
+		rq.oktaValidation(w, "oauthTokens", "oauthTokens: revoking OAuth tokens is not configured on this server")
+		return
+	}
+
+	userID := r.PathValue("userId")
+	ctx := r.Context()
+	if !validID(userID) {
+		rq.oktaUserNotFound(w, shorten(userID))
+		return
+	}
+	switch exists, err := h.userExists(ctx, userID); {
+	case err != nil:
+		rq.internal(w, err)
+		return
+	case !exists:
+		rq.oktaUserNotFound(w, userID)
+		return
+	}
+
+	var opts []revoke.RevokeAllOption
+	if oauthTokens {
+		opts = append(opts, revoke.AlsoOAuthTokens())
+	}
+	if forgetDevices {
+		opts = append(opts, revoke.AlsoForgetDevices())
+	}
+	n, err := h.m.RevokeAll(ctx, userID, revoke.Cause{Actor: grant.Actor, Reason: revoke.ReasonAdminRevoked}, opts...)
+	switch {
+	case errors.Is(err, revoke.ErrNoOAuthTokenRevoker):
+		rq.oktaValidation(w, "oauthTokens", "oauthTokens: revoking OAuth tokens is not configured on this server")
+		return
+	case err != nil:
+		rq.internal(w, err)
+		return
+	}
+	rq.log.InfoContext(ctx, "handlers: user sessions revoked", "actor", grant.Actor, "user", userID,
+		"revoked", n, "oauth_tokens", oauthTokens, "forget_devices", forgetDevices)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// oktaBool reads an optional boolean query parameter: true or false in any
+// case. On a bad value it has answered 400 and returns ok false.
+func (rq *request) oktaBool(w http.ResponseWriter, q url.Values, name string, def bool) (v, ok bool) {
+	vs, present := q[name]
+	if !present {
+		return def, true
+	}
+	if len(vs) == 1 {
+		switch {
+		case strings.EqualFold(vs[0], "true"):
+			return true, true
+		case strings.EqualFold(vs[0], "false"):
+			return false, true
+		}
+	}
+	rq.oktaValidation(w, name, name+": invalid value "+quote(strings.Join(vs, ","))+"; expected true or false")
+	return false, false
+}
+
+// endUserSessions serves POST /api/v1/users/me/lifecycle/delete_sessions.
+func (h *Handlers) endUserSessions(w http.ResponseWriter, r *http.Request, rq *request) {
+	// Okta allows this operation with the session cookie only: a token
+	// holder is a program, not the browser whose session this is.
+	if scheme, _, present, _ := authorization(r); present && (apiScheme(scheme) || scheme == "") {
+		rq.okta(w, http.StatusForbidden, oktaForbidden, "You do not have permission to perform the requested action",
+			"This operation requires a session cookie; API and access tokens are not allowed")
+		return
+	}
+	if len(r.Header.Values(revoke.HeaderName)) > 0 {
+		rq.okta(w, http.StatusForbidden, oktaForbidden, "You do not have permission to perform the requested action",
+			"This operation requires a session cookie; "+revoke.HeaderName+" is not allowed")
+		return
+	}
+	if !rq.ok {
+		rq.okta(w, http.StatusForbidden, oktaInvalidSession, "Invalid session")
+		return
+	}
+	if rq.crossOrigin(r) {
+		rq.fail(w, probCrossOrigin)
+		return
+	}
+
+	keepCurrent, ok := rq.keepCurrent(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	cur := rq.cur
+	switch exists, err := h.userExists(ctx, cur.UserID); {
+	case err != nil:
+		rq.internal(w, err)
+		return
+	case !exists:
+		rq.oktaUserNotFound(w, cur.UserID)
+		return
+	}
+
+	actor := "user:" + cur.UserID
+	var n int
+	var err error
+	if keepCurrent {
+		n, err = h.m.RevokeOthers(ctx, cur.UserID, cur.ID, revoke.Cause{Actor: actor, Reason: revoke.ReasonSignOutOthers})
+	} else {
+		n, err = h.m.RevokeAll(ctx, cur.UserID, revoke.Cause{Actor: actor, Reason: revoke.ReasonSignOutAll})
+	}
+	if err != nil {
+		rq.internal(w, err)
+		return
+	}
+	rq.log.InfoContext(ctx, "handlers: user ended sessions", "actor", actor, "revoked", n, "keep_current", keepCurrent)
+	if !keepCurrent {
+		h.m.ExpireCookie(w)
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// keepCurrent reads the optional {"keepCurrent": bool} body; an empty body
+// or a null means the default, true. On a bad body it has answered 400 and
+// returns ok false.
+func (rq *request) keepCurrent(w http.ResponseWriter, r *http.Request) (keep, ok bool) {
+	body, tooLarge, err := readBody(w, r)
+	switch {
+	case tooLarge:
+		rq.okta(w, http.StatusBadRequest, oktaMalformedBody, "The request body was not well-formed.",
+			"The request body is larger than the limit")
+		return false, false
+	case err != nil:
+		rq.okta(w, http.StatusBadRequest, oktaMalformedBody, "The request body was not well-formed.")
+		return false, false
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return true, true
+	}
+	var fields map[string]json.RawMessage // a JSON null leaves it nil: the default
+	if err := json.Unmarshal(body, &fields); err != nil {
+		rq.okta(w, http.StatusBadRequest, oktaMalformedBody, "The request body was not well-formed.")
+		return false, false
+	}
+	raw, present := fields["keepCurrent"]
+	if !present || string(raw) == "null" {
+		return true, true
+	}
+	if err := json.Unmarshal(raw, &keep); err != nil {
+		rq.oktaValidation(w, "keepCurrent", "keepCurrent: invalid value "+quote(string(raw))+"; expected true or false")
+		return false, false
+	}
+	return keep, true
+}

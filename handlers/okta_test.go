@@ -1,0 +1,306 @@
+package handlers_test
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/matryer/is"
+
+	"github.com/revokehq/revoke"
+	"github.com/revokehq/revoke/handlers"
+)
+
+func TestRevokeUserSessions(t *testing.T) {
+	type request struct {
+		path    string
+		headers []string
+	}
+	sso := func(tok string) []string { return []string{"Authorization", "SSWS " + tok} }
+	bearer := func(tok string) []string { return []string{"Authorization", "Bearer " + tok} }
+	cases := []struct {
+		name    string
+		cfg     envConfig
+		req     func(e *env) request
+		status  int
+		code    string // Okta errorCode, for errors
+		summary string // expected errorSummary, when checked
+		revoked bool   // alice's sessions are revoked afterwards
+	}{
+		{name: "api token", req: func(e *env) request { return request{"/api/v1/users/alice/sessions", sso(adminToken)} },
+			status: 204, revoked: true},
+		{name: "admin token as bearer", req: func(e *env) request { return request{"/api/v1/users/alice/sessions", bearer(adminToken)} },
+			status: 204, revoked: true},
+		{name: "app-validated bearer", req: func(e *env) request { return request{"/api/v1/users/alice/sessions", bearer(goodBearer)} },
+			status: 204, revoked: true},
+		{name: "admin session cookie, same origin", req: func(e *env) request {
+			return request{"/api/v1/users/alice/sessions", []string{"Cookie", e.cookie(e.r1.token), "Sec-Fetch-Site", "same-origin"}}
+		}, status: 204, revoked: true},
+		{name: "booleans in any case", req: func(e *env) request {
+			return request{"/api/v1/users/alice/sessions?forgetDevices=FALSE&oauthTokens=False", sso(adminToken)}
+		}, status: 204, revoked: true},
+		{name: "no credentials", req: func(e *env) request { return request{"/api/v1/users/alice/sessions", nil} },
+			status: 401, code: "E0000011", summary: "Invalid token provided"},
+		{name: "unknown api token", req: func(e *env) request {
+			return request{"/api/v1/users/alice/sessions", sso("not-the-admin-token-at-all")}
+		},
+			status: 401, code: "E0000011"},
+		{name: "unknown bearer", req: func(e *env) request { return request{"/api/v1/users/alice/sessions", bearer("expired-access-token")} },
+			status: 401, code: "E0000011"},
+		{name: "revoked admin session", req: func(e *env) request {
+			e.revokeNow(e.r1)
+			return request{"/api/v1/users/alice/sessions", []string{"Cookie", e.cookie(e.r1.token)}}
+		}, status: 401, code: "E0000011"},
+		{name: "credentials before existence", req: func(e *env) request { return request{"/api/v1/users/nobody/sessions", nil} },
+			status: 401, code: "E0000011"},
+		{name: "credentials before validation", req: func(e *env) request { return request{"/api/v1/users/alice/sessions?oauthTokens=x", nil} },
+			status: 401, code: "E0000011"},
+		{name: "bearer not permitted", req: func(e *env) request { return request{"/api/v1/users/alice/sessions", bearer(readOnlyBearer)} },
+			status: 403, code: "E0000006", summary: "You do not have permission to perform the requested action"},
+		{name: "session of a non-admin", req: func(e *env) request {
+			return request{"/api/v1/users/alice/sessions", []string{"Cookie", e.cookie(e.b1.token)}}
+		}, status: 403, code: "E0000006"},
+		{name: "admin session cookie, cross-site", req: func(e *env) request {
+			return request{"/api/v1/users/alice/sessions", []string{"Cookie", e.cookie(e.r1.token), "Sec-Fetch-Site", "cross-site"}}
+		}, status: 403, code: "E0000006"},
+		{name: "admin session cookie, foreign Origin", req: func(e *env) request {
+			return request{"/api/v1/users/alice/sessions", []string{"Cookie", e.cookie(e.r1.token), "Origin", "https://evil.example"}}
+		}, status: 403, code: "E0000006"},
+		{name: "bad oauthTokens", req: func(e *env) request { return request{"/api/v1/users/alice/sessions?oauthTokens=yes", sso(adminToken)} },
+			status: 400, code: "E0000001", summary: "Api validation failed: oauthTokens"},
+		{name: "empty forgetDevices", req: func(e *env) request { return request{"/api/v1/users/alice/sessions?forgetDevices=", sso(adminToken)} },
+			status: 400, code: "E0000001", summary: "Api validation failed: forgetDevices"},
+		{name: "repeated forgetDevices", req: func(e *env) request {
+			return request{"/api/v1/users/alice/sessions?forgetDevices=true&forgetDevices=false", sso(adminToken)}
+		}, status: 400, code: "E0000001", summary: "Api validation failed: forgetDevices"},
+		{name: "oauthTokens without a revoker", req: func(e *env) request {
+			return request{"/api/v1/users/alice/sessions?oauthTokens=true", sso(adminToken)}
+		}, status: 400, code: "E0000001", summary: "Api validation failed: oauthTokens"},
+		{name: "unknown user", req: func(e *env) request { return request{"/api/v1/users/nobody/sessions", sso(adminToken)} },
+			status: 404, code: "E0000007", summary: "Not found: Resource not found: nobody (User)"},
+		{name: "user unknown to the app's lookup", cfg: envConfig{handlers: []handlers.Option{
+			handlers.WithUserLookup(func(_ context.Context, id string) (bool, error) { return id == "bob", nil })}},
+			req:    func(e *env) request { return request{"/api/v1/users/alice/sessions", sso(adminToken)} },
+			status: 404, code: "E0000007"},
+		{name: "user id that cannot exist", req: func(e *env) request { return request{"/api/v1/users/a%20b/sessions", sso(adminToken)} },
+			status: 404, code: "E0000007"},
+		{name: "store failure", req: func(e *env) request {
+			e.st.fail("Revoke")
+			return request{"/api/v1/users/alice/sessions", sso(adminToken)}
+		}, status: 500, code: "E0000009", summary: "Internal Server Error"},
+		{name: "store failure resolving the session", req: func(e *env) request {
+			e.st.fail("GetByTokenHash")
+			return request{"/api/v1/users/alice/sessions", []string{"Cookie", e.cookie(e.r1.token)}}
+		}, status: 500, code: "E0000009"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			is := is.New(t)
+			e := newEnvWith(t, tc.cfg)
+			rq := tc.req(e)
+			r := e.do("DELETE", rq.path, "", rq.headers...)
+			is.Equal(r.StatusCode, tc.status) // status
+			checkRateHeaders(t, r)
+			if tc.status == 204 {
+				is.Equal(len(r.body), 0) // 204 has no body
+			} else {
+				v := checkOkta(t, r, tc.status, tc.code)
+				if tc.summary != "" {
+					is.Equal(v["errorSummary"], tc.summary)
+				}
+				if tc.code == "E0000001" {
+					cause := v["errorCauses"].([]any)[0].(map[string]any)["errorSummary"].(string)
+					param := strings.TrimPrefix(tc.summary, "Api validation failed: ")
+					is.True(strings.HasPrefix(cause, param+":")) // the cause names the parameter
+				}
+			}
+			is.Equal(!e.active(e.a1.token), tc.revoked) // a1
+			is.Equal(!e.active(e.a2.token), tc.revoked) // a2
+			is.True(e.active(e.b1.token))               // nobody else is touched
+		})
+	}
+}
+
+func TestRevokeUserSessionsExtras(t *testing.T) {
+	t.Run("oauth tokens and devices", func(t *testing.T) {
+		is := is.New(t)
+		var e *env
+		e = newEnvWith(t, envConfig{manager: []revoke.Option{
+			revoke.WithOAuthTokenRevoker(func(_ context.Context, userID string) error {
+				if userID == "alice" {
+					e.oauth.Add(1)
+				}
+				return nil
+			}),
+		}})
+		r := e.do("DELETE", "/api/v1/users/alice/sessions?oauthTokens=TRUE", "", "Authorization", "SSWS "+adminToken)
+		is.Equal(r.StatusCode, 204)
+		is.Equal(e.oauth.Load(), int64(1)) // OAuth tokens revoked
+		is.Equal(e.forgt.Load(), int64(1)) // forgetDevices defaults to true
+
+		r = e.do("DELETE", "/api/v1/users/bob/sessions?forgetDevices=false", "", "Authorization", "SSWS "+adminToken)
+		is.Equal(r.StatusCode, 204)
+		is.Equal(e.forgt.Load(), int64(1)) // not asked to forget this time
+	})
+
+	t.Run("no active session left is still 204", func(t *testing.T) {
+		is := is.New(t)
+		e := newEnv(t)
+		e.revokeNow(e.a1)
+		e.revokeNow(e.a2)
+		r := e.do("DELETE", "/api/v1/users/alice/sessions", "", "Authorization", "SSWS "+adminToken)
+		is.Equal(r.StatusCode, 204)
+	})
+
+	t.Run("audit actor and reason", func(t *testing.T) {
+		is := is.New(t)
+		var got []revoke.Event
+		e := newEnvWith(t, envConfig{manager: []revoke.Option{
+			revoke.OnRevoke(func(_ context.Context, ev revoke.Event) { got = append(got, ev) }),
+		}})
+		r := e.do("DELETE", "/api/v1/users/alice/sessions", "", "Authorization", "Bearer "+goodBearer)
+		is.Equal(r.StatusCode, 204)
+		is.Equal(len(got), 1)
+		is.Equal(got[0].Actor, "bearer:ops-service")
+		is.Equal(got[0].Reason, revoke.ReasonAdminRevoked)
+		is.Equal(len(got[0].SessionIDs), 2)
+
+		r = e.do("DELETE", "/api/v1/users/bob/sessions", "", "Authorization", "SSWS "+adminToken)
+		is.Equal(r.StatusCode, 204)
+		is.True(strings.HasPrefix(got[1].Actor, "admin-token:"))
+		is.Equal(len(got[1].Actor), len("admin-token:")+8)
+		is.True(!strings.Contains(got[1].Actor, adminToken)) // the token itself is never recorded
+	})
+
+	t.Run("wrong method", func(t *testing.T) {
+		is := is.New(t)
+		e := newEnv(t)
+		r := e.do("GET", "/api/v1/users/alice/sessions", "", "Authorization", "SSWS "+adminToken)
+		checkOkta(t, r, 405, "E0000022")
+		is.Equal(r.Header.Get("Allow"), "DELETE")
+		checkRateHeaders(t, r)
+		is.True(e.active(e.a1.token))
+	})
+}
+
+func TestEndUserSessions(t *testing.T) {
+	const path = "/api/v1/users/me/lifecycle/delete_sessions"
+	type request struct {
+		body    string
+		headers []string
+	}
+	cases := []struct {
+		name   string
+		cfg    envConfig
+		req    func(e *env) request
+		status int
+		code   string
+		// which of alice's sessions are revoked afterwards
+		a1Revoked, a2Revoked bool
+		expiresCookie        bool
+	}{
+		{name: "default keeps current", req: func(e *env) request { return request{"", []string{"Cookie", e.cookie(e.a1.token)}} },
+			status: 200, a2Revoked: true},
+		{name: "keepCurrent true", req: func(e *env) request {
+			return request{`{"keepCurrent": true}`, []string{"Cookie", e.cookie(e.a1.token), "Content-Type", "application/json"}}
+		}, status: 200, a2Revoked: true},
+		{name: "null body", req: func(e *env) request { return request{`null`, []string{"Cookie", e.cookie(e.a1.token)}} },
+			status: 200, a2Revoked: true},
+		{name: "keepCurrent false", req: func(e *env) request {
+			return request{`{"keepCurrent":false}`, []string{"Cookie", e.cookie(e.a1.token), "Sec-Fetch-Site", "same-origin"}}
+		}, status: 200, a1Revoked: true, a2Revoked: true, expiresCookie: true},
+		{name: "api token", req: func(e *env) request {
+			return request{"", []string{"Cookie", e.cookie(e.a1.token), "Authorization", "SSWS " + adminToken}}
+		}, status: 403, code: "E0000006"},
+		{name: "bearer token", req: func(e *env) request { return request{"", []string{"Authorization", "Bearer " + goodBearer}} },
+			status: 403, code: "E0000006"},
+		{name: "session token header", req: func(e *env) request { return request{"", []string{"X-Session-Token", e.a1.token}} },
+			status: 403, code: "E0000006"},
+		{name: "no session", req: func(e *env) request { return request{"", nil} },
+			status: 403, code: "E0000005"},
+		{name: "revoked session", req: func(e *env) request {
+			e.revokeNow(e.a1)
+			return request{"", []string{"Cookie", e.cookie(e.a1.token)}}
+		}, status: 403, code: "E0000005", a1Revoked: true, expiresCookie: true},
+		{name: "forged cookie", req: func(e *env) request { return request{"", []string{"Cookie", e.m.CookieName() + "=forged"}} },
+			status: 403, code: "E0000005", expiresCookie: true},
+		{name: "cross-site", req: func(e *env) request {
+			return request{"", []string{"Cookie", e.cookie(e.a1.token), "Sec-Fetch-Site", "cross-site"}}
+		}, status: 403, code: "E0000006"},
+		{name: "trusted origin", cfg: envConfig{handlers: []handlers.Option{handlers.WithTrustedOrigins("https://app.example")}},
+			req: func(e *env) request {
+				return request{"", []string{"Cookie", e.cookie(e.a1.token), "Sec-Fetch-Site", "cross-site", "Origin", "https://app.example"}}
+			}, status: 200, a2Revoked: true},
+		{name: "malformed JSON", req: func(e *env) request { return request{`{"keepCurrent":`, []string{"Cookie", e.cookie(e.a1.token)}} },
+			status: 400, code: "E0000003"},
+		{name: "not an object", req: func(e *env) request { return request{`[true]`, []string{"Cookie", e.cookie(e.a1.token)}} },
+			status: 400, code: "E0000003"},
+		{name: "body too large", req: func(e *env) request {
+			return request{`{"keepCurrent":false,"pad":"` + strings.Repeat("x", 8<<10) + `"}`, []string{"Cookie", e.cookie(e.a1.token)}}
+		}, status: 400, code: "E0000003"},
+		{name: "keepCurrent not a boolean", req: func(e *env) request {
+			return request{`{"keepCurrent":"false"}`, []string{"Cookie", e.cookie(e.a1.token)}}
+		}, status: 400, code: "E0000001"},
+		{name: "user gone", cfg: envConfig{handlers: []handlers.Option{
+			handlers.WithUserLookup(func(context.Context, string) (bool, error) { return false, nil })}},
+			req:    func(e *env) request { return request{"", []string{"Cookie", e.cookie(e.a1.token)}} },
+			status: 404, code: "E0000007"},
+		{name: "store failure", req: func(e *env) request {
+			e.st.fail("Revoke")
+			return request{"", []string{"Cookie", e.cookie(e.a1.token)}}
+		}, status: 500, code: "E0000009"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			is := is.New(t)
+			e := newEnvWith(t, tc.cfg)
+			rq := tc.req(e)
+			r := e.do("POST", path, rq.body, rq.headers...)
+			is.Equal(r.StatusCode, tc.status) // status
+			checkRateHeaders(t, r)
+			if tc.status == 200 {
+				is.Equal(len(r.body), 0) // 200 with an empty body
+			} else {
+				v := checkOkta(t, r, tc.status, tc.code)
+				if tc.code == "E0000001" {
+					is.Equal(v["errorSummary"], "Api validation failed: keepCurrent")
+				}
+			}
+			is.Equal(!e.active(e.a1.token), tc.a1Revoked) // current session
+			is.Equal(!e.active(e.a2.token), tc.a2Revoked) // other session
+			is.True(e.active(e.b1.token))                 // other users untouched
+			expired := false
+			for _, c := range r.Cookies() {
+				if c.Name == e.m.CookieName() && c.MaxAge < 0 {
+					expired = true
+				}
+			}
+			is.Equal(expired, tc.expiresCookie) // cookie expired
+		})
+	}
+
+	t.Run("wrong method", func(t *testing.T) {
+		is := is.New(t)
+		e := newEnv(t)
+		r := e.do("DELETE", path, "", "Cookie", e.cookie(e.a1.token))
+		checkOkta(t, r, 405, "E0000022")
+		is.Equal(r.Header.Get("Allow"), "POST")
+	})
+}
+
+// checkRateHeaders asserts the rate-limit headers Okta's SDKs read.
+func checkRateHeaders(t *testing.T, r response) {
+	t.Helper()
+	is := is.New(t)
+	is.True(r.Header.Get("X-Rate-Limit-Limit") != "")     // limit
+	is.True(r.Header.Get("X-Rate-Limit-Remaining") != "") // remaining
+	reset, err := strconv.ParseInt(r.Header.Get("X-Rate-Limit-Reset"), 10, 64)
+	is.NoErr(err) // reset is epoch seconds
+	now := time.Now().Unix()
+	is.True(reset >= now-1 && reset <= now+int64(handlers.DefaultRateLimitWindow/time.Second)+3600)
+	_, err = http.ParseTime(r.Header.Get("Date"))
+	is.NoErr(err) // Date
+}

@@ -1,0 +1,178 @@
+package handlers
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/revokehq/revoke"
+)
+
+// RequestIDHeader is the header a request id is read from and echoed in.
+const RequestIDHeader = "X-Request-Id"
+
+// maxRequestID bounds a client-supplied request id; a longer or odd one is
+// replaced rather than copied into logs and bodies.
+const maxRequestID = 128
+
+// request is the state one call of an endpoint carries through its steps.
+type request struct {
+	id     string
+	family Family
+	log    *slog.Logger
+	h      *Handlers
+
+	// The session the request presents; ok is false when it is anonymous,
+	// and why says why (revoke.ErrNoSession, revoke.ErrMalformedToken, ...).
+	cur revoke.Current
+	ok  bool
+	why error
+}
+
+type requestKey struct{}
+
+func requestFrom(ctx context.Context) *request {
+	rq, _ := ctx.Value(requestKey{}).(*request)
+	return rq
+}
+
+// endpoint wraps serve with the steps every route shares, in this order:
+// request id, session resolution (when withSession), rate limit, and only
+// then the store failure a resolution may have met, so that even that
+// answer carries the rate-limit headers.
+func (h *Handlers) endpoint(fam Family, withSession bool, serve func(http.ResponseWriter, *http.Request, *request)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rq := &request{id: requestID(r), family: fam, h: h, why: revoke.ErrNoSession}
+		rq.log = h.logger.With("request_id", rq.id)
+		w.Header().Set(RequestIDHeader, rq.id)
+		ctx := context.WithValue(r.Context(), requestKey{}, rq)
+
+		var storeErr error
+		if withSession {
+			storeErr = h.resolve(w, r, rq)
+			if rq.ok {
+				ctx = revoke.NewContext(ctx, rq.cur)
+			}
+		}
+		r = r.WithContext(ctx)
+		if lim := h.limiters[fam]; lim != nil && lim.limited(w, r, h.rateKey(r, rq)) {
+			return
+		}
+		if storeErr != nil {
+			rq.internal(w, storeErr)
+			return
+		}
+		serve(w, r, rq)
+	})
+}
+
+// resolve finds the session r presents. A session already resolved by the
+// Manager's Middleware around the app is taken as it is, so it is not looked
+// up (or touched) twice. It returns only store failures.
+func (h *Handlers) resolve(w http.ResponseWriter, r *http.Request, rq *request) error {
+	if cur, ok := revoke.FromContext(r.Context()); ok {
+		rq.cur, rq.ok, rq.why = cur, true, nil
+		return nil
+	}
+	cur, err := h.m.ResolveRequest(r)
+	rq.cur = cur
+	switch {
+	case err == nil:
+		rq.ok, rq.why = true, nil
+	case errors.Is(err, revoke.ErrNoSession):
+		rq.why = err
+	case errors.Is(err, revoke.ErrMalformedToken), errors.Is(err, revoke.ErrUnknownToken),
+		errors.Is(err, revoke.ErrRevoked), errors.Is(err, revoke.ErrExpired):
+		rq.why = err
+		if cur.Source == revoke.SourceCookie {
+			// As the Middleware does: a dead cookie is dropped.
+			h.m.ExpireCookie(w)
+		}
+	default:
+		return err
+	}
+	return nil
+}
+
+// crossOrigin reports whether r, which rests on the session cookie, must be
+// refused as a cross-origin browser request.
+func (rq *request) crossOrigin(r *http.Request) bool {
+	if err := rq.h.cop.Check(r); err != nil {
+		rq.log.InfoContext(r.Context(), "handlers: cross-origin request refused",
+			"method", r.Method, "path", r.URL.Path, "origin", r.Header.Get("Origin"),
+			"sec_fetch_site", r.Header.Get("Sec-Fetch-Site"))
+		return true
+	}
+	return false
+}
+
+// userExists asks the user lookup, or the store when there is none.
+func (h *Handlers) userExists(ctx context.Context, userID string) (bool, error) {
+	if h.userLookup != nil {
+		return h.userLookup(ctx, userID)
+	}
+	ss, err := h.m.Store().List(ctx, userID)
+	return len(ss) > 0, err
+}
+
+// requestID returns the request's X-Request-Id when it is sane, else a new
+// random one.
+func requestID(r *http.Request) string {
+	if id := r.Header.Get(RequestIDHeader); validRequestID(id) {
+		return id
+	}
+	return newUUID()
+}
+
+func validRequestID(s string) bool {
+	if s == "" || len(s) > maxRequestID {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			c == '-' || c == '_' || c == '.' || c == ':' || c == '+' || c == '/' || c == '=') {
+			return false
+		}
+	}
+	return true
+}
+
+// validID reports whether s is acceptable as a user or session id: 1 to 128
+// bytes of [A-Za-z0-9._:@-]. Anything else cannot name a record, and is not
+// worth a store query.
+func validID(s string) bool {
+	if s == "" || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			c == '-' || c == '_' || c == '.' || c == ':' || c == '@') {
+			return false
+		}
+	}
+	return true
+}
+
+// newUUID returns a random RFC 4122 version 4 UUID.
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	var s [36]byte
+	hex.Encode(s[0:8], b[0:4])
+	s[8] = '-'
+	hex.Encode(s[9:13], b[4:6])
+	s[13] = '-'
+	hex.Encode(s[14:18], b[6:8])
+	s[18] = '-'
+	hex.Encode(s[19:23], b[8:10])
+	s[23] = '-'
+	hex.Encode(s[24:], b[10:])
+	return string(s[:])
+}
