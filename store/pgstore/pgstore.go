@@ -1,0 +1,357 @@
+// Package pgstore is a revoke SessionStore kept in PostgreSQL, through
+// github.com/jackc/pgx/v5 and its pgxpool, for several app instances that
+// share one database.
+//
+// Every instance sees every change at once: there is no cache, and each
+// write that must not revive a session (Touch, ReplaceToken, Revoke, Update)
+// checks that the session is active in the WHERE clause of the one UPDATE
+// that makes the change, so a revocation committed by any instance wins over
+// a concurrent touch on another. A revocation of several sessions locks them
+// in the order of their ids, so concurrent revocations never deadlock.
+//
+// Open creates the schema (when missing), the sessions table and its indexes,
+// or migrates an older layout. Migrations run in one transaction under an
+// advisory lock, so instances starting at once wait for each other instead
+// of failing, and the applied version is kept in a small table beside the
+// sessions table. By default the sessions table is "revoke_sessions" in the
+// connection's current schema (the first existing schema on its search
+// path, usually "public"); WithSchema and WithTable change that. Every
+// statement names the table with its schema, so a search_path changed later
+// does not matter. Creating needs the CREATE privilege (on the database for a
+// new schema, on the schema for the tables); once the schema is current, the
+// store only reads and writes rows, so apps may run as a role that has no
+// more than USAGE on the schema and SELECT, INSERT, UPDATE and DELETE on the
+// two tables.
+//
+// PostgreSQL keeps timestamptz values to the microsecond. The store
+// truncates every time it writes, and every time it compares, to whole
+// microseconds (time.Time.Truncate(time.Microsecond)): a session reads back
+// with its times truncated, and a call's now is compared at that precision,
+// which keeps the store's idea of an active session exactly
+// store.Session.Active for the times it holds. Times come back in UTC.
+//
+// Revoked and expired sessions stay in the table, as an audit trail, until a
+// retention period has passed; a background goroutine then deletes them in
+// short batches (see WithRetention and WithCleanupInterval). Only one
+// instance at a time does that work: each run first takes a PostgreSQL
+// advisory lock and skips the run when another instance holds it. The
+// store's advisory lock keys are 64-bit hashes of its schema and table
+// names, so stores on different tables do not contend. The cleanup is the
+// only place the store reads its own clock.
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/revokehq/revoke/store"
+)
+
+// Defaults for the options.
+const (
+	// DefaultCleanupInterval is how often the background cleanup runs.
+	DefaultCleanupInterval = 5 * time.Minute
+	// DefaultRetention is how long revoked and expired sessions are kept.
+	DefaultRetention = 30 * 24 * time.Hour
+	// DefaultTable is the name of the sessions table.
+	DefaultTable = "revoke_sessions"
+)
+
+// deleteBatch is how many rows one cleanup statement deletes, so that a large
+// cleanup holds its row locks in short slices.
+const deleteBatch = 500
+
+// maxIdentifier is PostgreSQL's limit on the length of a name, in bytes;
+// longer names are silently truncated by the server, which could make two
+// names collide, so the store refuses them instead.
+const maxIdentifier = 63
+
+// The longest suffix the store appends to the table name to name the
+// objects that go with it (see names).
+const longestSuffix = len("_token_hash_key")
+
+// Store is a store.SessionStore (and store.DataStore and store.Cleaner)
+// kept in a PostgreSQL table. It is safe for concurrent use, and any number of Stores, in one
+// process or many, may work on the same table.
+type Store struct {
+	pool    *pgxpool.Pool
+	ownPool bool // Open made the pool, so Close closes it
+
+	names      names
+	q          queries
+	cleanupKey int64 // advisory lock key of the background cleanup
+
+	log       *slog.Logger
+	retention time.Duration
+	batch     int
+	now       func() time.Time // the background cleanup's clock
+
+	closed    atomic.Bool
+	closeOnce sync.Once
+	stop      context.CancelFunc
+	done      chan struct{} // closed when the cleanup goroutine has returned
+}
+
+var (
+	_ store.SessionStore = (*Store)(nil)
+	_ store.DataStore    = (*Store)(nil)
+	_ store.Cleaner      = (*Store)(nil)
+)
+
+// Option configures a Store.
+type Option func(*config)
+
+type config struct {
+	schema          string
+	table           string
+	cleanupInterval time.Duration
+	retention       time.Duration
+	log             *slog.Logger
+}
+
+// WithSchema sets the schema that holds the sessions table; Open and New
+// create it when it does not exist. The default, or an empty name, is the
+// connection's current schema. Giving each test its own schema keeps test
+// runs on one server apart.
+func WithSchema(name string) Option {
+	return func(c *config) { c.schema = name }
+}
+
+// WithTable sets the name of the sessions table. The store also creates, next
+// to it, a table and indexes whose names start with this name. The default,
+// or an empty name, is DefaultTable.
+func WithTable(name string) Option {
+	return func(c *config) {
+		if name == "" {
+			name = DefaultTable
+		}
+		c.table = name
+	}
+}
+
+// WithCleanupInterval sets how often the background goroutine deletes
+// sessions whose retention has passed. Zero or less disables it; the app can
+// then call DeleteBefore itself. The default is DefaultCleanupInterval.
+func WithCleanupInterval(d time.Duration) Option {
+	return func(c *config) { c.cleanupInterval = d }
+}
+
+// WithRetention sets how long revoked and expired sessions are kept, with
+// their revocation time and reason, before the background cleanup deletes
+// them. The default is DefaultRetention.
+func WithRetention(d time.Duration) Option {
+	return func(c *config) { c.retention = max(d, 0) }
+}
+
+// WithLogger sets the logger for background cleanup. The default is
+// slog.Default(); nil discards the messages.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *config) {
+		if l == nil {
+			l = slog.New(slog.DiscardHandler)
+		}
+		c.log = l
+	}
+}
+
+// Open connects to the database that connString names (a URL or a
+// keyword/value string, as pgxpool.ParseConfig takes), creates or migrates
+// the schema, and returns a Store that owns the connection pool: Close
+// closes it.
+func Open(ctx context.Context, connString string, opts ...Option) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(connString)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: open: %w", err)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: open: %w", err)
+	}
+	s, err := newStore(ctx, pool, true, opts)
+	if err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// New returns a Store on a pool the app already has, creating or migrating
+// the schema first. The pool stays the app's: Close leaves it open, and the
+// app must not close it before it has closed the Store.
+func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error) {
+	if pool == nil {
+		return nil, errors.New("pgstore: new: nil pool")
+	}
+	return newStore(ctx, pool, false, opts)
+}
+
+func newStore(ctx context.Context, pool *pgxpool.Pool, own bool, opts []Option) (*Store, error) {
+	c := config{
+		table:           DefaultTable,
+		cleanupInterval: DefaultCleanupInterval,
+		retention:       DefaultRetention,
+		log:             slog.Default(),
+	}
+	for _, o := range opts {
+		o(&c)
+	}
+	if c.schema == "" {
+		// Pin the table to one schema now, so that every connection of every
+		// instance names the same table whatever its search_path says later.
+		var cur *string
+		if err := pool.QueryRow(ctx, "SELECT current_schema()").Scan(&cur); err != nil {
+			return nil, fmt.Errorf("pgstore: open: read current schema: %w", err)
+		}
+		if cur == nil {
+			return nil, errors.New("pgstore: open: the search path names no existing schema; use WithSchema")
+		}
+		c.schema = *cur
+	}
+	if err := checkName("schema", c.schema, 0); err != nil {
+		return nil, err
+	}
+	if err := checkName("table", c.table, longestSuffix); err != nil {
+		return nil, err
+	}
+
+	n := newNames(c.schema, c.table)
+	if err := migrate(ctx, pool, n); err != nil {
+		return nil, fmt.Errorf("pgstore: open %s: %w", n.table, err)
+	}
+	s := &Store{
+		pool:       pool,
+		ownPool:    own,
+		names:      n,
+		q:          newQueries(n),
+		cleanupKey: lockKey("cleanup", n.table),
+		log:        c.log,
+		retention:  c.retention,
+		batch:      deleteBatch,
+		now:        time.Now,
+		done:       make(chan struct{}),
+	}
+	if c.cleanupInterval > 0 {
+		var cctx context.Context
+		cctx, s.stop = context.WithCancel(context.Background())
+		go s.cleanupLoop(cctx, c.cleanupInterval)
+	} else {
+		close(s.done)
+	}
+	return s, nil
+}
+
+// checkName refuses names the server would change or reject: empty ones,
+// ones with a NUL byte, and ones that, with suffix more bytes, would be cut
+// to maxIdentifier bytes.
+func checkName(kind, name string, suffix int) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("pgstore: open: empty %s name", kind)
+	case len(name)+suffix > maxIdentifier:
+		return fmt.Errorf("pgstore: open: %s name %q is longer than %d bytes", kind, name, maxIdentifier-suffix)
+	}
+	for i := range len(name) {
+		if name[i] == 0 {
+			return fmt.Errorf("pgstore: open: %s name %q contains a NUL byte", kind, name)
+		}
+	}
+	return nil
+}
+
+// lockKey derives the key of a PostgreSQL advisory lock from its purpose and
+// the object it guards, so that stores on different tables never contend.
+// Advisory locks are per database, which is what sharing one table needs.
+func lockKey(purpose, object string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("github.com/revokehq/revoke/store/pgstore\x00" + purpose + "\x00" + object))
+	return int64(h.Sum64())
+}
+
+// Close stops the background cleanup, waiting for a run in progress to stop,
+// and closes the pool when Open made it. Calls made after Close return
+// store.ErrClosed; calling Close again returns nil.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		if s.stop != nil {
+			s.stop()
+		}
+		<-s.done
+		if s.ownPool {
+			s.pool.Close()
+		}
+	})
+	return nil
+}
+
+func (s *Store) cleanupLoop(ctx context.Context, every time.Duration) {
+	defer close(s.done)
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		cut := s.now().Add(-s.retention)
+		n, ran, err := s.cleanup(ctx, cut)
+		if n > 0 {
+			// Also when Close cut the run short: the rows are gone.
+			s.log.Debug("pgstore: cleanup", "table", s.names.table, "deleted", n, "before", cut)
+		}
+		switch {
+		case ctx.Err() != nil:
+			return // an error now comes from Close, not from the database
+		case err != nil:
+			s.log.Error("pgstore: cleanup failed", "table", s.names.table, "err", err)
+		case !ran:
+			s.log.Debug("pgstore: cleanup skipped: another instance is running it", "table", s.names.table)
+		}
+	}
+}
+
+// cleanup runs DeleteBefore(cut) unless another instance is already cleaning
+// the same table, in which case it reports ran false. It holds a
+// session-level advisory lock on a connection of its own for the whole run,
+// so that the batches, each its own short transaction, are all covered.
+func (s *Store) cleanup(ctx context.Context, cut time.Time) (n int, ran bool, err error) {
+	if s.closed.Load() {
+		return 0, false, store.ErrClosed
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return 0, false, s.fail("cleanup", err)
+	}
+	defer conn.Release()
+	if err := conn.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", s.cleanupKey).Scan(&ran); err != nil {
+		return 0, false, s.fail("cleanup", err)
+	}
+	if !ran {
+		return 0, false, nil
+	}
+	defer func() {
+		// Unlock even when ctx has ended. A connection that cannot say so
+		// is closed rather than returned to the pool still holding the
+		// lock; the server drops the lock with the connection.
+		uctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if _, err := conn.Exec(uctx, "SELECT pg_advisory_unlock($1)", s.cleanupKey); err != nil {
+			_ = conn.Conn().Close(uctx)
+		}
+	}()
+	n, err = s.deleteBefore(ctx, conn, cut)
+	return n, true, err
+}
+
+// quoted returns the sanitized, schema-qualified name of a table.
+func quoted(schema, name string) string { return pgx.Identifier{schema, name}.Sanitize() }

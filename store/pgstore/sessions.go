@@ -1,0 +1,427 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/revokehq/revoke/store"
+)
+
+// queries are the statements of a store, with its table's name spliced in.
+// pgx prepares each on first use per connection and caches it.
+type queries struct {
+	insert, get, getByHash, list, listActive, probe string
+	touch, replaceToken, update                     string
+	revokeAll, revokeOne, revokeExcept              string
+	deleteOld                                       string
+}
+
+const columns = `id, user_id, token_hash, created_at, last_seen_at, expires_at,
+	idle_expires_at, revoked_at, revoke_reason, ip, user_agent, data`
+
+// A session is active at $1 when it is not revoked and neither expiry has
+// been reached (store.Session.Active). Every write that must not revive a
+// session carries this condition in its own WHERE clause, so the check and
+// the change are one atomic statement: a write that waits for a concurrent
+// revocation's row lock re-checks the condition on the revoked row and
+// changes nothing.
+const activeAt = `revoked_at IS NULL AND expires_at > $1 AND idle_expires_at > $1`
+
+func newQueries(n names) queries {
+	return queries{
+		insert: n.expand(`INSERT INTO {table} (` + columns + `)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`),
+		get:       n.expand(`SELECT ` + columns + ` FROM {table} WHERE id = $1`),
+		getByHash: n.expand(`SELECT ` + columns + ` FROM {table} WHERE token_hash = $1`),
+		// id breaks ties in creation time, as in memstore.
+		list: n.expand(`SELECT ` + columns + ` FROM {table} WHERE user_id = $1
+			ORDER BY created_at DESC, id`),
+		// Every session of every user: O(all sessions), for scs's Iterate.
+		listActive: n.expand(`SELECT ` + columns + ` FROM {table} WHERE ` + activeAt),
+		// probe tells "unknown" from "inactive" after a write changed nothing.
+		probe: n.expand(`SELECT user_id FROM {table} WHERE id = $1`),
+
+		// LEAST caps the idle expiry at the absolute one.
+		touch: n.expand(`UPDATE {table}
+			SET last_seen_at = $1, idle_expires_at = LEAST($2::timestamptz, expires_at)
+			WHERE id = $3 AND ` + activeAt),
+		replaceToken: n.expand(`UPDATE {table} SET token_hash = $2
+			WHERE id = $3 AND ` + activeAt),
+		update: n.expand(`UPDATE {table}
+			SET last_seen_at = $1, user_id = $2, data = $3, expires_at = $4::timestamptz,
+				idle_expires_at = LEAST($5::timestamptz, $4::timestamptz)
+			WHERE id = $6 AND ` + activeAt),
+
+		// Each selection is one UPDATE that finds the user's rows through
+		// the user index: atomic, and O(the user's sessions). The sub-select
+		// first locks the rows in the order of their ids: two plain UPDATEs
+		// of one user's rows need not lock them in the same order (the plan
+		// and where earlier updates left each row decide it), and two
+		// concurrent revocations could deadlock.
+		revokeAll:    n.expand(revokeMany("")),
+		revokeExcept: n.expand(revokeMany("AND id <> $4")),
+		revokeOne: n.expand(`UPDATE {table} SET revoked_at = $1, revoke_reason = $2
+			WHERE user_id = $3 AND id = $4 AND ` + activeAt + ` RETURNING id`),
+
+		// One batch of DeleteBefore. Expired before $1 means
+		// store.Session.Expired at $1: the earlier expiry is at or before
+		// $1. SKIP LOCKED leaves rows that a request is writing (or another
+		// cleaner is deleting) to a later batch or run instead of waiting.
+		// The ids are gathered into an array first, so the DELETE finds its
+		// rows through the primary key: with IN (subquery) the planner may
+		// join against the whole table.
+		deleteOld: n.expand(`DELETE FROM {table} WHERE id = ANY (ARRAY(
+				SELECT id FROM {table}
+				WHERE LEAST(expires_at, idle_expires_at) <= $1 OR revoked_at < $1
+				LIMIT $2 FOR UPDATE SKIP LOCKED))`),
+	}
+}
+
+// revokeMany is the statement that revokes the user $3's active sessions
+// that match the extra condition.
+func revokeMany(extra string) string {
+	return `UPDATE {table} SET revoked_at = $1, revoke_reason = $2
+		WHERE id = ANY (ARRAY(
+				SELECT id FROM {table} WHERE user_id = $3 AND ` + activeAt + ` ` + extra + `
+				ORDER BY id FOR UPDATE))
+			AND user_id = $3 AND ` + activeAt + ` RETURNING id`
+}
+
+// The range of times the store accepts: years 1 to 9999, well inside what
+// timestamptz holds and what pgx converts without overflow.
+var (
+	minTime = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC).Add(-time.Microsecond)
+)
+
+// ts converts a time argument of a statement: truncated to the microsecond,
+// the precision of timestamptz, and clamped to the storable range so that
+// comparisons with stored times stay right.
+func ts(t time.Time) time.Time {
+	switch {
+	case t.Before(minTime):
+		return minTime
+	case t.After(maxTime):
+		return maxTime
+	}
+	return t.Truncate(time.Microsecond).UTC()
+}
+
+// bytesOrEmpty turns nil, which pgx sends as NULL, into an empty value for a
+// NOT NULL bytea column. An empty token hash is the hash of no token; empty
+// data is no data.
+func bytesOrEmpty(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return b
+}
+
+// errNoUser is returned by Revoke for a Selection without a user.
+var errNoUser = errors.New("pgstore: revoke: selection has no user id")
+
+// isDuplicate reports whether err is a violated primary key or unique index.
+func isDuplicate(err error) bool {
+	var e *pgconn.PgError
+	return errors.As(err, &e) && e.Code == "23505" // unique_violation
+}
+
+// fail turns a database error into the error a method returns. A call racing
+// Close gets the pool's "closed pool" error and reports store.ErrClosed.
+func (s *Store) fail(op string, err error) error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	return fmt.Errorf("pgstore: %s: %w", op, err)
+}
+
+// Create implements store.SessionStore. Every time except RevokedAt must be
+// set and lie within the years 1 to 9999; times are stored truncated to the
+// microsecond.
+func (s *Store) Create(ctx context.Context, sess store.Session) error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	for _, f := range []struct {
+		name string
+		t    time.Time
+	}{
+		{"CreatedAt", sess.CreatedAt},
+		{"LastSeenAt", sess.LastSeenAt},
+		{"ExpiresAt", sess.ExpiresAt},
+		{"IdleExpiresAt", sess.IdleExpiresAt},
+		{"RevokedAt", sess.RevokedAt},
+	} {
+		if f.name == "RevokedAt" && f.t.IsZero() {
+			continue
+		}
+		if f.t.IsZero() || f.t.Before(minTime) || f.t.After(maxTime) {
+			return fmt.Errorf("pgstore: create: %s %v is zero or outside the years 1 to 9999", f.name, f.t)
+		}
+	}
+	var revokedAt *time.Time
+	if sess.Revoked() {
+		t := ts(sess.RevokedAt)
+		revokedAt = &t
+	}
+	_, err := s.pool.Exec(ctx, s.q.insert,
+		sess.ID, sess.UserID, bytesOrEmpty(sess.TokenHash),
+		ts(sess.CreatedAt), ts(sess.LastSeenAt), ts(sess.ExpiresAt), ts(sess.IdleExpiresAt),
+		revokedAt, sess.RevokeReason, sess.IP, sess.UserAgent, bytesOrEmpty(sess.Data))
+	if isDuplicate(err) {
+		return store.ErrDuplicate
+	}
+	if err != nil {
+		return s.fail("create", err)
+	}
+	return nil
+}
+
+// Get implements store.SessionStore.
+func (s *Store) Get(ctx context.Context, id string) (store.Session, error) {
+	return s.getOne(ctx, "get", s.q.get, id)
+}
+
+// GetByTokenHash implements store.SessionStore.
+func (s *Store) GetByTokenHash(ctx context.Context, hash []byte) (store.Session, error) {
+	return s.getOne(ctx, "get by token hash", s.q.getByHash, hash)
+}
+
+func (s *Store) getOne(ctx context.Context, op, query string, arg any) (store.Session, error) {
+	if s.closed.Load() {
+		return store.Session{}, store.ErrClosed
+	}
+	sess, err := scan(s.pool.QueryRow(ctx, query, arg))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Session{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.Session{}, s.fail(op, err)
+	}
+	return sess, nil
+}
+
+// List implements store.SessionStore. Sessions created at the same time come
+// in the order of their ids.
+func (s *Store) List(ctx context.Context, userID string) ([]store.Session, error) {
+	if s.closed.Load() {
+		return nil, store.ErrClosed
+	}
+	rows, err := s.pool.Query(ctx, s.q.list, userID)
+	if err != nil {
+		return nil, s.fail("list", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Session, error) {
+		return scan(row)
+	})
+	if err != nil {
+		return nil, s.fail("list", err)
+	}
+	if out == nil {
+		out = []store.Session{}
+	}
+	return out, nil
+}
+
+// scan reads one row of columns. pgx copies a bytea into a new slice, so the
+// session shares no memory with the connection's buffers.
+func scan(row pgx.Row) (store.Session, error) {
+	var (
+		sess    store.Session
+		revoked *time.Time
+	)
+	err := row.Scan(&sess.ID, &sess.UserID, &sess.TokenHash,
+		&sess.CreatedAt, &sess.LastSeenAt, &sess.ExpiresAt, &sess.IdleExpiresAt,
+		&revoked, &sess.RevokeReason, &sess.IP, &sess.UserAgent, &sess.Data)
+	if err != nil {
+		return store.Session{}, err
+	}
+	sess.CreatedAt = sess.CreatedAt.UTC()
+	sess.LastSeenAt = sess.LastSeenAt.UTC()
+	sess.ExpiresAt = sess.ExpiresAt.UTC()
+	sess.IdleExpiresAt = sess.IdleExpiresAt.UTC()
+	if revoked != nil {
+		sess.RevokedAt = revoked.UTC()
+	}
+	if len(sess.Data) == 0 {
+		sess.Data = nil // nil and empty both mean no data
+	}
+	return sess, nil
+}
+
+// Touch implements store.SessionStore. The update and the check that the
+// session is active are one statement, so a revocation that commits first
+// always wins and one that commits later always applies.
+func (s *Store) Touch(ctx context.Context, id string, now, idleExpiresAt time.Time) error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	tag, err := s.pool.Exec(ctx, s.q.touch, ts(now), ts(idleExpiresAt), id)
+	return s.changedOne(ctx, "touch", id, tag, err)
+}
+
+// ReplaceToken implements store.SessionStore.
+func (s *Store) ReplaceToken(ctx context.Context, id string, newHash []byte, now time.Time) error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	tag, err := s.pool.Exec(ctx, s.q.replaceToken, ts(now), bytesOrEmpty(newHash), id)
+	if isDuplicate(err) {
+		return store.ErrDuplicate
+	}
+	return s.changedOne(ctx, "replace token", id, tag, err)
+}
+
+// changedOne finishes an update of one active session: when no row changed,
+// it finds out whether the session is unknown or inactive.
+func (s *Store) changedOne(ctx context.Context, op, id string, tag pgconn.CommandTag, err error) error {
+	if err != nil {
+		return s.fail(op, err)
+	}
+	if tag.RowsAffected() > 0 {
+		return nil
+	}
+	if _, err := s.owner(ctx, op, id); err != nil {
+		return err
+	}
+	return store.ErrInactive
+}
+
+// owner returns the user of session id, or store.ErrNotFound.
+func (s *Store) owner(ctx context.Context, op, id string) (string, error) {
+	var user string
+	err := s.pool.QueryRow(ctx, s.q.probe, id).Scan(&user)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", store.ErrNotFound
+	}
+	if err != nil {
+		return "", s.fail(op, err)
+	}
+	return user, nil
+}
+
+// Revoke implements store.SessionStore. Each selection is one UPDATE on the
+// user index, so it is atomic and costs O(the user's sessions); the ids come
+// back sorted. When sel.SessionID names a session that is unknown or another
+// user's, Revoke returns store.ErrNotFound; an error also comes back for an
+// empty sel.UserID.
+func (s *Store) Revoke(ctx context.Context, sel store.Selection, now time.Time, reason string) ([]string, error) {
+	if s.closed.Load() {
+		return nil, store.ErrClosed
+	}
+	if sel.UserID == "" {
+		return nil, errNoUser
+	}
+	var ids []string
+	// A session that is both named and excepted is not selected at all.
+	if sel.SessionID == "" || sel.SessionID != sel.ExceptID {
+		var (
+			rows pgx.Rows
+			err  error
+			at   = ts(now)
+		)
+		switch {
+		case sel.SessionID != "":
+			rows, err = s.pool.Query(ctx, s.q.revokeOne, at, reason, sel.UserID, sel.SessionID)
+		case sel.ExceptID != "":
+			rows, err = s.pool.Query(ctx, s.q.revokeExcept, at, reason, sel.UserID, sel.ExceptID)
+		default:
+			rows, err = s.pool.Query(ctx, s.q.revokeAll, at, reason, sel.UserID)
+		}
+		if err != nil {
+			return nil, s.fail("revoke", err)
+		}
+		if ids, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+			return nil, s.fail("revoke", err)
+		}
+		slices.Sort(ids)
+	}
+	if sel.SessionID != "" && len(ids) == 0 {
+		user, err := s.owner(ctx, "revoke", sel.SessionID)
+		if err != nil {
+			return nil, err
+		}
+		if user != sel.UserID {
+			return nil, store.ErrNotFound
+		}
+	}
+	return ids, nil
+}
+
+// Update implements store.DataStore. Like Touch, it is one UPDATE that
+// checks the session is active, so it never revives a session. Its times
+// are truncated to the microsecond and clamped to the years 1 to 9999.
+func (s *Store) Update(ctx context.Context, id string, u store.Update, now time.Time) error {
+	if s.closed.Load() {
+		return store.ErrClosed
+	}
+	tag, err := s.pool.Exec(ctx, s.q.update, ts(now), u.UserID, bytesOrEmpty(u.Data),
+		ts(u.ExpiresAt), ts(u.IdleExpiresAt), id)
+	return s.changedOne(ctx, "update", id, tag, err)
+}
+
+// ListActive implements store.DataStore. It reads every active session of
+// every user, data included, so its cost grows with the whole table.
+func (s *Store) ListActive(ctx context.Context, now time.Time) ([]store.Session, error) {
+	if s.closed.Load() {
+		return nil, store.ErrClosed
+	}
+	rows, err := s.pool.Query(ctx, s.q.listActive, ts(now))
+	if err != nil {
+		return nil, s.fail("list active", err)
+	}
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Session, error) {
+		return scan(row)
+	})
+	if err != nil {
+		return nil, s.fail("list active", err)
+	}
+	return out, nil
+}
+
+// DeleteBefore implements store.Cleaner: it deletes the sessions that have
+// expired by t (store.Session.Expired(t)) and those revoked before t, and
+// returns how many it deleted. It works in batches, each its own short
+// statement, so requests are never held up for long; if ctx ends between
+// batches it returns the count so far with ctx's error. Rows that a
+// concurrent write holds locked are left for a later call.
+//
+// Unlike the background cleanup, DeleteBefore does not check whether another
+// instance is cleaning at the same moment; if one is, the two share the rows
+// between them and each counts only its own.
+func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int, error) {
+	if s.closed.Load() {
+		return 0, store.ErrClosed
+	}
+	return s.deleteBefore(ctx, s.pool, t)
+}
+
+// execer is a pool or one of its connections.
+type execer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+func (s *Store) deleteBefore(ctx context.Context, db execer, t time.Time) (int, error) {
+	cut := ts(t)
+	total := 0
+	for {
+		if err := ctx.Err(); err != nil {
+			return total, err
+		}
+		tag, err := db.Exec(ctx, s.q.deleteOld, cut, s.batch)
+		if err != nil {
+			return total, s.fail("delete", err)
+		}
+		n := int(tag.RowsAffected())
+		total += n
+		if n < s.batch {
+			return total, nil
+		}
+	}
+}
