@@ -10,7 +10,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // Settings read from the environment.
@@ -31,6 +34,12 @@ type config struct {
 	addr   string
 	dbPath string
 	memory bool
+	// postgres, when set, is the connection string of the PostgreSQL
+	// database that keeps the sessions, in place of SQLite. pgSchema is the
+	// schema of the sessions tables there; empty means the connection's
+	// current schema.
+	postgres string
+	pgSchema string
 	// secureCookie marks the session cookie Secure. It is off by default
 	// because the demo serves plain http://127.0.0.1: a Secure cookie is
 	// only sent back over HTTPS. Some browsers make an exception for
@@ -56,10 +65,21 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.StringVar(&cfg.addr, "addr", "127.0.0.1:8080", "address to listen on")
 	fs.StringVar(&cfg.dbPath, "db", "revoke-demo.db", "SQLite database file")
 	fs.BoolVar(&cfg.memory, "memory", false, "keep sessions in memory instead of SQLite")
+	fs.StringVar(&cfg.postgres, "postgres", "", "keep sessions in the PostgreSQL database at this `URL` (or key=value string) instead of SQLite")
+	fs.StringVar(&cfg.pgSchema, "postgres-schema", "", "PostgreSQL schema `name` for the sessions tables with -postgres, created when missing (default: the connection's current schema)")
 	fs.BoolVar(&cfg.secureCookie, "secure-cookie", false, "mark the session cookie Secure (set it when serving over HTTPS)")
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: server [flags]\n\nThe revoke demo server.\n\nFlags:\n")
 		fs.PrintDefaults()
+		fmt.Fprintf(out, "\nStores:\n"+
+			"  Sessions are kept in the SQLite file -db by default, in memory with -memory,\n"+
+			"  or in PostgreSQL with -postgres. -postgres cannot be combined with -memory\n"+
+			"  or -db. Instances started with the same -postgres database and schema and\n"+
+			"  the same %s serve the same sessions (give them the same\n"+
+			"  %s too, for one admin token everywhere), and a revocation on\n"+
+			"  one is seen at once by the others. The password may be left out of the URL\n"+
+			"  and given in PGPASSWORD or ~/.pgpass instead; it is never logged.\n",
+			envCookieKey, envAdminToken)
 		fmt.Fprintf(out, "\nEnvironment:\n"+
 			"  %s  password of every demo user (default %q)\n"+
 			"  %s    token for the admin APIs (default: random, printed at start-up)\n"+
@@ -72,8 +92,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	if fs.NArg() > 0 {
 		return config{}, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
-	if !cfg.memory && cfg.dbPath == "" {
-		return config{}, errors.New("-db is empty; give a file name or use -memory")
+	if err := checkStoreFlags(fs, cfg); err != nil {
+		return config{}, err
 	}
 
 	cfg.password = getenv(envPassword)
@@ -97,6 +117,28 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		cfg.cookieKey = key
 	}
 	return cfg, nil
+}
+
+// checkStoreFlags refuses store flags that contradict each other. -db
+// together with -postgres is an error rather than ignored: an operator who
+// names a SQLite file expects it to be used, and must not find out later
+// that the sessions went elsewhere.
+func checkStoreFlags(fs *flag.FlagSet, cfg config) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	switch {
+	case set["postgres"] && cfg.postgres == "":
+		return errors.New("-postgres is empty; give a connection URL")
+	case set["postgres"] && cfg.memory:
+		return errors.New("-memory and -postgres both name a session store; give one of them")
+	case set["postgres"] && set["db"]:
+		return errors.New("-db names a SQLite file and cannot be combined with -postgres; give one of them")
+	case set["postgres-schema"] && !set["postgres"]:
+		return errors.New("-postgres-schema needs -postgres")
+	case cfg.postgres == "" && !cfg.memory && cfg.dbPath == "":
+		return errors.New("-db is empty; give a file name or use -memory")
+	}
+	return nil
 }
 
 // checkListenAddr refuses to expose the demo beyond this machine while every
@@ -139,10 +181,39 @@ func parseKey(s string) ([]byte, error) {
 
 // storeName says where sessions are kept, for the log.
 func (c config) storeName() string {
-	if c.memory {
+	switch {
+	case c.memory:
 		return "memory"
+	case c.postgres != "":
+		name := "postgres:" + redactConnString(c.postgres)
+		if c.pgSchema != "" {
+			name += " schema=" + c.pgSchema
+		}
+		return name
 	}
 	return "sqlite:" + c.dbPath
+}
+
+// redactConnString describes the PostgreSQL server and database of a
+// connection string, for the log, as postgres://user@host:port/database.
+// It is rebuilt from the parsed settings instead of cutting the password
+// out of the string, so that no spelling of a password (in the user info, in
+// a query parameter, in key=value form, percent-encoded) can slip through.
+func redactConnString(connString string) string {
+	cfg, err := pgconn.ParseConfig(connString)
+	if err != nil {
+		return "(unparsable connection string)"
+	}
+	hosts := []string{net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port)))}
+	seen := map[string]bool{hosts[0]: true}
+	for _, fb := range cfg.Fallbacks {
+		// A host appears once per TLS mode it is tried with; name it once.
+		if hp := net.JoinHostPort(fb.Host, strconv.Itoa(int(fb.Port))); !seen[hp] {
+			seen[hp] = true
+			hosts = append(hosts, hp)
+		}
+	}
+	return fmt.Sprintf("postgres://%s@%s/%s", cfg.User, strings.Join(hosts, ","), cfg.Database)
 }
 
 // announce tells the operator what the demo runs with. The generated admin
