@@ -1,0 +1,197 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The demo's settings. They are fixed so that the test needs nothing from
+// the server's output but its address; they protect nothing beyond a server
+// that only listens on 127.0.0.1 for the length of a test.
+const (
+	cookieKey  = "6532652d636f6f6b69652d6b65792d6f6e6c792d666f722d7465737473212121" // 32 bytes
+	adminToken = "e2e-admin-token-0123456789"
+	password   = "demo" // the demo's default: REVOKE_DEMO_PASSWORD is left unset
+)
+
+const (
+	buildTimeout = 8 * time.Minute // a cold build compiles SQLite, slowly on two busy cores
+	readyTimeout = 15 * time.Second
+	stopTimeout  = 10 * time.Second
+)
+
+// server is the demo server running as a child process.
+type server struct {
+	base string // http://127.0.0.1:port
+	out  *syncBuffer
+}
+
+// buildServer compiles examples/server into a temporary directory.
+func buildServer(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "server")
+	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
+	defer cancel()
+	// Built from the repository root, so that the root module's go.mod and
+	// go.sum decide the demo's dependencies, exactly as for its own tests.
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./examples/server")
+	cmd.Dir = ".."
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./examples/server: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// listeningRE finds the address in the demo's "listening" log line.
+var listeningRE = regexp.MustCompile(`msg=listening addr=(127\.0\.0\.1:\d+)`)
+
+// startServer runs bin on a port the kernel picks, with its sessions in a
+// fresh SQLite file, and returns once it answers the admin API with the
+// fixed token. The server is stopped when the test ends.
+func startServer(t *testing.T, bin string) *server {
+	t.Helper()
+	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-db", filepath.Join(t.TempDir(), "sessions.db"))
+	// The caller's REVOKE_* settings (a password, say) would change what
+	// the test expects; only the ones set here count.
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "REVOKE_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "REVOKE_COOKIE_KEY="+cookieKey, "REVOKE_ADMIN_TOKEN="+adminToken)
+	s := &server{out: &syncBuffer{}}
+	cmd.Stdout, cmd.Stderr = s.out, s.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// exited is closed once the process is gone; waitErr is then its status.
+	exited := make(chan struct{})
+	var waitErr error
+	go func() {
+		waitErr = cmd.Wait()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-exited:
+		case <-time.After(stopTimeout):
+			_ = cmd.Process.Kill()
+			<-exited
+			t.Errorf("the server did not stop within %s of SIGTERM", stopTimeout)
+		}
+		if t.Failed() {
+			t.Logf("server output:\n%s", s.out)
+		}
+	})
+
+	deadline := time.Now().Add(readyTimeout)
+	for s.base == "" {
+		if m := listeningRE.FindStringSubmatch(s.out.String()); m != nil {
+			s.base = "http://" + m[1]
+			break
+		}
+		select {
+		case <-exited:
+			t.Fatalf("the server exited before listening (%v):\n%s", waitErr, s.out)
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server did not listen within %s:\n%s", readyTimeout, s.out)
+		}
+	}
+	// Ready means serving, and with the token from the environment.
+	for {
+		status, err := s.adminGet("/demo/audit", nil)
+		if err == nil && status == http.StatusOK {
+			return s
+		}
+		if err == nil {
+			t.Fatalf("GET /demo/audit with the admin token: status %d, want 200", status)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the server did not answer within %s: %v\n%s", readyTimeout, err, s.out)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// adminSession is the part of the admin API's session JSON the test reads.
+type adminSession struct {
+	ID           string     `json:"id"`
+	Active       bool       `json:"active"`
+	RevokedAt    *time.Time `json:"revokedAt"`
+	RevokeReason string     `json:"revokeReason"`
+}
+
+// adminSessions lists userID's sessions, revoked ones included, through the
+// admin API: what the server holds, whatever the page shows.
+func (s *server) adminSessions(t *testing.T, userID string) map[string]adminSession {
+	t.Helper()
+	var body struct {
+		Sessions []adminSession `json:"sessions"`
+	}
+	status, err := s.adminGet("/auth/admin/api/users/"+userID+"/sessions", &body)
+	if err != nil || status != http.StatusOK {
+		t.Fatalf("admin API: list %s's sessions: status %d, %v", userID, status, err)
+	}
+	byID := make(map[string]adminSession, len(body.Sessions))
+	for _, as := range body.Sessions {
+		byID[as.ID] = as
+	}
+	return byID
+}
+
+var httpClient = &http.Client{Timeout: 5 * time.Second}
+
+// adminGet sends GET path with the admin token and decodes a 200 body into
+// v unless v is nil.
+func (s *server) adminGet(path string, v any) (int, error) {
+	req, err := http.NewRequest(http.MethodGet, s.base+path, nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	res, err := httpClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK || v == nil {
+		return res.StatusCode, nil
+	}
+	if err := json.NewDecoder(res.Body).Decode(v); err != nil {
+		return res.StatusCode, fmt.Errorf("decode %s: %w", path, err)
+	}
+	return res.StatusCode, nil
+}
+
+// syncBuffer collects a child process's output while the test reads it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
