@@ -31,8 +31,9 @@ func loginCookie(t *testing.T, m *revoke.Manager, userID string) (*http.Cookie, 
 	return nil, nil
 }
 
-// whoami runs r through m's middleware and reports the resolved session.
-func whoami(m *revoke.Manager, r *http.Request) (revoke.Current, bool, error, *httptest.ResponseRecorder) {
+// whoami runs r through m's middleware and reports the resolved session,
+// the response, and why the request stayed anonymous (nil when it did not).
+func whoami(m *revoke.Manager, r *http.Request) (revoke.Current, bool, *httptest.ResponseRecorder, error) {
 	var (
 		cur    revoke.Current
 		ok     bool
@@ -43,7 +44,7 @@ func whoami(m *revoke.Manager, r *http.Request) (revoke.Current, bool, error, *h
 		cur, ok = revoke.FromContext(r.Context())
 		reason = revoke.FailureReason(r.Context())
 	})).ServeHTTP(w, r)
-	return cur, ok, reason, w
+	return cur, ok, w, reason
 }
 
 func withCookie(c *http.Cookie) *http.Request {
@@ -85,13 +86,13 @@ func TestCookieKeyRotation(t *testing.T) {
 	is.Equal(cur.Source, revoke.SourceCookie)
 
 	newCookie, _ := loginCookie(t, after, "bob")
-	_, ok, reason, _ := whoami(before, withCookie(newCookie))
+	_, ok, _, reason := whoami(before, withCookie(newCookie))
 	is.True(!ok) // new cookies use the new key only
 	is.True(errors.Is(reason, revoke.ErrMalformedToken))
 
 	retired, err := revoke.New(st, revoke.WithCookieKeys(newKey, block))
 	is.NoErr(err)
-	_, ok, reason, _ = whoami(retired, withCookie(oldCookie))
+	_, ok, _, reason = whoami(retired, withCookie(oldCookie))
 	is.True(!ok) // a retired key's cookie is rejected
 	is.True(errors.Is(reason, revoke.ErrMalformedToken))
 }
@@ -143,7 +144,7 @@ func TestForgedCookieRejectedBeforeLookup(t *testing.T) {
 		good.Value[:len(good.Value)-2] + "xx", // tampered signature
 		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",    // a bare token is not a cookie
 	} {
-		_, ok, reason, w := whoami(m, withCookie(&http.Cookie{Name: m.CookieName(), Value: value}))
+		_, ok, w, reason := whoami(m, withCookie(&http.Cookie{Name: m.CookieName(), Value: value}))
 		is.True(!ok)
 		is.True(errors.Is(reason, revoke.ErrMalformedToken))
 		is.True(expiresCookie(w, m.CookieName()))
@@ -185,7 +186,7 @@ func TestHeaderWinsOverCookie(t *testing.T) {
 	// A header that does not resolve does not fall back to the cookie.
 	r = withCookie(aliceCookie)
 	r.Header.Set(revoke.HeaderName, "not-a-token")
-	_, ok, reason, w := whoami(m, r)
+	_, ok, w, reason := whoami(m, r)
 	is.True(!ok)
 	is.True(errors.Is(reason, revoke.ErrMalformedToken))
 	is.True(!expiresCookie(w, m.CookieName())) // the cookie was not what failed
@@ -194,11 +195,11 @@ func TestHeaderWinsOverCookie(t *testing.T) {
 	r = httptest.NewRequest("GET", "/", nil)
 	r.Header.Add(revoke.HeaderName, bobToken)
 	r.Header.Add(revoke.HeaderName, bobToken)
-	_, ok, reason, _ = whoami(m, r)
+	_, ok, _, reason = whoami(m, r)
 	is.True(!ok)
 	is.True(errors.Is(reason, revoke.ErrMalformedToken))
 
-	_, ok, reason, _ = whoami(m, httptest.NewRequest("GET", "/", nil))
+	_, ok, _, reason = whoami(m, httptest.NewRequest("GET", "/", nil))
 	is.True(!ok)
 	is.True(errors.Is(reason, revoke.ErrNoSession))
 }
@@ -224,7 +225,7 @@ func TestStoreFailureIsAnErrorNotALogout(t *testing.T) {
 	var got error
 	m, err := revoke.New(failingStore{st}, revoke.WithCookieKeys(testKey))
 	is.NoErr(err)
-	_, _, _, w := whoami(m, withCookie(c))
+	_, _, w, _ := whoami(m, withCookie(c))
 	is.Equal(w.Code, 500)
 	is.True(!containsToken(w.Body.String(), "db-7"))
 	is.True(!expiresCookie(w, m.CookieName()))
@@ -234,7 +235,7 @@ func TestStoreFailureIsAnErrorNotALogout(t *testing.T) {
 		w.WriteHeader(503)
 	}))
 	is.NoErr(err)
-	_, _, _, w = whoami(m, withCookie(c))
+	_, _, w, _ = whoami(m, withCookie(c))
 	is.Equal(w.Code, 503)
 	is.True(errors.Is(got, errDriver))
 }

@@ -198,7 +198,7 @@ func TestRenewAgainstFixation(t *testing.T) {
 	}
 	is.True(newCookie != nil)
 
-	_, ok, reason, _ := whoami(m, withCookie(oldCookie))
+	_, ok, _, reason := whoami(m, withCookie(oldCookie))
 	is.True(!ok) // the old token no longer works
 	is.True(errors.Is(reason, revoke.ErrUnknownToken))
 	cur, ok, _, _ := whoami(m, withCookie(newCookie))
@@ -223,7 +223,7 @@ func TestLogout(t *testing.T) {
 		is.NoErr(m.Logout(w, r))
 	})).ServeHTTP(w, withCookie(c))
 	is.True(expiresCookie(w, m.CookieName()))
-	_, ok, reason, _ := whoami(m, withCookie(c))
+	_, ok, _, reason := whoami(m, withCookie(c))
 	is.True(!ok)
 	is.True(errors.Is(reason, revoke.ErrRevoked))
 }

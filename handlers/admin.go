@@ -3,6 +3,7 @@ package handlers
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -121,8 +122,15 @@ func (h *Handlers) adminListSessions(w http.ResponseWriter, r *http.Request, rq 
 	if !ok {
 		return
 	}
+	// url.URL.Query would drop a pair it cannot parse, and with it the
+	// filter the caller asked for.
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		rq.admin(w, http.StatusBadRequest, adminValidationFailed, "the query string is malformed")
+		return
+	}
 	var filter *bool
-	if vs, present := r.URL.Query()["active"]; present {
+	if vs, present := q["active"]; present {
 		var v bool
 		switch {
 		case len(vs) == 1 && strings.EqualFold(vs[0], "true"):

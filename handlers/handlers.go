@@ -250,7 +250,8 @@ func (h *Handlers) AdminRevokeAllSessions() http.Handler {
 
 // Mount registers every route on mux at its default path, with its method in
 // the pattern. A request with another method on one of these paths gets 405
-// with an Allow header, in the family's error shape.
+// with an Allow header, in the family's error shape, and a path whose last id
+// is empty ("/auth/sessions/") gets its route's 400.
 func (h *Handlers) Mount(mux *http.ServeMux) {
 	allow := make(map[string][]string)
 	var paths []string
@@ -260,6 +261,23 @@ func (h *Handlers) Mount(mux *http.ServeMux) {
 			paths = append(paths, rt.Pattern)
 		}
 		allow[rt.Pattern] = append(allow[rt.Pattern], rt.Method)
+	}
+	emptied := make(map[string]bool)
+	for _, rt := range routes {
+		// A path whose last id is empty ("/auth/sessions/") matches no
+		// wildcard, so the ServeMux would answer it with a plain-text 404.
+		// The route's handler refuses the empty id in its family's shape,
+		// after checking the credentials.
+		i := strings.LastIndex(rt.Pattern, "/{")
+		if i < 0 || !strings.HasSuffix(rt.Pattern, "}") {
+			continue
+		}
+		empty := rt.Pattern[:i+1] + "{$}"
+		mux.Handle(rt.Method+" "+empty, h.byName[rt.Name])
+		if !emptied[empty] {
+			emptied[empty] = true
+			mux.Handle(empty, h.methodNotAllowed(rt.Family, rt.Pattern, allow))
+		}
 	}
 	for _, p := range paths {
 		// GET /auth/sessions/whoami and DELETE /auth/sessions/{id} overlap

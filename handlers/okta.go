@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"mime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -17,7 +18,10 @@ func (h *Handlers) revokeUserSessions(w http.ResponseWriter, r *http.Request, rq
 	if !ok {
 		return
 	}
-	q := r.URL.Query()
+	q, ok := rq.oktaQuery(w, r)
+	if !ok {
+		return
+	}
 	oauthTokens, ok := rq.oktaBool(w, q, "oauthTokens", false)
 	if !ok {
 		return
@@ -67,6 +71,32 @@ func (h *Handlers) revokeUserSessions(w http.ResponseWriter, r *http.Request, rq
 	rq.log.InfoContext(ctx, "handlers: user sessions revoked", "actor", grant.Actor, "user", userID,
 		"revoked", n, "oauth_tokens", oauthTokens, "forget_devices", forgetDevices)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// oktaQuery parses the query string. url.URL.Query drops every pair it
+// cannot parse (a ';' separator, a bad %-escape), which would turn
+// "forgetDevices=false;" into the default, true: such a query is refused
+// with 400 naming the parameter, and ok is false.
+func (rq *request) oktaQuery(w http.ResponseWriter, r *http.Request) (q url.Values, ok bool) {
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err == nil {
+		return q, true
+	}
+	for pair := range strings.SplitSeq(r.URL.RawQuery, "&") {
+		if _, err := url.ParseQuery(pair); err == nil {
+			continue
+		}
+		name, value, _ := strings.Cut(pair, "=")
+		if n, err := url.QueryUnescape(name); err == nil {
+			name = n
+		}
+		name = shorten(name)
+		rq.oktaValidation(w, name, name+": invalid value "+quote(value)+"; the query string is malformed")
+		return nil, false
+	}
+	// ParseQuery failed, so some pair fails on its own; this is not reached.
+	rq.oktaValidation(w, "query", "query: the query string is malformed")
+	return nil, false
 }
 
 // oktaBool reads an optional boolean query parameter: true or false in any
@@ -159,8 +189,18 @@ func (rq *request) keepCurrent(w http.ResponseWriter, r *http.Request) (keep, ok
 		rq.okta(w, http.StatusBadRequest, oktaMalformedBody, "The request body was not well-formed.")
 		return false, false
 	}
-	if len(bytes.TrimSpace(body)) == 0 {
+	// Only JSON's own whitespace makes a body empty: bytes.TrimSpace would
+	// also take a body of U+00A0 or U+0085 for none.
+	if len(bytes.Trim(body, " \t\r\n")) == 0 {
 		return true, true
+	}
+	// A body that says it is something else (text/plain, a form) is not
+	// read as JSON: a cross-site form can send text/plain that parses as
+	// JSON. A body without a Content-Type is taken as JSON.
+	if cts := r.Header.Values("Content-Type"); len(cts) > 1 || len(cts) == 1 && !jsonMediaType(cts[0]) {
+		rq.okta(w, http.StatusBadRequest, oktaMalformedBody, "The request body was not well-formed.",
+			"The request body must be application/json")
+		return false, false
 	}
 	var fields map[string]json.RawMessage // a JSON null leaves it nil: the default
 	if err := json.Unmarshal(body, &fields); err != nil {
@@ -176,4 +216,11 @@ func (rq *request) keepCurrent(w http.ResponseWriter, r *http.Request) (keep, ok
 		return false, false
 	}
 	return keep, true
+}
+
+// jsonMediaType reports whether the Content-Type ct names JSON:
+// application/json or a +json type, with any parameters.
+func jsonMediaType(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && (mt == "application/json" || strings.HasSuffix(mt, "+json"))
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"go/build"
 	"net/http"
 	"net/http/cookiejar"
 	"os"
@@ -31,7 +32,7 @@ func buildServer(t *testing.T, dir string) string {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		goBin = filepath.Join(runtime.GOROOT(), "bin", "go")
+		goBin = filepath.Join(build.Default.GOROOT, "bin", "go")
 	}
 	bin := filepath.Join(dir, "revoke-demo")
 	cmd := exec.Command(goBin, "build", "-o", bin, ".")

@@ -87,16 +87,16 @@ func testConcurrentUse(t *testing.T, s store.SessionStore) {
 func concurrentRound(ctx context.Context, s store.SessionStore, user string, w, r int, now time.Time, report func(ids []string, created string)) error {
 	sess := NewSession(user, base)
 	if err := s.Create(ctx, sess); err != nil {
-		return fmt.Errorf("Create: %w", err)
+		return fmt.Errorf("s.Create: %w", err)
 	}
 	report(nil, sess.ID)
 	// Another worker may have revoked the session already.
 	if err := s.Touch(ctx, sess.ID, now, now.Add(time.Hour)); err != nil && !errors.Is(err, store.ErrInactive) {
-		return fmt.Errorf("Touch: %w", err)
+		return fmt.Errorf("s.Touch: %w", err)
 	}
 	list, err := s.List(ctx, user)
 	if err != nil {
-		return fmt.Errorf("List: %w", err)
+		return fmt.Errorf("s.List: %w", err)
 	}
 	found := false
 	for _, l := range list {
@@ -106,7 +106,7 @@ func concurrentRound(ctx context.Context, s store.SessionStore, user string, w, 
 		found = found || l.ID == sess.ID
 	}
 	if !found {
-		return fmt.Errorf("List does not include the session just created")
+		return fmt.Errorf("s.List does not include the session just created")
 	}
 	// Only this round renews this session's token, and only further down.
 	if got, err := s.GetByTokenHash(ctx, sess.TokenHash); err != nil {
@@ -136,10 +136,10 @@ func concurrentRound(ctx context.Context, s store.SessionStore, user string, w, 
 	}
 	for _, id := range ids {
 		if sel.ExceptID != "" && id == sel.ExceptID {
-			return fmt.Errorf("Revoke returned the excepted session")
+			return fmt.Errorf("s.Revoke returned the excepted session")
 		}
 		if sel.SessionID != "" && id != sel.SessionID {
-			return fmt.Errorf("Revoke of one session returned another")
+			return fmt.Errorf("s.Revoke of one session returned another")
 		}
 	}
 	report(ids, "")

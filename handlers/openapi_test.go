@@ -1,0 +1,287 @@
+package handlers_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/matryer/is"
+
+	"github.com/revokehq/revoke/handlers"
+)
+
+// The parts of the OpenAPI document the tests check.
+type oaDoc struct {
+	OpenAPI    string                            `json:"openapi"`
+	Paths      map[string]map[string]oaOperation `json:"paths"`
+	Components struct {
+		Schemas         map[string]oaSchema        `json:"schemas"`
+		Headers         map[string]json.RawMessage `json:"headers"`
+		Parameters      map[string]oaParam         `json:"parameters"`
+		SecuritySchemes map[string]json.RawMessage `json:"securitySchemes"`
+	} `json:"components"`
+}
+
+type oaOperation struct {
+	OperationID string                `json:"operationId"`
+	Tags        []string              `json:"tags"`
+	Parameters  []oaParam             `json:"parameters"`
+	Responses   map[string]oaResponse `json:"responses"`
+	Security    []map[string][]string `json:"security"`
+}
+
+type oaParam struct {
+	Ref  string `json:"$ref"`
+	Name string `json:"name"`
+	In   string `json:"in"`
+}
+
+type oaResponse struct {
+	Headers map[string]json.RawMessage `json:"headers"`
+	Content map[string]struct {
+		Schema oaSchema `json:"schema"`
+	} `json:"content"`
+}
+
+type oaSchema struct {
+	Ref      string   `json:"$ref"`
+	Required []string `json:"required"`
+}
+
+func loadOpenAPI(t *testing.T) oaDoc {
+	t.Helper()
+	var doc oaDoc
+	if err := json.Unmarshal(handlers.OpenAPI(), &doc); err != nil {
+		t.Fatalf("the OpenAPI document is not valid JSON: %v", err)
+	}
+	return doc
+}
+
+// exercised lists, per route, the statuses the handler tests assert for it
+// (okta_test.go, kratos_test.go, admin_test.go; 429 for every route in
+// TestOpenAPIPathsAreServed). The document must list exactly these: a
+// status documented but never produced in a test is a guess.
+var exercised = map[string][]int{
+	"RevokeUserSessions":     {204, 400, 401, 403, 404, 429, 500},
+	"EndUserSessions":        {200, 400, 403, 404, 429, 500},
+	"DisableMyOtherSessions": {200, 400, 401, 403, 429, 500},
+	"ListMySessions":         {200, 400, 401, 429, 500},
+	"DisableMySession":       {204, 400, 401, 403, 404, 429, 500},
+	"WhoAmI":                 {200, 400, 401, 429, 500},
+	"AdminRevokeSession":     {200, 400, 401, 403, 404, 429, 500},
+	"AdminListSessions":      {200, 400, 401, 403, 404, 429, 500},
+	"AdminRevokeAllSessions": {200, 400, 401, 403, 404, 429, 500},
+}
+
+// familyDoc is what the document must say of every operation of a family.
+var familyDoc = map[handlers.Family]struct {
+	errorSchema string
+	rateHeaders []string
+}{
+	handlers.FamilyOkta:   {"#/components/schemas/Error", []string{"X-Rate-Limit-Limit", "X-Rate-Limit-Remaining", "X-Rate-Limit-Reset"}},
+	handlers.FamilyKratos: {"#/components/schemas/errorGeneric", []string{"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"}},
+	handlers.FamilyAdmin:  {"#/components/schemas/ApiErrorResponseDto", []string{"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"}},
+}
+
+var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
+
+func TestOpenAPIMatchesRoutes(t *testing.T) {
+	is := is.New(t)
+	doc := loadOpenAPI(t)
+	is.True(strings.HasPrefix(doc.OpenAPI, "3.")) // an OpenAPI 3 document
+
+	byKey := map[string]handlers.Route{}
+	for _, rt := range handlers.Routes() {
+		byKey[rt.Method+" "+rt.Pattern] = rt
+	}
+	var documented []string
+	for path, ops := range doc.Paths {
+		for method, op := range ops {
+			key := strings.ToUpper(method) + " " + path
+			documented = append(documented, key)
+			rt, ok := byKey[key]
+			if !ok {
+				t.Errorf("%s is documented but not a route", key)
+				continue
+			}
+			t.Run(rt.Name, func(t *testing.T) { checkOperation(t, doc, rt, op) })
+		}
+	}
+	for key := range byKey {
+		if !slices.Contains(documented, key) {
+			t.Errorf("route %s is not documented", key)
+		}
+	}
+	is.Equal(len(documented), len(byKey)) // one operation per route
+}
+
+func checkOperation(t *testing.T, doc oaDoc, rt handlers.Route, op oaOperation) {
+	is := is.New(t)
+	is.Equal(op.OperationID, rt.Name)                    // operationId
+	is.True(slices.Contains(op.Tags, string(rt.Family))) // tagged with its family
+	is.True(len(op.Security) > 0)                        // every route needs credentials
+	for _, req := range op.Security {
+		for name := range req {
+			_, ok := doc.Components.SecuritySchemes[name]
+			is.True(ok) // security scheme defined
+		}
+	}
+
+	// The path parameters are exactly the template's wildcards.
+	var inPath []string
+	for _, p := range op.Parameters {
+		if p.Ref != "" {
+			p = doc.Components.Parameters[strings.TrimPrefix(p.Ref, "#/components/parameters/")]
+		}
+		if p.In == "path" {
+			inPath = append(inPath, p.Name)
+		}
+	}
+	var wild []string
+	for _, m := range pathParam.FindAllStringSubmatch(rt.Pattern, -1) {
+		wild = append(wild, m[1])
+	}
+	slices.Sort(inPath)
+	slices.Sort(wild)
+	is.Equal(inPath, wild) // path parameters
+
+	var codes []int
+	for code := range op.Responses {
+		n, err := strconv.Atoi(code)
+		is.NoErr(err) // responses are by status code
+		codes = append(codes, n)
+	}
+	slices.Sort(codes)
+	is.Equal(codes, exercised[rt.Name]) // documented statuses are those the tests produce
+
+	fam := familyDoc[rt.Family]
+	for code, resp := range op.Responses {
+		for _, h := range append([]string{"X-Request-Id"}, fam.rateHeaders...) {
+			_, ok := resp.Headers[h]
+			is.True(ok) // every response documents the request id and rate-limit headers
+		}
+		if code == "429" {
+			_, ok := resp.Headers["Retry-After"]
+			is.True(ok) // 429 documents Retry-After
+		}
+		if n, _ := strconv.Atoi(code); n >= 400 {
+			is.Equal(resp.Content["application/json"].Schema.Ref, fam.errorSchema) // the family's error schema
+		}
+	}
+}
+
+// Every "$ref" in the document points at something that exists.
+func TestOpenAPIReferencesResolve(t *testing.T) {
+	var doc any
+	if err := json.Unmarshal(handlers.OpenAPI(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			if ref, ok := v["$ref"].(string); ok {
+				var cur any = doc
+				for _, part := range strings.Split(strings.TrimPrefix(ref, "#/"), "/") {
+					m, _ := cur.(map[string]any)
+					cur = m[part]
+				}
+				if cur == nil {
+					t.Errorf("$ref %q does not resolve", ref)
+				}
+			}
+			for _, x := range v {
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	walk(doc)
+}
+
+// Every documented path template, filled in, reaches its route on a mounted
+// handler: the answer is the handler's JSON, not the mux's text/plain 404
+// or a 405, and its status, body and headers are as documented. The second
+// request of a caller over a limit of one exercises 429 on every route.
+func TestOpenAPIPathsAreServed(t *testing.T) {
+	doc := loadOpenAPI(t)
+	limit := handlers.RateLimit{Requests: 1, Window: time.Hour}
+	for path, ops := range doc.Paths {
+		for method, op := range ops {
+			t.Run(op.OperationID, func(t *testing.T) {
+				is := is.New(t)
+				e := newEnv(t,
+					handlers.WithRateLimit(handlers.FamilyOkta, limit),
+					handlers.WithRateLimit(handlers.FamilyKratos, limit),
+					handlers.WithRateLimit(handlers.FamilyAdmin, limit))
+				// Kratos's {id} is a session, the admin routes' a user.
+				id := "alice"
+				if strings.HasPrefix(path, "/auth/sessions/") {
+					id = e.a2.ID
+				}
+				url := strings.NewReplacer("{userId}", "alice", "{id}", id, "{sessionId}", e.a2.ID).Replace(path)
+
+				// No credentials: refused by the handler, as documented.
+				r := e.do(strings.ToUpper(method), url, "")
+				checkDocumented(t, doc, op, r)
+				is.True(r.StatusCode == 401 || r.StatusCode == 403) // refused for want of credentials
+
+				r = e.do(strings.ToUpper(method), url, "")
+				checkDocumented(t, doc, op, r)
+				is.Equal(r.StatusCode, 429)
+
+				is.True(e.active(e.a1.token) && e.active(e.a2.token)) // nothing revoked
+			})
+		}
+	}
+}
+
+// checkDocumented checks a handler's answer against the operation's
+// documented response for its status.
+func checkDocumented(t *testing.T, doc oaDoc, op oaOperation, r response) {
+	t.Helper()
+	is := is.New(t)
+	is.True(strings.HasPrefix(r.Header.Get("Content-Type"), "application/json")) // the handler answered, not the mux
+	resp, ok := op.Responses[strconv.Itoa(r.StatusCode)]
+	if !ok {
+		t.Fatalf("status %d of %s is not documented", r.StatusCode, op.OperationID)
+	}
+	for name := range resp.Headers {
+		if name == "Set-Cookie" {
+			continue // only when a cookie is to be dropped
+		}
+		is.True(r.Header.Get(name) != "") // documented header present
+	}
+	schema := doc.Components.Schemas[strings.TrimPrefix(resp.Content["application/json"].Schema.Ref, "#/components/schemas/")]
+	body := r.json(t)
+	for _, k := range schema.Required {
+		_, ok := body[k]
+		is.True(ok) // required property present
+	}
+}
+
+func TestOpenAPIReturnsACopy(t *testing.T) {
+	is := is.New(t)
+	a := handlers.OpenAPI()
+	clear(a)
+	is.True(json.Valid(handlers.OpenAPI())) // callers cannot corrupt the document
+}
+
+func ExampleOpenAPI() {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(handlers.OpenAPI())
+	})
+	fmt.Println(json.Valid(handlers.OpenAPI()))
+	// Output: true
+}
