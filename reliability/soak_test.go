@@ -1,0 +1,667 @@
+package reliability
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"go/build"
+	"io"
+	mrand "math/rand/v2"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Settings of the soak.
+const (
+	envSoakDuration     = "REVOKE_SOAK_DURATION"
+	defaultSoakDuration = 10 * time.Second
+	soakWorkers         = 16
+	soakPassword        = "soak test password"
+	soakAdminToken      = "soak-admin-token-0123456789abcdef"
+	// adminEvery paces the administrator's revocations, shared between
+	// the admin family (two in three calls) and Okta's (one in three), to
+	// stay well inside the demo's per-token rate limits (300 and 120 a
+	// minute): a 429 there would be a test bug, and counts as unexpected.
+	adminEvery = 250 * time.Millisecond
+	// Resource bounds between the sample after warm-up and the last one.
+	fdSlack      = 16         // more open descriptors allowed
+	threadSlack  = 16         // more OS threads allowed
+	rssFloorMiB  = 64         // RSS may always grow by this much...
+	rssMaxFactor = 2          // ...or up to this factor, whichever is larger
+	maxSoakIter  = 10_000_000 // per worker; a bound, never reached
+)
+
+// The demo's users, all with soakPassword.
+var soakUsers = []string{"alice", "bob", "carol", "admin"}
+
+// TestSoak runs the demo server binary on SQLite under a sustained mixed
+// load from soakWorkers concurrent clients: logins, GET /me with the cookie
+// and with X-Session-Token, Kratos' "sign out my other sessions", sign-outs,
+// and an administrator revoking single sessions and all of a user's
+// sessions through the admin and Okta APIs. Every response must have a
+// status expected for its request, with no 5xx and no transport error;
+// whenever a client knows a session is revoked (its own revocation or an
+// administrator's returned) the session must be refused at once; the
+// server logs no error; and its open descriptors, threads and resident
+// memory measured from outside (/proc) stay bounded from the end of the
+// warm-up to the end of the run.
+func TestSoak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the demo server and loads it for several seconds")
+	}
+	if runtime.GOOS != "linux" {
+		t.Skip("samples the server's resources from /proc")
+	}
+	duration := envDuration(t, envSoakDuration, defaultSoakDuration)
+	warmup := min(duration/5, 30*time.Second)
+
+	dir := t.TempDir()
+	srv := startDemo(t, buildDemo(t, dir), filepath.Join(dir, "soak.db"))
+	tr := &http.Transport{MaxIdleConns: soakWorkers + 2, MaxIdleConnsPerHost: soakWorkers + 2}
+	defer tr.CloseIdleConnections()
+	ld := &load{
+		base:   srv.base,
+		client: &http.Client{Transport: tr, Timeout: 10 * time.Second},
+		stop:   make(chan struct{}),
+		stats:  map[string]map[int]int{},
+	}
+
+	var wg sync.WaitGroup
+	began := time.Now()
+	for w := range soakWorkers {
+		wg.Go(func() { ld.worker(w) })
+	}
+	wg.Go(ld.admin)
+	var stopOnce sync.Once
+	stopLoad := func() {
+		stopOnce.Do(func() { close(ld.stop) })
+		wg.Wait()
+	}
+	defer stopLoad() // also when a sample fails the test early
+
+	time.Sleep(warmup)
+	first := sample(t, srv.pid)
+	measuredFrom := time.Now()
+	reqsAtFirst := ld.requests.Load()
+	peak := first
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for time.Since(began) < duration {
+		<-tick.C
+		s := sample(t, srv.pid)
+		peak = resources{max(peak.rssKiB, s.rssKiB), max(peak.fds, s.fds), max(peak.threads, s.threads)}
+	}
+	last := sample(t, srv.pid)
+	measured := time.Since(measuredFrom)
+	reqsMeasured := ld.requests.Load() - reqsAtFirst
+	stopLoad()
+	elapsed := time.Since(began)
+	idle := sample(t, srv.pid)
+	srv.stop(t)
+
+	total := ld.requests.Load()
+	t.Logf("soak: %d workers + 1 admin for %v (warm-up %v): %d requests, %.0f req/s overall, %.0f req/s after warm-up",
+		soakWorkers, elapsed.Round(time.Millisecond), warmup, total, float64(total)/elapsed.Seconds(), float64(reqsMeasured)/measured.Seconds())
+	for _, line := range ld.statusLines() {
+		t.Log("  " + line)
+	}
+	t.Logf("  transport errors %d, unexpected statuses %d, 5xx %d; %d immediate-refusal checks of known-revoked sessions, %d failed",
+		ld.transportErrs.Load(), ld.unexpected.Load(), ld.serverErrs.Load(), ld.strictChecks.Load(), ld.strictFails.Load())
+	t.Logf("  server: RSS %.1f MiB after warm-up, %.1f MiB at the end (peak %.1f, %.1f idle); fds %d -> %d (peak %d, %d idle); threads %d -> %d (peak %d); log lines: %d ERROR, %d WARN",
+		mib(first.rssKiB), mib(last.rssKiB), mib(peak.rssKiB), mib(idle.rssKiB),
+		first.fds, last.fds, peak.fds, idle.fds, first.threads, last.threads, peak.threads,
+		srv.out.errors.Load(), srv.out.warns.Load())
+
+	if n := ld.transportErrs.Load(); n != 0 {
+		t.Errorf("%d transport errors", n)
+	}
+	if n := ld.unexpected.Load(); n != 0 {
+		t.Errorf("%d responses with an unexpected status (%d of them 5xx)", n, ld.serverErrs.Load())
+	}
+	if n := ld.strictFails.Load(); n != 0 {
+		t.Errorf("%d known-revoked sessions were accepted", n)
+	}
+	if n := srv.out.errors.Load(); n != 0 {
+		t.Errorf("the server logged %d errors; first: %s", n, srv.out.firstError())
+	}
+	if ld.strictChecks.Load() == 0 || total < soakWorkers {
+		t.Error("the load did almost nothing: the test proved nothing")
+	}
+	if last.fds > first.fds+fdSlack {
+		t.Errorf("open descriptors grew from %d to %d", first.fds, last.fds)
+	}
+	if last.threads > first.threads+threadSlack {
+		t.Errorf("threads grew from %d to %d", first.threads, last.threads)
+	}
+	if limit := max(first.rssKiB*rssMaxFactor, first.rssKiB+rssFloorMiB<<10); last.rssKiB > limit {
+		t.Errorf("RSS grew from %.1f MiB to %.1f MiB (limit %.1f MiB)", mib(first.rssKiB), mib(last.rssKiB), mib(limit))
+	}
+	if t.Failed() {
+		t.Logf("first failures:\n%s", strings.Join(ld.failures, "\n"))
+		t.Logf("server log, last lines:\n%s", srv.out.tail())
+	}
+}
+
+// load is the soak's clients and what they counted.
+type load struct {
+	base   string
+	client *http.Client
+	stop   chan struct{}
+
+	requests, transportErrs, unexpected, serverErrs atomic.Int64
+	strictChecks, strictFails                       atomic.Int64
+
+	mu       sync.Mutex
+	stats    map[string]map[int]int // request kind -> status -> count
+	recent   []soakSession          // sessions the administrator may revoke
+	failures []string               // the first few, see report
+}
+
+// soakSession is a session a client holds.
+type soakSession struct {
+	user, id, token string
+	cookie          *http.Cookie
+	at              time.Time // when its login returned
+}
+
+// expected is every status each kind of request may be answered with.
+var expected = map[string][]int{
+	"POST /login": {http.StatusOK},
+	// Another client's "sign out my other sessions" or an administrator
+	// may have revoked the session at any moment.
+	"GET /me (cookie)": {http.StatusOK, http.StatusUnauthorized},
+	"GET /me (header)": {http.StatusOK, http.StatusUnauthorized},
+	// A revoked session's requests count against the client address,
+	// which all the workers share; so a refused one may also be rate
+	// limited. A valid session never is: each makes one such request.
+	"DELETE /auth/sessions": {http.StatusOK, http.StatusUnauthorized, http.StatusTooManyRequests},
+	"POST /logout":          {http.StatusNoContent},
+	"DELETE /auth/admin/api/users/{id}/sessions/{s}": {http.StatusOK},
+	"DELETE /auth/admin/api/users/{id}/sessions":     {http.StatusOK},
+	"DELETE /api/v1/users/{id}/sessions":             {http.StatusNoContent},
+}
+
+// call sends one request of the given kind and checks its status. It
+// returns 0 when the request failed or the status was unexpected, which
+// the caller treats as the end of what it can check.
+func (ld *load) call(kind, method, path string, body []byte, set func(*http.Request)) (int, []byte) {
+	status, b, _ := ld.callCookies(kind, method, path, body, set)
+	return status, b
+}
+
+// callCookies is call that also returns the cookies the response set.
+func (ld *load) callCookies(kind, method, path string, body []byte, set func(*http.Request)) (int, []byte, []*http.Cookie) {
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, ld.base+path, r)
+	if err != nil {
+		ld.report("%s: %v", kind, err)
+		return 0, nil, nil
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if set != nil {
+		set(req)
+	}
+	ld.requests.Add(1)
+	res, err := ld.client.Do(req)
+	if err != nil {
+		ld.transportErrs.Add(1)
+		ld.report("%s: %v", kind, err)
+		return 0, nil, nil
+	}
+	b, err := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	if err != nil {
+		ld.transportErrs.Add(1)
+		ld.report("%s: reading the body: %v", kind, err)
+		return 0, nil, nil
+	}
+	ld.mu.Lock()
+	if ld.stats[kind] == nil {
+		ld.stats[kind] = map[int]int{}
+	}
+	ld.stats[kind][res.StatusCode]++
+	ld.mu.Unlock()
+	if res.StatusCode >= 500 {
+		ld.serverErrs.Add(1)
+	}
+	if !slices.Contains(expected[kind], res.StatusCode) {
+		ld.unexpected.Add(1)
+		ld.report("%s: unexpected status %d: %s", kind, res.StatusCode, b)
+		return 0, nil, nil
+	}
+	return res.StatusCode, b, res.Cookies()
+}
+
+// report keeps the first few failures for the test's log; a broken run
+// could otherwise produce thousands.
+func (ld *load) report(format string, args ...any) {
+	ld.mu.Lock()
+	defer ld.mu.Unlock()
+	if len(ld.failures) < 20 {
+		ld.failures = append(ld.failures, fmt.Sprintf(format, args...))
+	}
+}
+
+func (ld *load) stopped() bool {
+	select {
+	case <-ld.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// me asks who a session is, by cookie or by header, and checks the answer.
+// It returns whether the session was accepted; ok is false after a failure.
+func (ld *load) me(s soakSession, byCookie bool) (accepted, ok bool) {
+	kind, set := "GET /me (header)", func(r *http.Request) { r.Header.Set("X-Session-Token", s.token) }
+	if byCookie {
+		kind, set = "GET /me (cookie)", func(r *http.Request) { r.AddCookie(s.cookie) }
+	}
+	status, b := ld.call(kind, http.MethodGet, "/me", nil, set)
+	switch status {
+	case http.StatusOK:
+		var me struct{ UserID, SessionID string }
+		if err := json.Unmarshal(b, &me); err != nil || me.UserID != s.user || me.SessionID != s.id {
+			ld.unexpected.Add(1)
+			ld.report("%s for %s/%s answered %s", kind, s.user, s.id, b)
+			return false, false
+		}
+		return true, true
+	case http.StatusUnauthorized:
+		return false, true
+	}
+	return false, false
+}
+
+// mustBeRevoked checks that a session the client knows to be revoked is
+// refused, by header and, when it has one, by cookie.
+func (ld *load) mustBeRevoked(s soakSession, why string) {
+	for _, byCookie := range []bool{false, true} {
+		if byCookie && s.cookie == nil {
+			continue
+		}
+		ld.strictChecks.Add(1)
+		if accepted, _ := ld.me(s, byCookie); accepted {
+			ld.strictFails.Add(1)
+			ld.report("session %s of %s accepted after %s", s.id, s.user, why)
+		}
+	}
+}
+
+// worker signs in and out as one user, over and over: two sessions, GET /me
+// with each credential, "sign out my other sessions" from the second, then
+// sign-out with its cookie.
+func (ld *load) worker(w int) {
+	user := soakUsers[w%len(soakUsers)]
+	for range maxSoakIter {
+		if ld.stopped() {
+			return
+		}
+		s1, ok := ld.login(user)
+		if !ok {
+			continue
+		}
+		ld.offer(s1)
+		if _, ok := ld.me(s1, true); !ok {
+			continue
+		}
+		if _, ok := ld.me(s1, false); !ok {
+			continue
+		}
+		s2, ok := ld.login(user)
+		if !ok {
+			continue
+		}
+		status, _ := ld.call("DELETE /auth/sessions", http.MethodDelete, "/auth/sessions", nil,
+			func(r *http.Request) { r.Header.Set("X-Session-Token", s2.token) })
+		switch status {
+		case http.StatusOK:
+			ld.mustBeRevoked(s1, "its user signed out of the other sessions")
+		case http.StatusTooManyRequests:
+			// Only a refused session is rate limited here (see expected).
+			ld.mustBeRevoked(s2, "a rate-limited DELETE /auth/sessions")
+		}
+		if status, _ := ld.call("POST /logout", http.MethodPost, "/logout", nil,
+			func(r *http.Request) { r.AddCookie(s2.cookie) }); status == http.StatusNoContent {
+			ld.mustBeRevoked(s2, "signing out")
+		}
+	}
+}
+
+// login signs user in and returns the session with its token and cookie.
+func (ld *load) login(user string) (soakSession, bool) {
+	body, _ := json.Marshal(map[string]string{"username": user, "password": soakPassword})
+	status, b, cookies := ld.callCookies("POST /login", http.MethodPost, "/login", body, nil)
+	if status != http.StatusOK {
+		return soakSession{}, false
+	}
+	var lr struct{ UserID, SessionID, Token string }
+	s := soakSession{user: user, at: time.Now()}
+	for _, c := range cookies {
+		if c.Name == "revoke_session" {
+			s.cookie = c
+		}
+	}
+	if json.Unmarshal(b, &lr) != nil || lr.UserID != user || lr.SessionID == "" || lr.Token == "" || s.cookie == nil {
+		ld.unexpected.Add(1)
+		ld.report("login as %s: cookie %v, body %s", user, s.cookie != nil, b)
+		return soakSession{}, false
+	}
+	s.id, s.token = lr.SessionID, lr.Token
+	return s, true
+}
+
+// recentMax bounds the sessions kept for the administrator to pick from.
+const recentMax = 256
+
+// offer makes a session available to the administrator.
+func (ld *load) offer(s soakSession) {
+	ld.mu.Lock()
+	defer ld.mu.Unlock()
+	if len(ld.recent) == recentMax {
+		ld.recent = slices.Delete(ld.recent, 0, 1)
+	}
+	ld.recent = append(ld.recent, s)
+}
+
+// pick returns a random recent session, of user when user is not empty,
+// that signed in before the given time.
+func (ld *load) pick(user string, before time.Time) (soakSession, bool) {
+	ld.mu.Lock()
+	defer ld.mu.Unlock()
+	var cands []soakSession
+	for _, s := range ld.recent {
+		if (user == "" || s.user == user) && s.at.Before(before) {
+			cands = append(cands, s)
+		}
+	}
+	if len(cands) == 0 {
+		return soakSession{}, false
+	}
+	return cands[mrand.IntN(len(cands))], true
+}
+
+// admin revokes, every adminEvery, one recent session or all of a user's
+// sessions, with the admin API token, and checks that what it revoked is
+// refused at once.
+func (ld *load) admin() {
+	tick := time.NewTicker(adminEvery)
+	defer tick.Stop()
+	bearer := func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+soakAdminToken) }
+	ssws := func(r *http.Request) { r.Header.Set("Authorization", "SSWS "+soakAdminToken) }
+	for n := 0; n < maxSoakIter; n++ {
+		select {
+		case <-ld.stop:
+			return
+		case <-tick.C:
+		}
+		before := time.Now()
+		switch n % 3 {
+		case 0:
+			s, ok := ld.pick("", before)
+			if !ok {
+				continue
+			}
+			path := "/auth/admin/api/users/" + s.user + "/sessions/" + s.id
+			status, b := ld.call("DELETE /auth/admin/api/users/{id}/sessions/{s}", http.MethodDelete, path, nil, bearer)
+			if status != http.StatusOK {
+				continue
+			}
+			var got struct {
+				ID        string     `json:"id"`
+				RevokedAt *time.Time `json:"revokedAt"`
+			}
+			if json.Unmarshal(b, &got) != nil || got.ID != s.id || got.RevokedAt == nil {
+				ld.unexpected.Add(1)
+				ld.report("admin revoke of %s answered %s", s.id, b)
+				continue
+			}
+			ld.mustBeRevoked(s, "an administrator revoked it")
+		default:
+			user := soakUsers[mrand.IntN(len(soakUsers))]
+			kind, path, auth := "DELETE /auth/admin/api/users/{id}/sessions", "/auth/admin/api/users/"+user+"/sessions", bearer
+			if n%3 == 2 {
+				kind, path, auth = "DELETE /api/v1/users/{id}/sessions", "/api/v1/users/"+user+"/sessions", ssws
+			}
+			if status, _ := ld.call(kind, http.MethodDelete, path, nil, auth); status == 0 {
+				continue
+			}
+			// Any session of the user that signed in before the call
+			// was made is revoked now.
+			if s, ok := ld.pick(user, before); ok {
+				ld.mustBeRevoked(s, "an administrator revoked all of "+user+"'s sessions")
+			}
+		}
+	}
+}
+
+// statusLines describes the statuses of each kind of request.
+func (ld *load) statusLines() []string {
+	ld.mu.Lock()
+	defer ld.mu.Unlock()
+	var out []string
+	for kind, byStatus := range ld.stats {
+		var parts []string
+		for status, n := range byStatus {
+			parts = append(parts, fmt.Sprintf("%d×%d", n, status))
+		}
+		slices.Sort(parts)
+		out = append(out, kind+": "+strings.Join(parts, ", "))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// resources is what sample reads of a process.
+type resources struct {
+	rssKiB, fds, threads int
+}
+
+func mib(kib int) float64 { return float64(kib) / 1024 }
+
+// sample reads a process's resident memory and threads from
+// /proc/<pid>/status and counts its open descriptors in /proc/<pid>/fd.
+func sample(t *testing.T, pid int) resources {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r resources
+	for line := range strings.Lines(string(b)) {
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		switch f[0] {
+		case "VmRSS:":
+			r.rssKiB, _ = strconv.Atoi(f[1]) // in kB
+		case "Threads:":
+			r.threads, _ = strconv.Atoi(f[1])
+		}
+	}
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.fds = len(fds)
+	if r.rssKiB == 0 || r.threads == 0 {
+		t.Fatalf("could not read VmRSS and Threads of process %d", pid)
+	}
+	return r
+}
+
+// buildDemo compiles the demo server into dir and returns the binary's path.
+func buildDemo(t *testing.T, dir string) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		goBin = filepath.Join(build.Default.GOROOT, "bin", "go")
+	}
+	bin := filepath.Join(dir, "revoke-demo")
+	cmd := exec.Command(goBin, "build", "-o", bin, ".")
+	cmd.Dir = filepath.Join("..", "examples", "server")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// demo is the demo server running as a child process.
+type demo struct {
+	cmd  *exec.Cmd
+	pid  int
+	base string
+	out  *serverLog
+	done chan struct{} // closed once the process has exited
+	err  error         // how it exited, set before done is closed
+}
+
+var listeningRE = regexp.MustCompile(`msg=listening addr=(127\.0\.0\.1:\d+)`)
+
+// startDemo runs the binary on a free loopback port with its sessions in db,
+// a fixed admin token, password and cookie key, and waits until it listens.
+func startDemo(t *testing.T, bin, db string) *demo {
+	t.Helper()
+	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-db", db)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "REVOKE_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env,
+		"REVOKE_ADMIN_TOKEN="+soakAdminToken,
+		"REVOKE_DEMO_PASSWORD="+soakPassword,
+		"REVOKE_COOKIE_KEY="+hex.EncodeToString([]byte(rand.Text()+rand.Text())))
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	d := &demo{cmd: cmd, pid: cmd.Process.Pid, out: newServerLog(), done: make(chan struct{})}
+	go func() {
+		d.out.read(stdout)
+		d.err = cmd.Wait()
+		close(d.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-d.done:
+		default:
+			_ = cmd.Process.Kill()
+			<-d.done
+		}
+	})
+	select {
+	case addr := <-d.out.addr:
+		d.base = "http://" + addr
+	case <-d.done:
+		t.Fatalf("server exited before listening: %v\n%s", d.err, d.out.tail())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("server did not listen within 30s:\n%s", d.out.tail())
+	}
+	return d
+}
+
+// stop sends SIGTERM and checks that the server shuts down cleanly.
+func (d *demo) stop(t *testing.T) {
+	t.Helper()
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-d.done:
+		if d.err != nil {
+			t.Errorf("server exited with %v:\n%s", d.err, d.out.tail())
+		}
+		if !strings.Contains(d.out.tail(), "msg=stopped") {
+			t.Errorf("no clean shutdown in the log:\n%s", d.out.tail())
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("server did not stop within 20s of SIGTERM:\n%s", d.out.tail())
+	}
+}
+
+// serverLog reads the server's output line by line. It keeps only the last
+// lines and the first error, since a long soak logs every sign-in, and
+// counts the lines logged at ERROR and WARN level.
+type serverLog struct {
+	addr          chan string
+	errors, warns atomic.Int64
+
+	mu    sync.Mutex
+	last  []string
+	first string // the first ERROR line
+}
+
+const tailLines = 40
+
+func newServerLog() *serverLog { return &serverLog{addr: make(chan string, 1)} }
+
+func (l *serverLog) read(r io.Reader) {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	found := false
+	for sc.Scan() {
+		line := sc.Text()
+		if m := listeningRE.FindStringSubmatch(line); m != nil && !found {
+			found = true
+			l.addr <- m[1]
+		}
+		switch {
+		case strings.Contains(line, "level=ERROR"):
+			if l.errors.Add(1) == 1 {
+				l.mu.Lock()
+				l.first = line
+				l.mu.Unlock()
+			}
+		case strings.Contains(line, "level=WARN"):
+			l.warns.Add(1)
+		}
+		l.mu.Lock()
+		if len(l.last) == tailLines {
+			l.last = slices.Delete(l.last, 0, 1)
+		}
+		l.last = append(l.last, line)
+		l.mu.Unlock()
+	}
+	// Keep draining whatever is left, so the server never blocks on a
+	// full pipe.
+	_, _ = io.Copy(io.Discard, r)
+}
+
+func (l *serverLog) tail() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.last, "\n")
+}
+
+func (l *serverLog) firstError() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.first
+}
