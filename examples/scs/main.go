@@ -3,7 +3,7 @@
 // for administrators. Compared with the app it was, two things changed: the
 // line that sets the scs store, and the line that mounts the handlers.
 //
-//	go run ./examples/scs -addr 127.0.0.1:8081
+//	go run ./examples/scs -addr 127.0.0.1:8082
 package main
 
 import (
@@ -29,7 +29,7 @@ import (
 )
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:8081", "listen address")
+	addr := flag.String("addr", "127.0.0.1:8082", "listen address")
 	db := flag.String("db", "scs-demo.db", "SQLite database file")
 	flag.Parse()
 
