@@ -2,13 +2,12 @@ package handlers
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"log/slog"
 	"net/http"
 
 	"github.com/revokehq/revoke"
+	"github.com/revokehq/revoke/internal/randid"
 )
 
 // RequestIDHeader is the header a request id is read from and echoed in.
@@ -124,7 +123,7 @@ func requestID(r *http.Request) string {
 	if id := r.Header.Get(RequestIDHeader); validRequestID(id) {
 		return id
 	}
-	return newUUID()
+	return randid.UUID()
 }
 
 func validRequestID(s string) bool {
@@ -156,23 +155,4 @@ func validID(s string) bool {
 		}
 	}
 	return true
-}
-
-// newUUID returns a random RFC 4122 version 4 UUID.
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	var s [36]byte
-	hex.Encode(s[0:8], b[0:4])
-	s[8] = '-'
-	hex.Encode(s[9:13], b[4:6])
-	s[13] = '-'
-	hex.Encode(s[14:18], b[6:8])
-	s[18] = '-'
-	hex.Encode(s[19:23], b[8:10])
-	s[23] = '-'
-	hex.Encode(s[24:], b[10:])
-	return string(s[:])
 }

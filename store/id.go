@@ -1,26 +1,7 @@
 package store
 
-import (
-	"crypto/rand"
-	"encoding/hex"
-)
+import "github.com/revokehq/revoke/internal/randid"
 
 // NewID returns a new random session id: an RFC 4122 version 4 UUID, the
 // form of id that Ory's and Okta's clients are used to.
-func NewID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	var s [36]byte
-	hex.Encode(s[0:8], b[0:4])
-	s[8] = '-'
-	hex.Encode(s[9:13], b[4:6])
-	s[13] = '-'
-	hex.Encode(s[14:18], b[6:8])
-	s[18] = '-'
-	hex.Encode(s[19:23], b[8:10])
-	s[23] = '-'
-	hex.Encode(s[24:], b[10:])
-	return string(s[:])
-}
+func NewID() string { return randid.UUID() }
