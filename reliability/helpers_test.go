@@ -1,18 +1,12 @@
 package reliability
 
 import (
-	"context"
-	"crypto/rand"
-	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
+	"github.com/revokehq/revoke/internal/pgtest"
 	"github.com/revokehq/revoke/store"
 	"github.com/revokehq/revoke/store/memstore"
 	"github.com/revokehq/revoke/store/pgstore"
@@ -26,7 +20,7 @@ type backend struct {
 }
 
 // backends are the stores the library ships. PostgreSQL is skipped when no
-// server is reachable (see testDSN).
+// server is reachable (see pgtest.DSN).
 var backends = []backend{
 	{"memstore", func(t *testing.T) store.SessionStore {
 		s := memstore.New()
@@ -44,8 +38,7 @@ var backends = []backend{
 		return s
 	}},
 	{"postgres", func(t *testing.T) store.SessionStore {
-		dsn := testDSN(t)
-		schema := newSchema(t, dsn)
+		dsn, schema := pgtest.Schema(t, "reliability_", false)
 		s, err := pgstore.Open(t.Context(), dsn, pgstore.WithSchema(schema), pgstore.WithCleanupInterval(0))
 		if err != nil {
 			t.Fatal(err)
@@ -53,74 +46,6 @@ var backends = []backend{
 		t.Cleanup(func() { _ = s.Close() })
 		return s
 	}},
-}
-
-// defaultTestDSN is the PostgreSQL server used unless REVOKE_TEST_POSTGRES
-// names another, as in store/pgstore's tests.
-const defaultTestDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-
-var (
-	reachOnce sync.Once
-	reachErr  error
-)
-
-// testDSN returns the connection string of the test server. It skips the
-// test when the default server is unreachable, and fails it when the one
-// named in REVOKE_TEST_POSTGRES is.
-func testDSN(t *testing.T) string {
-	t.Helper()
-	dsn, explicit := os.LookupEnv("REVOKE_TEST_POSTGRES")
-	if !explicit || dsn == "" {
-		dsn, explicit = defaultTestDSN, false
-	}
-	reachOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, dsn)
-		if err == nil {
-			err = conn.Ping(ctx)
-			_ = conn.Close(ctx)
-		}
-		reachErr = err
-	})
-	if reachErr != nil {
-		where := describe(dsn)
-		if explicit {
-			t.Fatalf("PostgreSQL not reachable at %s (REVOKE_TEST_POSTGRES): %v", where, reachErr)
-		}
-		t.Skipf("PostgreSQL not reachable at %s; set REVOKE_TEST_POSTGRES to run against a server: %v", where, reachErr)
-	}
-	return dsn
-}
-
-// describe names the server of dsn without its password.
-func describe(dsn string) string {
-	cfg, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		return "(unparsable REVOKE_TEST_POSTGRES)"
-	}
-	return fmt.Sprintf("%s@%s:%d/%s", cfg.User, cfg.Host, cfg.Port, cfg.Database)
-}
-
-// newSchema returns the name of a schema no other test uses and drops it,
-// with everything in it, when the test ends. The store creates it.
-func newSchema(t *testing.T, dsn string) string {
-	t.Helper()
-	name := "reliability_" + strings.ToLower(rand.Text()[:12])
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", name, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{name}.Sanitize()+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", name, err)
-		}
-	})
-	return name
 }
 
 // envDuration reads a duration knob from the environment.

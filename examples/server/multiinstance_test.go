@@ -17,65 +17,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/matryer/is"
+
+	"github.com/revokehq/revoke/internal/pgtest"
 )
-
-// pgDefaultTestDSN is the PostgreSQL server the tests use unless
-// REVOKE_TEST_POSTGRES names another; the same as store/pgstore's tests.
-const pgDefaultTestDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-
-// pgTestDSN returns the connection string of the test PostgreSQL server,
-// or skips the test when the server cannot be reached.
-func pgTestDSN(t *testing.T) string {
-	t.Helper()
-	dsn := os.Getenv("REVOKE_TEST_POSTGRES")
-	if dsn == "" {
-		dsn = pgDefaultTestDSN
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err == nil {
-		err = conn.Ping(ctx)
-		_ = conn.Close(ctx)
-	}
-	if err != nil {
-		t.Skipf("PostgreSQL not reachable at %s; set REVOKE_TEST_POSTGRES: %v", redactConnString(dsn), err)
-	}
-	return dsn
-}
-
-// newPGSchema creates a schema that no other test uses, and drops it with
-// everything in it when the test ends, so that runs sharing one server do
-// not see each other's sessions.
-func newPGSchema(t *testing.T, dsn string) string {
-	t.Helper()
-	name := "demo_test_" + strings.ToLower(rand.Text()[:12])
-	execSQL := func(ctx context.Context, sql string) error {
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			return err
-		}
-		defer conn.Close(ctx)
-		_, err = conn.Exec(ctx, sql)
-		return err
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	if err := execSQL(ctx, "CREATE SCHEMA "+pgx.Identifier{name}.Sanitize()); err != nil {
-		t.Fatalf("create schema %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		// t.Context is done by now: the drop gets a deadline of its own.
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := execSQL(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{name}.Sanitize()+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", name, err)
-		}
-	})
-	return name
-}
 
 // startPGServer runs the demo binary on a free loopback port with its
 // sessions in schema of the PostgreSQL database dsn, and waits until it
@@ -158,8 +103,7 @@ func TestMultiInstancePostgres(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("stops the servers with SIGTERM")
 	}
-	dsn := pgTestDSN(t)
-	schema := newPGSchema(t, dsn)
+	dsn, schema := pgtest.Schema(t, "demo_test_", true)
 	bin := buildServer(t, t.TempDir())
 	cookieKey := hex.EncodeToString([]byte(rand.Text() + rand.Text()))
 	adminToken := "multi-instance-admin-" + rand.Text()

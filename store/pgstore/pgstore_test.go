@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -16,77 +15,24 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/matryer/is"
 
+	"github.com/revokehq/revoke/internal/pgtest"
 	"github.com/revokehq/revoke/store"
 	"github.com/revokehq/revoke/store/storetest"
 )
 
-// defaultTestDSN is the server the tests use unless REVOKE_TEST_POSTGRES
-// names another.
-const defaultTestDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-
-var (
-	reachOnce sync.Once
-	reachErr  error
-)
-
-// testDSN returns the connection string of the test server, or skips the
-// test when no server is reachable at the default address. A server named
-// in REVOKE_TEST_POSTGRES must be reachable: the test fails otherwise.
+// testDSN returns the test server's connection string, or skips the test
+// (see pgtest.DSN).
 func testDSN(t *testing.T) string {
 	t.Helper()
-	dsn, explicit := os.LookupEnv("REVOKE_TEST_POSTGRES")
-	if !explicit || dsn == "" {
-		dsn, explicit = defaultTestDSN, false
-	}
-	reachOnce.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, dsn)
-		if err == nil {
-			err = conn.Ping(ctx)
-			conn.Close(ctx)
-		}
-		reachErr = err
-	})
-	if reachErr != nil {
-		where := describe(dsn)
-		if explicit {
-			t.Fatalf("PostgreSQL not reachable at %s (REVOKE_TEST_POSTGRES): %v", where, reachErr)
-		}
-		t.Skipf("PostgreSQL not reachable at %s; set REVOKE_TEST_POSTGRES: %v", where, reachErr)
-	}
-	return dsn
+	return pgtest.DSN(t)
 }
 
-// describe names the server of dsn without its password.
-func describe(dsn string) string {
-	cfg, err := pgx.ParseConfig(dsn)
-	if err != nil {
-		return "(unparsable REVOKE_TEST_POSTGRES)"
-	}
-	return fmt.Sprintf("%s@%s:%d/%s", cfg.User, cfg.Host, cfg.Port, cfg.Database)
-}
-
-// newSchema returns the name of a schema no other test uses, and drops it,
-// with everything in it, when the test ends. The store creates it.
+// newSchema returns the name of a schema no other test uses, dropped when
+// the test ends. The store creates it.
 func newSchema(t *testing.T) string {
 	t.Helper()
-	dsn := testDSN(t)
-	name := "pgstore_test_" + strings.ToLower(rand.Text()[:12])
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			t.Errorf("drop schema %s: %v", name, err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{name}.Sanitize()+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", name, err)
-		}
-	})
-	return name
+	_, schema := pgtest.Schema(t, "pgstore_test_", false)
+	return schema
 }
 
 // open opens a Store on schema, without background cleanup unless opts turn
@@ -595,7 +541,7 @@ func TestExplainUsesIndexes(t *testing.T) {
 }
 
 func TestDescribeHidesPassword(t *testing.T) {
-	got := describe("postgres://u:secret@db.example:5433/x?sslmode=disable")
+	got := pgtest.Describe("postgres://u:secret@db.example:5433/x?sslmode=disable")
 	if strings.Contains(got, "secret") || got != "u@db.example:5433/x" {
 		t.Errorf("describe = %q", got)
 	}
