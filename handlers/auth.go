@@ -32,10 +32,6 @@ type Grant struct {
 	// Actor names the administrator in the audit trail: it becomes the
 	// revoke.Cause's Actor of every revocation made under this grant.
 	Actor string
-	// Cookie reports that the grant rests on the session cookie. Unsafe
-	// requests granted that way must pass the cross-origin check, because a
-	// browser sends the cookie on a forged cross-site request too.
-	Cookie bool
 }
 
 // Authorizer decides whether a request comes from an administrator. It
@@ -43,6 +39,12 @@ type Grant struct {
 // ErrNotPermitted (possibly wrapped), or another error for a failure. The
 // session the request presents, if any, is in its context
 // (revoke.FromContext).
+//
+// An authorizer need not guard against cross-site request forgery: after a
+// grant, the handlers refuse an unsafe cross-origin browser request unless
+// it carries X-Session-Token or an SSWS or Bearer Authorization header and
+// its session, if any, did not come from the cookie. A front end on another
+// origin of the app's must be named with WithTrustedOrigins.
 //
 // Several authorizers may be configured: the first to grant wins.
 type Authorizer interface {
@@ -127,8 +129,8 @@ func WithAdminSessions(isAdmin func(ctx context.Context, userID string) (bool, e
 	}
 }
 
-// authorizeAdmin runs the authorizers, and the cross-origin check when the
-// grant rests on the cookie. On failure it has answered and returns false.
+// authorizeAdmin runs the authorizers, then the cross-origin check (see
+// refuseCrossOrigin). On failure it has answered and returns false.
 func (rq *request) authorizeAdmin(w http.ResponseWriter, r *http.Request) (Grant, bool) {
 	denied := false
 	for _, a := range rq.h.authorizers {
@@ -138,8 +140,7 @@ func (rq *request) authorizeAdmin(w http.ResponseWriter, r *http.Request) (Grant
 			if g.Actor == "" {
 				g.Actor = "admin"
 			}
-			if g.Cookie && rq.crossOrigin(r) {
-				rq.fail(w, probCrossOrigin)
+			if rq.refuseCrossOrigin(w, r) {
 				return Grant{}, false
 			}
 			return g, true
@@ -260,5 +261,5 @@ func (f sessionAuthorizer) Authorize(r *http.Request) (Grant, error) {
 	case !admin:
 		return Grant{}, ErrNotPermitted
 	}
-	return Grant{Actor: "admin:" + cur.UserID, Cookie: cur.Source == revoke.SourceCookie}, nil
+	return Grant{Actor: "admin:" + cur.UserID}, nil
 }

@@ -1,12 +1,14 @@
 package handlers_test
 
 import (
+	"net/http"
 	"net/url"
 	"slices"
 	"testing"
 
 	"github.com/matryer/is"
 
+	"github.com/revokehq/revoke"
 	"github.com/revokehq/revoke/handlers"
 )
 
@@ -92,6 +94,78 @@ func TestCrossOriginMatrix(t *testing.T) {
 				}
 				is.Equal(r.StatusCode, wr.status) // the same request from this origin passes
 				is.Equal(revoked, wr.revokes)
+			})
+		}
+	}
+}
+
+// TestCrossOriginCustomAuthorizer: an authorizer that grants on the
+// cookie's session, and says nothing of where its grant came from, is
+// still guarded. The handlers decide which requests must pass the
+// cross-origin check; the authorizer cannot opt a request out of it.
+func TestCrossOriginCustomAuthorizer(t *testing.T) {
+	// bob is an administrator to this authorizer only: the built-in one
+	// of the test environment refuses his session, so this one grants.
+	bobIsAdmin := handlers.WithAuthorizer(handlers.AuthorizerFunc(func(r *http.Request) (handlers.Grant, error) {
+		cur, ok := revoke.FromContext(r.Context())
+		switch {
+		case !ok:
+			return handlers.Grant{}, handlers.ErrNoCredentials
+		case cur.UserID != "bob":
+			return handlers.Grant{}, handlers.ErrNotPermitted
+		}
+		return handlers.Grant{Actor: "custom:" + cur.UserID}, nil
+	}))
+	bobCookie := func(e *env, more ...string) []string {
+		return append([]string{"Cookie", e.cookie(e.b1.token)}, more...)
+	}
+	cases := []struct {
+		name    string
+		headers func(e *env) []string
+		refused bool
+	}{
+		{"cookie, foreign Origin", func(e *env) []string { return bobCookie(e, "Origin", "https://evil.example") }, true},
+		{"cookie, Sec-Fetch-Site cross-site", func(e *env) []string { return bobCookie(e, "Sec-Fetch-Site", "cross-site") }, true},
+		// A browser sends remembered HTTP Basic credentials cross-site too.
+		{"cookie and HTTP Basic credentials, foreign Origin", func(e *env) []string {
+			return bobCookie(e, "Authorization", "Basic YWRtaW46YWRtaW4=", "Origin", "https://evil.example")
+		}, true},
+		// An invalid bearer token does not make the cookie's session
+		// exempt: the grant may rest on the cookie all the same.
+		{"cookie and an unknown bearer token, foreign Origin", func(e *env) []string {
+			return bobCookie(e, "Authorization", "Bearer not-a-known-token-xyz", "Origin", "https://evil.example")
+		}, true},
+		{"cookie, same origin", func(e *env) []string { return bobCookie(e, "Sec-Fetch-Site", "same-origin") }, false},
+		{"cookie, no browser headers", func(e *env) []string { return bobCookie(e) }, false},
+		// A header credential is never sent by a browser on its own.
+		{"X-Session-Token, foreign Origin", func(e *env) []string {
+			return []string{"X-Session-Token", e.b1.token, "Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"}
+		}, false},
+	}
+	routes := []struct {
+		fam    handlers.Family
+		path   string
+		status int
+		code   string
+	}{
+		{handlers.FamilyAdmin, "/auth/admin/api/users/alice/sessions", 200, "FORBIDDEN"},
+		{handlers.FamilyOkta, "/api/v1/users/alice/sessions", 204, "E0000006"},
+	}
+	for _, rt := range routes {
+		for _, tc := range cases {
+			t.Run(string(rt.fam)+"/"+tc.name, func(t *testing.T) {
+				is := is.New(t)
+				e := newEnv(t, bobIsAdmin)
+				r := e.do("DELETE", rt.path, "", tc.headers(e)...)
+				if tc.refused {
+					checkFamilyError(t, rt.fam, "DELETE", r, 403, rt.code)
+					is.True(e.active(e.a1.token)) // nothing revoked
+					is.True(e.active(e.a2.token))
+					return
+				}
+				is.Equal(r.StatusCode, rt.status) // granted by the custom authorizer
+				is.True(!e.active(e.a1.token))
+				is.True(!e.active(e.a2.token))
 			})
 		}
 	}

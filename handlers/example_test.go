@@ -30,12 +30,16 @@ func Example() {
 		log.Fatal(err)
 	}
 
+	// The app's own routes live beside them, and only those need the
+	// Manager's Middleware: the handlers resolve the session themselves.
+	app := http.NewServeMux()
+	app.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "the app's home page")
+	})
 	mux := http.NewServeMux()
 	h.Mount(mux)
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintln(w, "the app's own routes live beside them")
-	})
-	srv := httptest.NewServer(m.Middleware(mux))
+	mux.Handle("/", m.Middleware(app))
+	srv := httptest.NewServer(mux)
 	defer srv.Close()
 
 	// A user signs in somewhere.

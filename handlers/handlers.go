@@ -24,14 +24,30 @@
 // for RevokeUserSessions, {id} for DisableMySession, {id} and {sessionId}
 // for the admin routes.
 //
+// Each family answers errors in its own JSON shape, rate-limits per client
+// address and per caller (see RateLimit), and echoes a request id in
+// X-Request-Id. Unsafe requests pass http.CrossOriginProtection unless they
+// carry their credential in a header a browser never adds by itself:
+// X-Session-Token, or an SSWS or Bearer Authorization header. Who counts as
+// an administrator is decided by the authorizers given to New
+// (WithAdminTokens, WithBearerAuthorizer, WithAdminSessions,
+// WithAuthorizer); without any, admin routes answer 401.
+//
 // Every handler resolves the session itself, so none needs the Manager's
-// Middleware around it; wrapping the whole mux in it as well does no harm.
-// Each family answers errors in its own JSON shape, rate-limits per caller
-// (see WithRateLimit), rejects cross-origin browser requests that rest on the
-// session cookie (http.CrossOriginProtection), and echoes a request id in
-// X-Request-Id. Who counts as an administrator is decided by the
-// authorizers given to New (WithAdminTokens, WithBearerAuthorizer,
-// WithAdminSessions, WithAuthorizer); without any, admin routes answer 401.
+// Middleware around it. Wrap only the app's own routes in it:
+//
+//	mux := http.NewServeMux()
+//	h.Mount(mux)
+//	mux.Handle("/", m.Middleware(appRoutes))
+//
+// Wrapping the whole mux works too (a session the Middleware resolved is
+// used as it is, not looked up again), with two differences. A store
+// failure while resolving is answered by the Middleware, before any handler
+// runs, with the Manager's error func: by default a text/plain 500 without
+// the family's JSON shape, request id or rate-limit headers (give the
+// Manager a revoke.WithErrorFunc that answers JSON if the app must wrap
+// everything). And the session is looked up before the per-address rate
+// limit can refuse the request.
 package handlers
 
 import (
@@ -143,9 +159,9 @@ func WithUserLookup(f UserLookupFunc) Option {
 	}
 }
 
-// WithTrustedOrigins lets unsafe cookie-authenticated requests from these
-// origins ("scheme://host[:port]") pass the cross-origin check, for a
-// front end served from another origin.
+// WithTrustedOrigins lets unsafe requests from these origins
+// ("scheme://host[:port]") pass the cross-origin check, for a front end
+// served from another origin.
 func WithTrustedOrigins(origins ...string) Option {
 	return func(h *Handlers) error {
 		for _, o := range origins {
@@ -188,15 +204,15 @@ func New(m *revoke.Manager, opts ...Option) (*Handlers, error) {
 		}
 	}
 	h.byName = map[string]http.Handler{
-		"RevokeUserSessions":     h.endpoint(FamilyOkta, true, h.revokeUserSessions),
-		"EndUserSessions":        h.endpoint(FamilyOkta, true, h.endUserSessions),
-		"DisableMyOtherSessions": h.endpoint(FamilyKratos, true, h.disableMyOtherSessions),
-		"ListMySessions":         h.endpoint(FamilyKratos, true, h.listMySessions),
-		"DisableMySession":       h.endpoint(FamilyKratos, true, h.disableMySession),
-		"WhoAmI":                 h.endpoint(FamilyKratos, true, h.whoAmI),
-		"AdminRevokeSession":     h.endpoint(FamilyAdmin, true, h.adminRevokeSession),
-		"AdminListSessions":      h.endpoint(FamilyAdmin, true, h.adminListSessions),
-		"AdminRevokeAllSessions": h.endpoint(FamilyAdmin, true, h.adminRevokeAllSessions),
+		"RevokeUserSessions":     h.endpoint(FamilyOkta, anySession, h.revokeUserSessions),
+		"EndUserSessions":        h.endpoint(FamilyOkta, cookieSession, h.endUserSessions),
+		"DisableMyOtherSessions": h.endpoint(FamilyKratos, anySession, h.disableMyOtherSessions),
+		"ListMySessions":         h.endpoint(FamilyKratos, anySession, h.listMySessions),
+		"DisableMySession":       h.endpoint(FamilyKratos, anySession, h.disableMySession),
+		"WhoAmI":                 h.endpoint(FamilyKratos, anySession, h.whoAmI),
+		"AdminRevokeSession":     h.endpoint(FamilyAdmin, anySession, h.adminRevokeSession),
+		"AdminListSessions":      h.endpoint(FamilyAdmin, anySession, h.adminListSessions),
+		"AdminRevokeAllSessions": h.endpoint(FamilyAdmin, anySession, h.adminRevokeAllSessions),
 	}
 	return h, nil
 }
@@ -209,7 +225,11 @@ func (h *Handlers) RevokeUserSessions() http.Handler { return h.byName["RevokeUs
 // EndUserSessions returns the handler of POST
 // /api/v1/users/me/lifecycle/delete_sessions (Okta endUserSessions): the
 // user behind the session cookie ends their other sessions, or all of them
-// with {"keepCurrent": false}; 200 with an empty body on success.
+// with {"keepCurrent": false}; 200 with an empty body on success. Only the
+// cookie's session counts: a request that also carries X-Session-Token
+// acts on the cookie's session, never the header's, and one that carries
+// X-Session-Token without a session cookie is refused (403 E0000006), as
+// is an API or bearer token.
 func (h *Handlers) EndUserSessions() http.Handler { return h.byName["EndUserSessions"] }
 
 // DisableMyOtherSessions returns the handler of DELETE /auth/sessions (Ory
@@ -308,7 +328,7 @@ func familyOf(pattern string) Family {
 
 // methodNotAllowed answers every method that pattern has no route for.
 func (h *Handlers) methodNotAllowed(fam Family, pattern string, allow map[string][]string) http.Handler {
-	return h.endpoint(fam, false, func(w http.ResponseWriter, r *http.Request, rq *request) {
+	return h.endpoint(fam, noSession, func(w http.ResponseWriter, r *http.Request, rq *request) {
 		methods := allow[pattern]
 		if pattern == "/auth/sessions/{id}" && r.PathValue("id") == "whoami" {
 			methods = allow["/auth/sessions/whoami"]

@@ -470,3 +470,58 @@ func TestStandaloneHandler(t *testing.T) {
 	res.Body.Close()
 	is.Equal(res.StatusCode, 200)
 }
+
+// TestOuterMiddlewareStoreFailure pins what the package documentation says
+// of the Manager's Middleware: around the whole mux, a store failure while
+// resolving is answered by the Middleware's error func before any handler
+// runs; around the app's own routes only, the handlers answer it in their
+// family's shape; and revoke.WithErrorFunc lets an app that wraps
+// everything answer JSON.
+func TestOuterMiddlewareStoreFailure(t *testing.T) {
+	get := func(t *testing.T, e *env) response {
+		t.Helper()
+		e.st.fail("GetByTokenHash")
+		return e.do("GET", "/auth/sessions/whoami", "", "X-Session-Token", e.a1.token)
+	}
+
+	t.Run("around the whole mux", func(t *testing.T) {
+		is := is.New(t)
+		e := newEnvWith(t, envConfig{wrap: func(e *env, h http.Handler) http.Handler { return e.m.Middleware(h) }})
+		r := get(t, e)
+		is.Equal(r.StatusCode, 500)
+		is.Equal(r.Header.Get("X-Request-Id"), "")      // no handler ran
+		is.Equal(r.Header.Get("X-RateLimit-Limit"), "") // nor its rate limit
+		is.True(!strings.Contains(string(r.body), "hunter2"))
+	})
+
+	t.Run("around the app's own routes", func(t *testing.T) {
+		is := is.New(t)
+		e := newEnvWith(t, envConfig{wrap: func(e *env, h http.Handler) http.Handler {
+			app := http.NewServeMux()
+			app.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {})
+			mux := http.NewServeMux()
+			e.h.Mount(mux)
+			mux.Handle("/", e.m.Middleware(app))
+			return mux
+		}})
+		r := get(t, e)
+		checkKratos(t, r, 500)
+		is.True(r.Header.Get("X-RateLimit-Limit") != "")
+	})
+
+	t.Run("around the whole mux, with an error func", func(t *testing.T) {
+		is := is.New(t)
+		e := newEnvWith(t, envConfig{
+			manager: []revoke.Option{revoke.WithErrorFunc(func(w http.ResponseWriter, _ *http.Request, _ error) {
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(http.StatusServiceUnavailable)
+				_, _ = w.Write([]byte(`{"error":"unavailable"}`))
+			})},
+			wrap: func(e *env, h http.Handler) http.Handler { return e.m.Middleware(h) },
+		})
+		r := get(t, e)
+		is.Equal(r.StatusCode, 503)
+		is.Equal(r.Header.Get("Content-Type"), "application/json")
+		is.Equal(r.json(t)["error"], "unavailable")
+	})
+}

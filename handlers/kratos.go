@@ -73,14 +73,10 @@ func (rq *request) kratosAuthenticated(w http.ResponseWriter) bool {
 	return false
 }
 
-// kratosUnsafe checks an unsafe request against cross-origin forgery when
-// it rests on the session cookie. On failure it has answered 403.
+// kratosUnsafe checks an unsafe request against cross-origin forgery (see
+// refuseCrossOrigin). On failure it has answered 403.
 func (rq *request) kratosUnsafe(w http.ResponseWriter, r *http.Request) bool {
-	if rq.cur.Source == revoke.SourceCookie && rq.crossOrigin(r) {
-		rq.fail(w, probCrossOrigin)
-		return false
-	}
-	return true
+	return !rq.refuseCrossOrigin(w, r)
 }
 
 // disableMyOtherSessions serves DELETE /auth/sessions.

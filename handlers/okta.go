@@ -119,6 +119,8 @@ func (rq *request) oktaBool(w http.ResponseWriter, q url.Values, name string, de
 }
 
 // endUserSessions serves POST /api/v1/users/me/lifecycle/delete_sessions.
+// Its session is the cookie's alone (see cookieSession): an X-Session-Token
+// sent along is ignored, and one sent without a session cookie is refused.
 func (h *Handlers) endUserSessions(w http.ResponseWriter, r *http.Request, rq *request) {
 	// Okta allows this operation with the session cookie only: a token
 	// holder is a program, not the browser whose session this is.
@@ -127,15 +129,17 @@ func (h *Handlers) endUserSessions(w http.ResponseWriter, r *http.Request, rq *r
 			"This operation requires a session cookie; API and access tokens are not allowed")
 		return
 	}
-	if len(r.Header.Values(revoke.HeaderName)) > 0 {
-		rq.okta(w, http.StatusForbidden, oktaForbidden, "You do not have permission to perform the requested action",
-			"This operation requires a session cookie; "+revoke.HeaderName+" is not allowed")
-		return
-	}
 	if !rq.ok {
+		if errors.Is(rq.why, revoke.ErrNoSession) && len(r.Header.Values(revoke.HeaderName)) > 0 {
+			rq.okta(w, http.StatusForbidden, oktaForbidden, "You do not have permission to perform the requested action",
+				"This operation requires a session cookie; "+revoke.HeaderName+" is not allowed")
+			return
+		}
 		rq.okta(w, http.StatusForbidden, oktaInvalidSession, "Invalid session")
 		return
 	}
+	// Always checked: the session is the cookie's, whatever else the
+	// request carries.
 	if rq.crossOrigin(r) {
 		rq.fail(w, probCrossOrigin)
 		return

@@ -304,3 +304,99 @@ func checkRateHeaders(t *testing.T, r response) {
 	_, err = http.ParseTime(r.Header.Get("Date"))
 	is.NoErr(err) // Date
 }
+
+// TestEndUserSessionsCookieNotHeader: the route acts on the session
+// cookie's session alone. An X-Session-Token sent along with a valid cookie
+// is ignored, so the header cannot pick the session; without a session
+// cookie the header is refused, as before.
+func TestEndUserSessionsCookieNotHeader(t *testing.T) {
+	const path = "/api/v1/users/me/lifecycle/delete_sessions"
+	cases := []struct {
+		name    string
+		wrap    bool // the whole mux in the Manager's Middleware, which reads the header first
+		body    string
+		headers func(e *env) []string
+		status  int
+		code    string
+		revoked []string
+		expires bool // the session cookie is expired
+	}{
+		{name: "cookie and the token of another of the user's sessions",
+			headers: func(e *env) []string { return []string{"Cookie", e.cookie(e.a1.token), "X-Session-Token", e.a2.token} },
+			status:  200, revoked: []string{"a2"}},
+		{name: "cookie and the token of another user's session",
+			headers: func(e *env) []string { return []string{"Cookie", e.cookie(e.a1.token), "X-Session-Token", e.b1.token} },
+			status:  200, revoked: []string{"a2"}},
+		{name: "cookie and another user's token, keepCurrent false", body: `{"keepCurrent":false}`,
+			headers: func(e *env) []string { return []string{"Cookie", e.cookie(e.a1.token), "X-Session-Token", e.b1.token} },
+			status:  200, revoked: []string{"a1", "a2"}, expires: true},
+		{name: "cookie and an invented token",
+			headers: func(e *env) []string {
+				return []string{"Cookie", e.cookie(e.a1.token), "X-Session-Token", inventedToken(t)}
+			},
+			status: 200, revoked: []string{"a2"}},
+		{name: "cookie and a malformed token",
+			headers: func(e *env) []string {
+				return []string{"Cookie", e.cookie(e.a1.token), "X-Session-Token", "not a token!"}
+			},
+			status: 200, revoked: []string{"a2"}},
+		{name: "under the Middleware, cookie and the token of another session", wrap: true,
+			headers: func(e *env) []string { return []string{"Cookie", e.cookie(e.a1.token), "X-Session-Token", e.b1.token} },
+			status:  200, revoked: []string{"a2"}},
+		{name: "token alone", headers: func(e *env) []string { return []string{"X-Session-Token", e.a1.token} },
+			status: 403, code: "E0000006"},
+		{name: "under the Middleware, token alone", wrap: true,
+			headers: func(e *env) []string { return []string{"X-Session-Token", e.a1.token} },
+			status:  403, code: "E0000006"},
+		{name: "token and a forged cookie",
+			headers: func(e *env) []string {
+				return []string{"Cookie", e.m.CookieName() + "=forged", "X-Session-Token", e.a1.token}
+			},
+			status: 403, code: "E0000005", expires: true},
+		{name: "token and a revoked cookie",
+			headers: func(e *env) []string {
+				e.revokeNow(e.a2)
+				return []string{"Cookie", e.cookie(e.a2.token), "X-Session-Token", e.a1.token}
+			},
+			status: 403, code: "E0000005", revoked: []string{"a2"}, expires: true},
+		{name: "cookie and token, cross-site",
+			headers: func(e *env) []string {
+				return []string{"Cookie", e.cookie(e.a1.token), "X-Session-Token", e.a1.token, "Sec-Fetch-Site", "cross-site"}
+			},
+			status: 403, code: "E0000006"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			is := is.New(t)
+			cfg := envConfig{}
+			if tc.wrap {
+				cfg.wrap = func(e *env, h http.Handler) http.Handler { return e.m.Middleware(h) }
+			}
+			e := newEnvWith(t, cfg)
+			r := e.do("POST", path, tc.body, tc.headers(e)...)
+			if tc.status == 200 {
+				is.Equal(r.StatusCode, 200)
+				is.Equal(len(r.body), 0)
+			} else {
+				checkOkta(t, r, tc.status, tc.code)
+			}
+			var revoked []string
+			for _, s := range []struct {
+				name string
+				session
+			}{{"a1", e.a1}, {"a2", e.a2}, {"b1", e.b1}, {"r1", e.r1}} {
+				if !e.active(s.token) {
+					revoked = append(revoked, s.name)
+				}
+			}
+			is.Equal(revoked, tc.revoked) // revoked sessions
+			expired := false
+			for _, c := range r.Cookies() {
+				if c.Name == e.m.CookieName() && c.MaxAge < 0 {
+					expired = true
+				}
+			}
+			is.Equal(expired, tc.expires) // cookie expired
+		})
+	}
+}

@@ -17,10 +17,23 @@ import (
 // are not verified cheaply (unknown tokens, app-validated bearer tokens)
 // count against the client address, so that inventing new ones does not buy
 // a fresh budget.
+//
+// Before that, every request also counts against a budget of its client
+// address (AddressRequests), checked before the session is looked up: the
+// per-caller budget can only be charged once the session is known, and a
+// flood of invented session tokens would otherwise cost a store read each.
 type RateLimit struct {
-	// Requests per Window; zero turns the limit off.
+	// Requests per Window; zero turns the limit off, the per-address one
+	// included.
 	Requests int
 	Window   time.Duration
+	// AddressRequests is the budget per Window of one client address, over
+	// every caller behind it, counted before the session is looked up. Zero
+	// means ten times Requests; a negative value turns it off (for an app
+	// behind a proxy that WithClientIP cannot see through, where every
+	// request would share one address). It is counted in this process
+	// whatever Counter is.
+	AddressRequests int
 	// Counter keeps the counts. Nil keeps them in this process; give a
 	// shared one (any httprate.LimitCounter) when several instances must
 	// share one budget. Do not share one Counter between families.
@@ -33,13 +46,18 @@ const (
 	DefaultRateLimitWindow   = time.Minute
 )
 
+// addressFactor sets the default per-address budget from the per-caller
+// one: generous, because users behind one NAT share an address.
+const addressFactor = 10
+
 func defaultRateLimits() map[Family]RateLimit {
 	d := RateLimit{Requests: DefaultRateLimitRequests, Window: DefaultRateLimitWindow}
 	return map[Family]RateLimit{FamilyOkta: d, FamilyKratos: d, FamilyAdmin: d}
 }
 
 // WithRateLimit sets the rate limit of a family (default 600 requests a
-// minute per caller). Requests of zero turns it off.
+// minute per caller, and 6000 per client address). Requests of zero turns
+// it off.
 func WithRateLimit(f Family, rl RateLimit) Option {
 	return func(h *Handlers) error {
 		if _, ok := h.limits[f]; !ok {
@@ -72,7 +90,8 @@ func WithoutRateLimit(families ...Family) Option {
 
 type limiter struct {
 	rl        *httprate.RateLimiter
-	remaining string // header name
+	address   *httprate.RateLimiter // nil when the per-address limit is off
+	remaining string                // header name
 }
 
 // Okta's SDKs compute their wait from X-Rate-Limit-Reset (epoch seconds,
@@ -113,6 +132,15 @@ func (h *Handlers) newLimiter(fam Family, cfg RateLimit) *limiter {
 			requestFrom(r.Context()).internal(w, fmt.Errorf("rate limit counter: %w", err))
 		}),
 	}
+	perAddress := cfg.AddressRequests
+	if perAddress == 0 {
+		perAddress = addressFactor * cfg.Requests
+	}
+	if perAddress > 0 {
+		// Kept in this process: a shared counter is configured with one
+		// request limit, the per-caller one.
+		l.address = httprate.NewRateLimiter(perAddress, cfg.Window, opts...)
+	}
 	if cfg.Counter != nil {
 		opts = append(opts, httprate.WithLimitCounter(cfg.Counter))
 	}
@@ -124,6 +152,17 @@ func (h *Handlers) newLimiter(fam Family, cfg RateLimit) *limiter {
 // (and answered).
 func (l *limiter) limited(w http.ResponseWriter, r *http.Request, key string) bool {
 	return l.rl.RespondOnLimit(w, r, key)
+}
+
+// addressLimited counts the request against its client address and reports
+// whether it was refused (and answered). It needs nothing but the request,
+// so it runs before the session is looked up. A request that passes gets
+// its rate-limit headers again from the per-caller limit.
+func (h *Handlers) addressLimited(w http.ResponseWriter, r *http.Request, l *limiter) bool {
+	if l.address == nil {
+		return false
+	}
+	return l.address.RespondOnLimit(w, r, "address:"+httprate.CanonicalizeIP(h.m.DeviceOf(r).IP))
 }
 
 // rateKey names the caller of r; see RateLimit. The family prefix keeps

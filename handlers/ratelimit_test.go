@@ -1,6 +1,8 @@
 package handlers_test
 
 import (
+	"crypto/rand"
+	"encoding/base64"
 	"net/http"
 	"strconv"
 	"testing"
@@ -102,6 +104,92 @@ func TestRateLimit(t *testing.T) {
 			r := e.do("DELETE", "/api/v1/users/nobody/sessions", "", "Authorization", "SSWS "+adminToken)
 			is.Equal(r.StatusCode, 404)
 			is.Equal(r.Header.Get("X-Rate-Limit-Limit"), "")
+		}
+	})
+}
+
+// inventedToken returns a well-formed session token that no session has.
+func inventedToken(t *testing.T) string {
+	t.Helper()
+	var b [24]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// TestAddressRateLimitBeforeLookup: the per-address budget is counted
+// before the session is looked up, so once it is spent, invented session
+// tokens from that address cost no store read.
+func TestAddressRateLimitBeforeLookup(t *testing.T) {
+	t.Run("kratos", func(t *testing.T) {
+		is := is.New(t)
+		e := newEnv(t, handlers.WithRateLimit(handlers.FamilyKratos,
+			handlers.RateLimit{Requests: 100, Window: time.Hour, AddressRequests: 3}))
+		for range 3 {
+			before := e.st.lookups.Load()
+			r := e.do("GET", "/auth/sessions/whoami", "", "X-Session-Token", inventedToken(t))
+			checkKratos(t, r, 401)
+			is.Equal(e.st.lookups.Load()-before, int64(1)) // looked up while under the budget
+		}
+		before := e.st.lookups.Load()
+		r := e.do("GET", "/auth/sessions/whoami", "", "X-Session-Token", inventedToken(t))
+		checkKratos(t, r, 429)
+		is.Equal(r.Header.Get("X-RateLimit-Limit"), "3")
+		is.Equal(r.Header.Get("X-RateLimit-Remaining"), "0")
+		is.True(r.Header.Get("Retry-After") != "")
+		is.Equal(e.st.lookups.Load(), before) // refused before the store was asked
+
+		// The budget is the address's: a valid session from it waits too.
+		r = e.do("DELETE", "/auth/sessions", "", "X-Session-Token", e.a1.token)
+		checkKratos(t, r, 429)
+		is.Equal(e.st.lookups.Load(), before)
+		is.True(e.active(e.a2.token)) // nothing revoked
+		// Other families keep their own budgets.
+		r = e.do("GET", "/auth/admin/api/users/alice/sessions", "", "Authorization", "SSWS "+adminToken)
+		is.Equal(r.StatusCode, 200)
+	})
+
+	t.Run("okta headers", func(t *testing.T) {
+		is := is.New(t)
+		e := newEnv(t, handlers.WithRateLimit(handlers.FamilyOkta,
+			handlers.RateLimit{Requests: 100, Window: time.Hour, AddressRequests: 1}))
+		r := e.do("DELETE", "/api/v1/users/alice/sessions", "", "X-Session-Token", inventedToken(t))
+		checkOkta(t, r, 401, "E0000011")
+		is.Equal(r.Header.Get("X-Rate-Limit-Limit"), "100") // a request that passes shows the caller's budget
+		before := e.st.lookups.Load()
+		r = e.do("DELETE", "/api/v1/users/alice/sessions", "", "X-Session-Token", inventedToken(t))
+		checkOkta(t, r, 429, "E0000047")
+		checkRateHeaders(t, r)
+		is.Equal(r.Header.Get("X-Rate-Limit-Limit"), "1")
+		is.Equal(r.Header.Get("X-Rate-Limit-Remaining"), "0")
+		is.Equal(e.st.lookups.Load(), before)
+	})
+
+	t.Run("default is ten times the caller's budget", func(t *testing.T) {
+		is := is.New(t)
+		e := newEnv(t, handlers.WithRateLimit(handlers.FamilyKratos, handlers.RateLimit{Requests: 1, Window: time.Hour}))
+		before := e.st.lookups.Load()
+		for i := range 10 {
+			r := e.do("GET", "/auth/sessions/whoami", "", "X-Session-Token", inventedToken(t))
+			// One per caller: invented tokens share the address's budget.
+			is.Equal(r.StatusCode, map[bool]int{true: 401, false: 429}[i == 0])
+		}
+		is.Equal(e.st.lookups.Load()-before, int64(10))
+		r := e.do("GET", "/auth/sessions/whoami", "", "X-Session-Token", inventedToken(t))
+		is.Equal(r.StatusCode, 429)
+		is.Equal(e.st.lookups.Load()-before, int64(10)) // the 11th is refused before the lookup
+	})
+
+	t.Run("off", func(t *testing.T) {
+		is := is.New(t)
+		e := newEnv(t, handlers.WithRateLimit(handlers.FamilyKratos,
+			handlers.RateLimit{Requests: 1, Window: time.Hour, AddressRequests: -1}))
+		// More callers from one address than ten times the caller's
+		// budget: each within its own budget, and none refused.
+		for range 12 {
+			r := e.do("GET", "/auth/sessions/whoami", "", "X-Session-Token", e.login("bob").token)
+			is.Equal(r.StatusCode, 200)
 		}
 	})
 }

@@ -38,26 +38,39 @@ func requestFrom(ctx context.Context) *request {
 	return rq
 }
 
+// sessionFrom says where an endpoint reads the caller's session from.
+type sessionFrom int
+
+const (
+	noSession     sessionFrom = iota // none needed (the 405 answers)
+	anySession                       // X-Session-Token first, then the cookie
+	cookieSession                    // the session cookie alone
+)
+
 // endpoint wraps serve with the steps every route shares, in this order:
-// request id, session resolution (when withSession), rate limit, and only
-// then the store failure a resolution may have met, so that even that
-// answer carries the rate-limit headers.
-func (h *Handlers) endpoint(fam Family, withSession bool, serve func(http.ResponseWriter, *http.Request, *request)) http.Handler {
+// request id, the per-address rate limit, session resolution, the
+// per-caller rate limit, and only then the store failure a resolution may
+// have met, so that even that answer carries the rate-limit headers.
+func (h *Handlers) endpoint(fam Family, from sessionFrom, serve func(http.ResponseWriter, *http.Request, *request)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rq := &request{id: requestID(r), family: fam, h: h, why: revoke.ErrNoSession}
 		rq.log = h.logger.With("request_id", rq.id)
 		w.Header().Set(RequestIDHeader, rq.id)
 		ctx := context.WithValue(r.Context(), requestKey{}, rq)
+		r = r.WithContext(ctx)
 
+		lim := h.limiters[fam]
+		if lim != nil && h.addressLimited(w, r, lim) {
+			return
+		}
 		var storeErr error
-		if withSession {
-			storeErr = h.resolve(w, r, rq)
+		if from != noSession {
+			storeErr = h.resolve(w, r, rq, from)
 			if rq.ok {
-				ctx = revoke.NewContext(ctx, rq.cur)
+				r = r.WithContext(revoke.NewContext(ctx, rq.cur))
 			}
 		}
-		r = r.WithContext(ctx)
-		if lim := h.limiters[fam]; lim != nil && lim.limited(w, r, h.rateKey(r, rq)) {
+		if lim != nil && lim.limited(w, r, h.rateKey(r, rq)) {
 			return
 		}
 		if storeErr != nil {
@@ -71,10 +84,16 @@ func (h *Handlers) endpoint(fam Family, withSession bool, serve func(http.Respon
 // resolve finds the session r presents. A session already resolved by the
 // Manager's Middleware around the app is taken as it is, so it is not looked
 // up (or touched) twice. It returns only store failures.
-func (h *Handlers) resolve(w http.ResponseWriter, r *http.Request, rq *request) error {
-	if cur, ok := revoke.FromContext(r.Context()); ok {
+func (h *Handlers) resolve(w http.ResponseWriter, r *http.Request, rq *request, from sessionFrom) error {
+	if cur, ok := revoke.FromContext(r.Context()); ok && (from == anySession || cur.Source == revoke.SourceCookie) {
 		rq.cur, rq.ok, rq.why = cur, true, nil
 		return nil
+	}
+	if from == cookieSession && len(r.Header.Values(revoke.HeaderName)) > 0 {
+		// The Manager reads X-Session-Token before the cookie; without
+		// the header it reads the cookie alone.
+		r = r.Clone(r.Context())
+		r.Header.Del(revoke.HeaderName)
 	}
 	cur, err := h.m.ResolveRequest(r)
 	rq.cur = cur
@@ -96,8 +115,39 @@ func (h *Handlers) resolve(w http.ResponseWriter, r *http.Request, rq *request) 
 	return nil
 }
 
-// crossOrigin reports whether r, which rests on the session cookie, must be
-// refused as a cross-origin browser request.
+// refuseCrossOrigin answers 403 and returns true when r is an unsafe
+// cross-origin browser request that does, or may, rest on the session
+// cookie. A browser sends the cookie with a forged cross-site request, and
+// HTTP Basic or other credentials it remembers too; it never adds
+// X-Session-Token or an SSWS or Bearer token by itself, and a script of
+// another origin can only add them with the app's CORS consent, so a request
+// carrying one is exempt, unless its session came from the cookie anyway.
+// The handlers decide this themselves: what an authorizer granted on is
+// not theirs to know.
+func (rq *request) refuseCrossOrigin(w http.ResponseWriter, r *http.Request) bool {
+	if headerCredential(r) && !(rq.ok && rq.cur.Source == revoke.SourceCookie) {
+		return false
+	}
+	if rq.crossOrigin(r) {
+		rq.fail(w, probCrossOrigin)
+		return true
+	}
+	return false
+}
+
+// headerCredential reports whether r carries a credential that only a
+// program or the page's own script sets: X-Session-Token, or one
+// Authorization header with an SSWS or Bearer token.
+func headerCredential(r *http.Request) bool {
+	if len(r.Header.Values(revoke.HeaderName)) > 0 {
+		return true
+	}
+	scheme, _, present, ok := authorization(r)
+	return present && ok && apiScheme(scheme)
+}
+
+// crossOrigin reports whether r must be refused as a cross-origin browser
+// request. Safe methods always pass.
 func (rq *request) crossOrigin(r *http.Request) bool {
 	if err := rq.h.cop.Check(r); err != nil {
 		rq.log.InfoContext(r.Context(), "handlers: cross-origin request refused",

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/go-chi/httprate"
+
 	"github.com/revokehq/revoke"
 	"github.com/revokehq/revoke/handlers"
 	"github.com/revokehq/revoke/store"
@@ -26,15 +28,24 @@ var rateLimits = map[handlers.Family]handlers.RateLimit{
 	handlers.FamilyAdmin:  {Requests: 300, Window: time.Minute},
 }
 
+// Sign-in attempts allowed per loginWindow from one client address, and
+// for one username from any address: enough for people who mistype, far
+// too few to guess passwords.
+const (
+	loginAttempts = 10
+	loginWindow   = time.Minute
+)
+
 // app is the demo web app: its own routes (sign-in, the page, the audit
 // log) and every endpoint of the handlers package.
 type app struct {
-	cfg    config
-	logger *slog.Logger
-	users  *users
-	audit  *auditLog
-	m      *revoke.Manager
-	h      http.Handler
+	cfg        config
+	logger     *slog.Logger
+	users      *users
+	audit      *auditLog
+	m          *revoke.Manager
+	h          http.Handler
+	loginLimit *httprate.RateLimiter // keys: "ip:" and "user:"
 
 	adminTokenHash [sha256.Size]byte
 }
@@ -47,6 +58,10 @@ func newApp(cfg config, st store.SessionStore, logger *slog.Logger) (*app, error
 		users:          newUsers(cfg.password),
 		audit:          newAuditLog(logger),
 		adminTokenHash: sha256.Sum256([]byte(cfg.adminToken)),
+		loginLimit: httprate.NewRateLimiter(loginAttempts, loginWindow,
+			httprate.WithLimitHandler(func(w http.ResponseWriter, _ *http.Request) {
+				writeError(w, http.StatusTooManyRequests, "rate_limited", "too many sign-in attempts; try again later")
+			})),
 	}
 
 	cookie := revoke.DefaultCookie()

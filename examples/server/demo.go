@@ -3,11 +3,14 @@ package main
 import (
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/go-chi/httprate"
 
 	"github.com/revokehq/revoke"
 )
@@ -41,8 +44,14 @@ type errorResponse struct {
 }
 
 // login handles POST /login: JSON credentials in, a new session out, as the
-// session cookie and as a token in the body.
+// session cookie and as a token in the body. Attempts are limited per
+// client address and per username (see loginAttempts).
 func (a *app) login(w http.ResponseWriter, r *http.Request) {
+	ip := a.m.DeviceOf(r).IP
+	if a.loginLimit.RespondOnLimit(w, r, "ip:"+httprate.CanonicalizeIP(ip)) {
+		a.logger.WarnContext(r.Context(), "login rate limited", "by", "ip", "ip", ip)
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxLoginBody))
 	var tooLarge *http.MaxBytesError
 	switch {
@@ -62,9 +71,22 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_request", "username and password are required")
 		return
 	}
+	// Keyed by a digest: the username is the client's text, of any length,
+	// and may be a password typed into the wrong field.
+	userKey := sha256.Sum256([]byte(req.Username))
+	if a.loginLimit.RespondOnLimit(w, r, "user:"+hex.EncodeToString(userKey[:])) {
+		a.logger.WarnContext(r.Context(), "login rate limited", "by", "username", "ip", ip)
+		return
+	}
 	u, ok := a.users.authenticate(req.Username, req.Password)
 	if !ok {
-		a.logger.InfoContext(r.Context(), "login failed", "username", req.Username, "ip", a.m.DeviceOf(r).IP)
+		// The username is logged only when it names an account: anything
+		// else may be a password typed into the username field.
+		if known, exists := a.users.lookup(req.Username); exists {
+			a.logger.InfoContext(r.Context(), "login failed", "user", known.ID, "ip", ip)
+		} else {
+			a.logger.InfoContext(r.Context(), "login failed", "user_known", false, "ip", ip)
+		}
 		writeError(w, http.StatusUnauthorized, "invalid_credentials", "wrong username or password")
 		return
 	}

@@ -1,11 +1,18 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/matryer/is"
+
+	"github.com/revokehq/revoke/store/memstore"
 )
 
 func TestLogin(t *testing.T) {
@@ -208,4 +215,85 @@ func TestUserLookup(t *testing.T) {
 	is.Equal(res.StatusCode, http.StatusNoContent) // a demo user without sessions
 	res, _ = c.do(http.MethodGet, "/auth/admin/api/users/carol/sessions", "", auth...)
 	is.Equal(res.StatusCode, http.StatusOK)
+}
+
+// postLogin serves POST /login on a directly, from remoteAddr.
+func postLogin(t *testing.T, a *app, remoteAddr, username, password string) *httptest.ResponseRecorder {
+	t.Helper()
+	body, err := json.Marshal(loginRequest{Username: username, Password: password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := httptest.NewRequest(http.MethodPost, "/login", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.RemoteAddr = remoteAddr
+	rec := httptest.NewRecorder()
+	a.ServeHTTP(rec, req)
+	return rec
+}
+
+// TestLoginRateLimit: sign-in attempts are limited per client address and
+// per username; past the limit even the right password is refused, with
+// 429 in the demo's JSON error shape.
+func TestLoginRateLimit(t *testing.T) {
+	t.Run("per address", func(t *testing.T) {
+		is := is.New(t)
+		srv, _ := newTestServer(t)
+		c := newClient(t, srv.URL)
+		for i := range loginAttempts {
+			res, _ := c.do(http.MethodPost, "/login", fmt.Sprintf(`{"username":"guess%d","password":"nope"}`, i))
+			is.Equal(res.StatusCode, http.StatusUnauthorized)
+		}
+		res, b := c.do(http.MethodPost, "/login", `{"username":"alice","password":"`+testPassword+`"}`)
+		is.Equal(res.StatusCode, http.StatusTooManyRequests)
+		is.Equal(res.Header.Get("Content-Type"), "application/json")
+		is.Equal(decode[errorResponse](t, b).Error, "rate_limited")
+		is.True(res.Header.Get("Retry-After") != "")
+		is.Equal(sessionCookie(res), nil) // no session
+	})
+
+	t.Run("per username", func(t *testing.T) {
+		is := is.New(t)
+		_, a := newTestServer(t)
+		// One guess from each of many addresses.
+		for i := range loginAttempts {
+			rec := postLogin(t, a, fmt.Sprintf("192.0.2.%d:4000", i+1), "bob", "nope")
+			is.Equal(rec.Code, http.StatusUnauthorized)
+		}
+		rec := postLogin(t, a, "198.51.100.7:4000", "bob", testPassword)
+		is.Equal(rec.Code, http.StatusTooManyRequests)
+		is.Equal(decode[errorResponse](t, rec.Body.Bytes()).Error, "rate_limited")
+		is.Equal(sessionCookie(rec.Result()), nil)
+		// That address and other users are not held up.
+		rec = postLogin(t, a, "198.51.100.7:4000", "alice", testPassword)
+		is.Equal(rec.Code, http.StatusOK)
+	})
+}
+
+// TestLoginFailureLogsNoUsername: a failed sign-in is logged without the
+// text typed as the username, which may be a password in the wrong field;
+// a username that names an account is logged as that account.
+func TestLoginFailureLogsNoUsername(t *testing.T) {
+	is := is.New(t)
+	var logs bytes.Buffer
+	cfg := config{addr: "127.0.0.1:0", memory: true, password: testPassword, adminToken: testAdminToken}
+	st := memstore.New()
+	t.Cleanup(func() { _ = st.Close() })
+	a, err := newApp(cfg, st, slog.New(slog.NewTextHandler(&logs, nil)))
+	is.NoErr(err)
+
+	const typed = "Tr0ub4dor&3-in-the-wrong-field"
+	rec := postLogin(t, a, "192.0.2.1:4000", typed, "whatever")
+	is.Equal(rec.Code, http.StatusUnauthorized)
+	line := logs.String()
+	is.True(!strings.Contains(line, typed))       // the raw username is not logged
+	is.True(!strings.Contains(line, "Tr0ub4dor")) // nor any part of it
+	is.True(strings.Contains(line, "login failed"))
+	is.True(strings.Contains(line, "user_known=false"))
+	is.True(strings.Contains(line, "ip=192.0.2.1"))
+
+	logs.Reset()
+	rec = postLogin(t, a, "192.0.2.1:4000", "alice", "wrong")
+	is.Equal(rec.Code, http.StatusUnauthorized)
+	is.True(strings.Contains(logs.String(), "user=alice")) // an account's id is no secret
 }

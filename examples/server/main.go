@@ -18,7 +18,8 @@
 //
 // Routes: POST /login, POST /logout, GET /me, the "Active sessions" page at
 // GET /, the administrators' GET /demo/users and GET /demo/audit, and every
-// endpoint of the handlers package at its default path.
+// endpoint of the handlers package at its default path. POST /login allows
+// 10 attempts a minute per client address and per username.
 package main
 
 import (
