@@ -3,6 +3,7 @@ package revoke
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 )
 
@@ -41,11 +42,37 @@ const (
 	failureKey
 )
 
+// currentCtx is a context carrying a request's session. It takes one
+// allocation where context.WithValue takes two (the boxed value and the
+// context), and FromContext copies the session out of it without another.
+type currentCtx struct {
+	context.Context
+	cur Current
+}
+
+func (c *currentCtx) Value(key any) any {
+	if key == any(currentKey) {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
+// String names the context without printing the session, as
+// context.WithValue does for values that are not Stringers.
+func (c *currentCtx) String() string {
+	if s, ok := c.Context.(fmt.Stringer); ok {
+		return s.String() + ".WithValue(revoke.Current)"
+	}
+	return "context.WithValue(revoke.Current)"
+}
+
 // FromContext returns the session the Middleware resolved for the request
 // whose context is ctx. ok is false for an anonymous request.
 func FromContext(ctx context.Context) (cur Current, ok bool) {
-	cur, ok = ctx.Value(currentKey).(Current)
-	return cur, ok
+	if c, ok := ctx.Value(currentKey).(*currentCtx); ok {
+		return c.cur, true
+	}
+	return Current{}, false
 }
 
 // FailureReason returns why the Middleware left the request anonymous:
@@ -64,7 +91,7 @@ func FailureReason(ctx context.Context) error {
 // NewContext returns a copy of ctx carrying cur, as the Middleware does. It
 // is useful in tests of handlers that read FromContext.
 func NewContext(ctx context.Context, cur Current) context.Context {
-	return context.WithValue(ctx, currentKey, cur)
+	return &currentCtx{Context: ctx, cur: cur}
 }
 
 // Middleware resolves the session of every request: from the
@@ -85,6 +112,13 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 		case isTokenError(err) || errors.Is(err, ErrNoSession):
 			if cur.Source == SourceCookie {
 				m.ExpireCookie(w)
+			}
+			if err == ErrNoSession && ctx.Value(failureKey) == nil {
+				// FailureReason already says ErrNoSession for this
+				// context: a request without a token, the common case on
+				// public pages, needs no copy.
+				next.ServeHTTP(w, r)
+				return
 			}
 			ctx = context.WithValue(ctx, failureKey, err)
 		default:
@@ -129,9 +163,10 @@ func (m *Manager) resolveRequest(r *http.Request) (Current, error) {
 	if err != nil {
 		return cur, err
 	}
-	s, err := m.Resolve(r.Context(), token)
+	now := m.now()
+	s, err := m.resolve(r.Context(), token, now)
 	if err == nil {
-		s, err = m.touch(r.Context(), s)
+		s, err = m.touch(r.Context(), s, now)
 	}
 	if err != nil {
 		return cur, err

@@ -195,10 +195,9 @@ func (m *Manager) emit(ctx context.Context, ev Event) {
 	}
 }
 
-// touch records activity on s when the touch interval has passed since it
-// was last written, and returns s as it now stands.
-func (m *Manager) touch(ctx context.Context, s Session) (Session, error) {
-	now := m.now()
+// touch records activity on s at now when the touch interval has passed
+// since it was last written, and returns s as it now stands.
+func (m *Manager) touch(ctx context.Context, s Session, now time.Time) (Session, error) {
 	if now.Sub(s.LastSeenAt) < m.touchInterval {
 		return s, nil
 	}

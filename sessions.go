@@ -392,6 +392,12 @@ func (m *Manager) DeviceOf(r *http.Request) Device {
 // ErrMalformedToken, ErrUnknownToken, ErrRevoked or ErrExpired, or with a
 // wrapped store error when the store fails.
 func (m *Manager) Resolve(ctx context.Context, token string) (Session, error) {
+	return m.resolve(ctx, token, m.now())
+}
+
+// resolve is Resolve at the time now, which the middleware reads once per
+// request for the lookup and the touch alike.
+func (m *Manager) resolve(ctx context.Context, token string, now time.Time) (Session, error) {
 	if !ValidToken(token) {
 		return Session{}, ErrMalformedToken
 	}
@@ -408,7 +414,7 @@ func (m *Manager) Resolve(ctx context.Context, token string) (Session, error) {
 	if subtle.ConstantTimeCompare(s.TokenHash, hash) != 1 {
 		return Session{}, ErrUnknownToken
 	}
-	switch now := m.now(); {
+	switch {
 	case s.UserID == "":
 		// An anonymous session (scs keeps those) is nobody's login.
 		return Session{}, ErrUnknownToken

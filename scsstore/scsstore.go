@@ -8,13 +8,15 @@
 //	st := memstore.New() // or sqlitestore, pgstore, ...
 //	sm := scs.New()
 //	sm.Store = scsstore.New(st, scsstore.WithUserKey("userID"))
-//	m, _ := revoke.New(st, revoke.WithTokenCookie(sm.Cookie.Name))
+//	// After sm's Lifetime, IdleTimeout and Cookie.Name are set:
+//	m, _ := revoke.New(st, scsstore.ManagerOptions(sm)...)
 //
 // From then on every revocation (m.RevokeAll, the handlers, an administrator)
 // ends the matching scs sessions: the next request with such a cookie gets a
 // fresh, empty scs session. The Manager's middleware and the handlers resolve
 // scs's cookie (and the same token in X-Session-Token) as a session of the
-// user it is bound to.
+// user it is bound to, and keep it alive by scs's idle timeout, not their
+// own (see ManagerOptions).
 //
 // A session is bound to a user through the value scs holds under the user
 // key (decoded with the manager's codec, scs.GobCodec by default), or
@@ -24,15 +26,18 @@ package scsstore
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
 
+	"github.com/revokehq/revoke"
 	"github.com/revokehq/revoke/store"
 )
 
@@ -43,6 +48,11 @@ const BoundUserKey = "revoke.userID"
 // session (Destroy, RenewToken).
 const ReasonDestroyed = "scs: session destroyed"
 
+// iteratedPrefix starts every key AllCtx hands out in place of a token. '.'
+// is not in the alphabet of scs's tokens (base64url), so no token scs makes
+// has this prefix, and a key with it is never stored as a token.
+const iteratedPrefix = "iterated."
+
 // Store is an scs store backed by a revoke store.DataStore. It is safe for
 // concurrent use.
 type Store struct {
@@ -52,9 +62,11 @@ type Store struct {
 	hashed  bool
 	now     func() time.Time
 
-	// iterated maps what scs will pass back for each session handed out by
-	// AllCtx to that session's id: the store keeps only token hashes, so the
-	// keys Iterate sees are stand-ins, not tokens.
+	// iterated maps what scs will pass back (with hashed tokens, the hash)
+	// for each session handed out by the last AllCtx to that session's id:
+	// the store keeps only token hashes, so the keys Iterate sees are
+	// stand-ins, not tokens. Each AllCtx replaces the map, with fresh
+	// random keys, so a key is neither guessable nor lasting.
 	mu       sync.Mutex
 	iterated map[string]string
 }
@@ -97,9 +109,44 @@ func BindUser(ctx context.Context, sm *scs.SessionManager, userID string) {
 	sm.Put(ctx, BoundUserKey, userID)
 }
 
-// FindCtx implements scs.CtxStore: the data of an active session.
+// ManagerOptions returns the options that make a revoke Manager agree with
+// sm: it resolves sm's cookie (revoke.WithTokenCookie), and when its
+// middleware records activity on an scs session it moves the idle expiry to
+// sm.IdleTimeout from now, or to the session's absolute expiry when sm has
+// no idle timeout. The Manager's own defaults would keep alive sessions that
+// scs would have timed out, or time out sessions that scs keeps. The touch
+// interval stays below a short idle timeout. Call it once sm is configured:
+//
+//	m, err := revoke.New(st, scsstore.ManagerOptions(sm)...)
+//
+// Options given after these override them.
+func ManagerOptions(sm *scs.SessionManager) []revoke.Option {
+	idle := max(sm.IdleTimeout, 0)
+	touch := revoke.DefaultTouchInterval
+	if idle > 0 {
+		// revoke.New wants the touch interval shorter than the idle
+		// timeout; half of it keeps a session seen now and then alive.
+		touch = min(touch, idle/2)
+	}
+	opts := []revoke.Option{
+		revoke.WithTokenCookie(sm.Cookie.Name),
+		revoke.WithIdleTimeout(idle),
+		revoke.WithTouchInterval(touch),
+	}
+	if sm.Lifetime > 0 {
+		opts = append(opts, revoke.WithLifetime(sm.Lifetime))
+	}
+	return opts
+}
+
+// FindCtx implements scs.CtxStore: the data of an active session. A key
+// that AllCtx handed out is no token and finds nothing, so that it can
+// never serve as a cookie.
 func (s *Store) FindCtx(ctx context.Context, token string) ([]byte, bool, error) {
-	sess, err := s.lookup(ctx, token)
+	if _, _, standIn := s.standIn(token); standIn {
+		return nil, false, nil
+	}
+	sess, err := s.byToken(ctx, token)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, false, nil
 	}
@@ -114,7 +161,9 @@ func (s *Store) FindCtx(ctx context.Context, token string) ([]byte, bool, error)
 
 // CommitCtx implements scs.CtxStore. A session revoked meanwhile stays
 // revoked: the commit of a request that loaded it before the revocation is
-// dropped.
+// dropped. A commit creates no session that would already have expired,
+// and none under a key of AllCtx: such a key only ever updates the session
+// it stood for in the last AllCtx.
 func (s *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
 	deadline, values, err := s.codec.Decode(b)
 	if err != nil {
@@ -126,13 +175,27 @@ func (s *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry ti
 		u.ExpiresAt = expiry
 	}
 	now := s.now()
+	if id, ok, standIn := s.standIn(token); standIn {
+		if !ok {
+			// A key of an earlier AllCtx: whatever it stood for is no
+			// longer known, and it must never become a token.
+			return nil
+		}
+		return s.update(ctx, id, u, now)
+	}
 	for range 2 {
-		sess, err := s.lookup(ctx, token)
+		sess, err := s.byToken(ctx, token)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
+			// A request that loaded a session which has since been
+			// revoked and cleaned up commits here too; past its expiry
+			// it must not come back.
+			if !expiry.After(now) || (!deadline.IsZero() && !deadline.After(now)) {
+				return nil
+			}
 			hash, ok := s.hashOf(token)
 			if !ok {
-				return nil // a stand-in key from AllCtx whose session is gone
+				return nil // not a token scs could have made
 			}
 			err = s.st.Create(ctx, store.Session{
 				ID: store.NewID(), UserID: u.UserID, TokenHash: hash, Data: b,
@@ -145,27 +208,40 @@ func (s *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry ti
 		case err != nil:
 			return err
 		}
-		err = s.st.Update(ctx, sess.ID, u, now)
-		if errors.Is(err, store.ErrInactive) {
-			return nil
-		}
-		return err
+		return s.update(ctx, sess.ID, u, now)
 	}
 	return errors.New("scsstore: commit raced with itself")
 }
 
-// DeleteCtx implements scs.CtxStore: scs's Destroy and RenewToken revoke the
-// session, which keeps it in the audit trail until the store cleans it up.
-func (s *Store) DeleteCtx(ctx context.Context, token string) error {
-	sess, err := s.lookup(ctx, token)
-	if errors.Is(err, store.ErrNotFound) {
+// update writes a commit to an existing session; one that is revoked,
+// expired or gone stays as it is.
+func (s *Store) update(ctx context.Context, id string, u store.Update, now time.Time) error {
+	err := s.st.Update(ctx, id, u, now)
+	if errors.Is(err, store.ErrInactive) || errors.Is(err, store.ErrNotFound) {
 		return nil
 	}
-	if err != nil {
-		return err
-	}
-	_, err = s.st.Revoke(ctx, store.Selection{UserID: sess.UserID, SessionID: sess.ID}, s.now(), ReasonDestroyed)
 	return err
+}
+
+// DeleteCtx implements scs.CtxStore: scs's Destroy and RenewToken revoke the
+// session, which keeps it in the audit trail until the store cleans it up.
+// Sessions bound to no user (before login) are revoked by id alone.
+func (s *Store) DeleteCtx(ctx context.Context, token string) error {
+	for range 2 {
+		sess, err := s.lookup(ctx, token)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		_, err = s.st.Revoke(ctx, store.Selection{UserID: sess.UserID, SessionID: sess.ID}, s.now(), ReasonDestroyed)
+		if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		// Rebound to another user (or deleted) since the lookup: look again.
+	}
+	return errors.New("scsstore: delete raced with a change of user")
 }
 
 // AllCtx implements scs.IterableCtxStore. It costs O(all sessions), as
@@ -173,7 +249,10 @@ func (s *Store) DeleteCtx(ctx context.Context, token string) error {
 // revoke Manager instead, which costs O(that user's sessions).
 //
 // The map's keys stand in for the tokens, which the store does not keep;
-// scs's Destroy within Iterate works with them, with hashed tokens too.
+// scs's Destroy and Commit within Iterate work with them, with hashed
+// tokens too. They are random, and valid only until the next AllCtx: the
+// keys of an earlier Iterate then change nothing, so Iterate runs must not
+// overlap. A key is never accepted as a token (FindCtx finds nothing).
 func (s *Store) AllCtx(ctx context.Context) (map[string][]byte, error) {
 	active, err := s.st.ListActive(ctx, s.now())
 	if err != nil {
@@ -182,7 +261,7 @@ func (s *Store) AllCtx(ctx context.Context) (map[string][]byte, error) {
 	out := make(map[string][]byte, len(active))
 	iterated := make(map[string]string, len(active))
 	for _, sess := range active {
-		key := "iterated." + sess.ID // never a token: '.' is not in scs's alphabet
+		key := newStandIn()
 		out[key] = sess.Data
 		if s.hashed {
 			iterated[hashKey(key)] = sess.ID
@@ -216,19 +295,49 @@ func (s *Store) All() (map[string][]byte, error) {
 	return s.AllCtx(context.Background())
 }
 
-// lookup finds the session scs means by token.
+// lookup finds the session scs means by token, a token or a key of the
+// last AllCtx.
 func (s *Store) lookup(ctx context.Context, token string) (store.Session, error) {
-	s.mu.Lock()
-	id, ok := s.iterated[token]
-	s.mu.Unlock()
-	if ok {
+	if id, ok, standIn := s.standIn(token); standIn {
+		if !ok {
+			return store.Session{}, store.ErrNotFound
+		}
 		return s.st.Get(ctx, id)
 	}
+	return s.byToken(ctx, token)
+}
+
+// byToken finds the session whose token scs passes (see hashOf).
+func (s *Store) byToken(ctx context.Context, token string) (store.Session, error) {
 	hash, ok := s.hashOf(token)
 	if !ok {
 		return store.Session{}, store.ErrNotFound
 	}
 	return s.st.GetByTokenHash(ctx, hash)
+}
+
+// standIn reports whether scs passes a key of AllCtx rather than a token,
+// and if so which session it stands for in the last AllCtx (ok is false for
+// a key of an earlier one). Plain keys are known by their prefix; a hashed
+// key looks like any hashed token, so it is known only while it is in the
+// map.
+func (s *Store) standIn(token string) (id string, ok, standIn bool) {
+	prefixed := strings.HasPrefix(token, iteratedPrefix)
+	if !s.hashed && !prefixed {
+		return "", false, false // a plain token: no need to take the lock
+	}
+	s.mu.Lock()
+	id, ok = s.iterated[token]
+	s.mu.Unlock()
+	return id, ok, ok || prefixed
+}
+
+// newStandIn returns a fresh key for AllCtx: random, so that no one can
+// derive it from what they know of a session (its public id, say).
+func newStandIn() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // never fails: see crypto/rand.Read
+	return iteratedPrefix + base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // hashOf returns the revoke token hash (SHA-256 of the raw token) for what

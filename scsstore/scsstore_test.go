@@ -65,7 +65,7 @@ func newApp(t *testing.T, hashed bool, configure func(*scs.SessionManager)) *fix
 	if configure != nil {
 		configure(f.sm)
 	}
-	m, err := revoke.New(f.st, revoke.WithTokenCookie(f.sm.Cookie.Name), revoke.WithClock(f.clk.Now), revoke.WithIdleTimeout(0))
+	m, err := revoke.New(f.st, append(scsstore.ManagerOptions(f.sm), revoke.WithClock(f.clk.Now))...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,15 +95,21 @@ func newApp(t *testing.T, hashed bool, configure func(*scs.SessionManager)) *fix
 	mux.HandleFunc("GET /whoami", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, f.sm.GetString(r.Context(), "userID")+"|"+f.sm.GetString(r.Context(), "note"))
 	})
-	mux.Handle("GET /revoke-whoami", f.m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	revokeWhoami := f.m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		cur, ok := revoke.FromContext(r.Context())
 		if !ok {
 			http.Error(w, "anonymous", http.StatusUnauthorized)
 			return
 		}
 		_, _ = io.WriteString(w, cur.UserID+" via "+cur.Source.String())
-	})))
-	f.srv = httptest.NewServer(f.sm.LoadAndSave(mux))
+	}))
+	mux.Handle("GET /revoke-whoami", revokeWhoami)
+	// An API route that only the revoke middleware serves, as for clients
+	// sending X-Session-Token: scs neither loads nor commits there.
+	top := http.NewServeMux()
+	top.Handle("GET /api/whoami", revokeWhoami)
+	top.Handle("/", f.sm.LoadAndSave(mux))
+	f.srv = httptest.NewServer(top)
 	t.Cleanup(f.srv.Close)
 	return f
 }
@@ -321,6 +327,239 @@ func TestLoadCommitThroughScs(t *testing.T) {
 		ctx, _ = f.sm.Load(context.Background(), anonToken)
 		is.Equal(f.sm.GetString(ctx, "cart"), "3 items")
 	})
+}
+
+// TestStandInIsNotALoginCookie checks that the keys Iterate works with are
+// no way into a session: neither one derived from a session's public id
+// nor the real, random ones, after Iterate has run.
+func TestStandInIsNotALoginCookie(t *testing.T) {
+	forBoth(t, func(t *testing.T, hashed bool) {
+		is := is.New(t)
+		f := newApp(t, hashed, nil)
+		alice := f.browser(t)
+		_, _ = alice.do("POST", "/login?user=alice")
+		sessions, err := f.st.List(context.Background(), "alice")
+		is.NoErr(err)
+		is.Equal(len(sessions), 1)
+		victim := sessions[0]
+
+		var keys []string
+		err = f.sm.Iterate(context.Background(), func(ctx context.Context) error {
+			keys = append(keys, f.sm.Token(ctx))
+			return nil
+		})
+		is.NoErr(err)
+		is.Equal(len(keys), 1)
+
+		guessed := "iterated." + victim.ID // known to anyone shown the session list
+		for _, key := range append(keys, guessed) {
+			ctx, err := f.sm.Load(context.Background(), key)
+			is.NoErr(err)
+			is.Equal(f.sm.GetString(ctx, "userID"), "") // not alice's session
+			is.Equal(len(f.sm.Keys(ctx)), 0)            // but a fresh, empty one
+
+			attacker := f.browser(t)
+			attacker.c.Jar.SetCookies(mustParse(f.srv.URL), []*http.Cookie{{Name: f.sm.Cookie.Name, Value: key}})
+			_, body := attacker.do("GET", "/whoami")
+			is.Equal(body, "|") // the cookie logs no one in
+			code, _ := attacker.do("GET", "/revoke-whoami")
+			is.Equal(code, 401)
+		}
+		_, body := alice.do("GET", "/whoami")
+		is.Equal(body, "alice|") // the victim's session is intact
+	})
+}
+
+// TestIterateCommitCreatesNothing checks that a commit under a key of
+// Iterate updates the session it stood for and never stores a session
+// under the key itself, even when that session is gone or the key is stale.
+func TestIterateCommitCreatesNothing(t *testing.T) {
+	forBoth(t, func(t *testing.T, hashed bool) {
+		is := is.New(t)
+		ctx := context.Background()
+		f := newApp(t, hashed, nil)
+		alice, bob := f.browser(t), f.browser(t)
+		_, _ = alice.do("POST", "/login?user=alice")
+		_, _ = bob.do("POST", "/login?user=bob")
+
+		// A commit within Iterate changes the session in place.
+		kept := map[string]context.Context{}
+		err := f.sm.Iterate(ctx, func(ictx context.Context) error {
+			user := f.sm.GetString(ictx, "userID")
+			kept[user] = ictx
+			f.sm.Put(ictx, "note", "iterated")
+			_, _, err := f.sm.Commit(ictx)
+			return err
+		})
+		is.NoErr(err)
+		is.Equal(f.st.Len(), 2) // no session was added
+		_, body := alice.do("GET", "/whoami")
+		is.Equal(body, "alice|iterated")
+
+		if !hashed {
+			// A key of an earlier Iterate is known as a key by its form
+			// and stands for nothing any more: its commit is dropped.
+			is.NoErr(f.sm.Iterate(ctx, func(context.Context) error { return nil }))
+			f.sm.Put(kept["bob"], "note", "stale")
+			_, _, err = f.sm.Commit(kept["bob"])
+			is.NoErr(err)
+			is.Equal(f.st.Len(), 2)
+			_, body = bob.do("GET", "/whoami")
+			is.Equal(body, "bob|iterated")
+		}
+
+		// The sessions are revoked and cleaned up while Iterate still holds
+		// them; committing one then stores nothing.
+		err = f.sm.Iterate(ctx, func(ictx context.Context) error {
+			kept[f.sm.GetString(ictx, "userID")] = ictx
+			return nil
+		})
+		is.NoErr(err)
+		_, err = f.m.RevokeAll(ctx, "alice", revoke.Cause{})
+		is.NoErr(err)
+		n, err := f.st.DeleteBefore(ctx, f.clk.Now().Add(48*time.Hour))
+		is.NoErr(err)
+		is.Equal(n, 2)
+		f.sm.Put(kept["alice"], "note", "late")
+		_, _, err = f.sm.Commit(kept["alice"])
+		is.NoErr(err)
+		is.Equal(f.st.Len(), 0) // nothing was stored
+		lctx, err := f.sm.Load(ctx, f.sm.Token(kept["alice"]))
+		is.NoErr(err)
+		is.Equal(len(f.sm.Keys(lctx)), 0)
+	})
+}
+
+// TestRevokedSessionOutlivesCleanup replays a request that loaded a session
+// before it was revoked and committed after the store was cleaned up: the
+// session does not come back under its old token.
+func TestRevokedSessionOutlivesCleanup(t *testing.T) {
+	forBoth(t, func(t *testing.T, hashed bool) {
+		is := is.New(t)
+		bg := context.Background()
+		f := newApp(t, hashed, nil)
+		ctx, err := f.sm.Load(bg, "")
+		is.NoErr(err)
+		scsstore.BindUser(ctx, f.sm, "carol")
+		token, _, err := f.sm.Commit(ctx)
+		is.NoErr(err)
+
+		stale, err := f.sm.Load(bg, token) // a request in flight
+		is.NoErr(err)
+		_, err = f.m.RevokeAll(bg, "carol", revoke.Cause{Reason: "stolen"})
+		is.NoErr(err)
+		f.clk.Advance(time.Minute)
+		// Cleaned up with no retention; the session's absolute expiry is
+		// still a day away, so its revoked row must stay.
+		_, err = f.st.DeleteBefore(bg, f.clk.Now())
+		is.NoErr(err)
+		row, err := f.st.GetByTokenHash(bg, revoke.HashToken(token))
+		is.NoErr(err) // the row survived the cleanup
+		is.True(row.Revoked())
+
+		f.sm.Put(stale, "late", "write")
+		_, _, err = f.sm.Commit(stale)
+		is.NoErr(err)
+
+		ctx, err = f.sm.Load(bg, token)
+		is.NoErr(err)
+		is.Equal(len(f.sm.Keys(ctx)), 0) // the old cookie gets a fresh, empty session
+		_, err = f.m.Resolve(bg, token)
+		is.Equal(err, revoke.ErrRevoked) // and is no login
+		row, err = f.st.GetByTokenHash(bg, revoke.HashToken(token))
+		is.NoErr(err)
+		is.True(row.Revoked()) // still revoked as it was
+		is.Equal(row.RevokeReason, "stolen")
+	})
+}
+
+// TestCommitCreatesNoExpiredSession checks the second line of defence: once
+// a revoked session has passed its absolute expiry and been cleaned up, a
+// late commit of it does not store it again.
+func TestCommitCreatesNoExpiredSession(t *testing.T) {
+	forBoth(t, func(t *testing.T, hashed bool) {
+		is := is.New(t)
+		bg := context.Background()
+		f := newApp(t, hashed, nil) // scs's default lifetime: 24 hours
+		ctx, err := f.sm.Load(bg, "")
+		is.NoErr(err)
+		scsstore.BindUser(ctx, f.sm, "carol")
+		token, _, err := f.sm.Commit(ctx)
+		is.NoErr(err)
+
+		stale, err := f.sm.Load(bg, token)
+		is.NoErr(err)
+		_, err = f.m.RevokeAll(bg, "carol", revoke.Cause{})
+		is.NoErr(err)
+		f.clk.Advance(25 * time.Hour)
+		n, err := f.st.DeleteBefore(bg, f.clk.Now())
+		is.NoErr(err)
+		is.Equal(n, 1) // past its absolute expiry, the revoked row goes
+
+		f.sm.Put(stale, "late", "write")
+		_, _, err = f.sm.Commit(stale)
+		is.NoErr(err)
+		_, err = f.st.GetByTokenHash(bg, revoke.HashToken(token))
+		is.Equal(err, store.ErrNotFound) // nothing was stored again
+		is.Equal(f.st.Len(), 0)
+	})
+}
+
+// TestManagerFollowsScsIdleTimeout checks that a request the revoke
+// middleware serves on its own keeps an scs session alive by scs's idle
+// timeout, not the Manager's default of a day.
+func TestManagerFollowsScsIdleTimeout(t *testing.T) {
+	forBoth(t, func(t *testing.T, hashed bool) {
+		is := is.New(t)
+		f := newApp(t, hashed, func(sm *scs.SessionManager) { sm.IdleTimeout = 20 * time.Minute })
+		b := f.browser(t)
+		_, _ = b.do("POST", "/login?user=alice")
+		f.clk.Advance(10 * time.Minute)
+		_, body := b.do("GET", "/api/whoami") // seen, and touched, by the Manager
+		is.Equal(body, "alice via cookie")
+
+		f.clk.Advance(25 * time.Minute) // idle for longer than scs allows
+		code, _ := b.do("GET", "/api/whoami")
+		is.Equal(code, 401)
+		_, body = b.do("GET", "/whoami")
+		is.Equal(body, "|") // scs has timed the session out too
+	})
+}
+
+// TestManagerKeepsScsSessionWithoutIdleTimeout checks that an scs app
+// without an idle timeout is not logged out by the Manager's default one.
+func TestManagerKeepsScsSessionWithoutIdleTimeout(t *testing.T) {
+	forBoth(t, func(t *testing.T, hashed bool) {
+		is := is.New(t)
+		f := newApp(t, hashed, func(sm *scs.SessionManager) {
+			sm.IdleTimeout = 0
+			sm.Lifetime = 30 * 24 * time.Hour
+		})
+		b := f.browser(t)
+		_, _ = b.do("POST", "/login?user=alice")
+		f.clk.Advance(time.Hour)
+		_, body := b.do("GET", "/api/whoami")
+		is.Equal(body, "alice via cookie")
+
+		f.clk.Advance(25 * time.Hour) // idle for more than a day
+		_, body = b.do("GET", "/api/whoami")
+		is.Equal(body, "alice via cookie")
+		_, body = b.do("GET", "/whoami")
+		is.Equal(body, "alice|")
+	})
+}
+
+// TestManagerOptionsShortIdleTimeout checks that the options are accepted
+// for any idle timeout scs may have, however short.
+func TestManagerOptionsShortIdleTimeout(t *testing.T) {
+	for _, idle := range []time.Duration{0, time.Nanosecond, time.Second, 30 * time.Second, time.Minute, time.Hour} {
+		sm := scs.New()
+		sm.IdleTimeout = idle
+		_, err := revoke.New(memstore.New(), scsstore.ManagerOptions(sm)...)
+		if err != nil {
+			t.Errorf("idle timeout %v: %v", idle, err)
+		}
+	}
 }
 
 var _ store.DataStore = (*memstore.Store)(nil)

@@ -23,16 +23,24 @@ var (
 	ErrInactive = errors.New("store: session revoked or expired")
 	// ErrClosed means the store has been closed.
 	ErrClosed = errors.New("store: closed")
+	// ErrNoUser means a Revoke Selection has neither a UserID nor a
+	// SessionID. "Every session of no user" would be every anonymous
+	// session at once, which no caller means, so it is refused.
+	ErrNoUser = errors.New("store: revoke selection names no user")
 )
 
 // Session is the stored record of one session.
 //
 // The token itself is never stored: TokenHash is its SHA-256 digest. ID is
 // public and safe to show and list; the token is the secret.
+//
+// TokenHash and Data are left out of JSON: a session listed to its user or
+// an administrator must not carry what resolves its token or the app's
+// private values.
 type Session struct {
 	ID        string // public, random, stable for the session's life
-	UserID    string
-	TokenHash []byte // SHA-256 of the current token (32 bytes)
+	UserID    string // empty for a session bound to no user (see scsstore)
+	TokenHash []byte `json:"-"` // SHA-256 of the current token (32 bytes)
 
 	CreatedAt  time.Time
 	LastSeenAt time.Time
@@ -51,7 +59,7 @@ type Session struct {
 
 	// Data is an opaque payload kept with the session, such as scs's
 	// encoded session values (see scsstore). Most sessions have none.
-	Data []byte
+	Data []byte `json:"-"`
 }
 
 // Revoked reports whether the session has been revoked.
@@ -67,7 +75,11 @@ func (s *Session) Active(t time.Time) bool { return !s.Revoked() && !s.Expired(t
 
 // Selection picks the sessions a Revoke call applies to.
 type Selection struct {
-	// UserID is required: revocation always stays within one user's sessions.
+	// UserID names the user whose sessions are revoked: revocation always
+	// stays within one user's sessions. It may be empty only when SessionID
+	// is set; the call then matches that session only if it is bound to no
+	// user (an anonymous scs session ending with Destroy or RenewToken). An
+	// empty UserID without a SessionID is refused with ErrNoUser.
 	UserID string
 	// SessionID, when set, limits the call to that one session.
 	SessionID string
@@ -116,8 +128,10 @@ type SessionStore interface {
 	// it revoked. Sessions already revoked keep their original time and
 	// reason, and expired ones are left alone; neither is counted. Its cost
 	// is proportional to the user's sessions, never to all sessions. When
-	// sel names a session that is unknown or belongs to another user, it
-	// returns ErrNotFound.
+	// sel names a session that is unknown or belongs to another user (for
+	// an empty UserID: is bound to a user), it returns ErrNotFound; when
+	// sel has neither UserID nor SessionID, it revokes nothing and returns
+	// ErrNoUser.
 	Revoke(ctx context.Context, sel Selection, now time.Time, reason string) ([]string, error)
 
 	// Close releases the store's resources and stops any background work.
@@ -127,8 +141,14 @@ type SessionStore interface {
 // Cleaner is implemented by stores that can delete old rows on demand.
 // Backends that clean up in the background call it themselves.
 type Cleaner interface {
-	// DeleteBefore removes sessions that expired before t and sessions
-	// revoked before t, and returns how many it removed.
+	// DeleteBefore removes the sessions that are old at t, and returns how
+	// many it removed. A session that is not revoked is old once it has
+	// expired (Session.Expired(t), absolutely or idle). A revoked session
+	// is old once it was revoked before t and its absolute expiry
+	// (ExpiresAt) is at or before t too: until then its row is a tombstone
+	// that keeps its token hash taken, so that nothing (such as a late
+	// scs commit, see scsstore) can create a live session under a token
+	// that might still be presented.
 	DeleteBefore(ctx context.Context, t time.Time) (int, error)
 }
 

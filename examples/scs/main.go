@@ -78,8 +78,8 @@ func newApp(st store.DataStore, adminToken string) (http.Handler, error) {
 	// indexes each session by the user id the app puts under "userID".
 	sm.Store = scsstore.New(st, scsstore.WithUserKey("userID"), scsstore.WithHashedTokens())
 
-	m, err := revoke.New(st, revoke.WithTokenCookie(sm.Cookie.Name),
-		revoke.WithIdleTimeout(sm.IdleTimeout), revoke.WithLifetime(sm.Lifetime))
+	// The Manager resolves scs's cookie and keeps scs's timeouts.
+	m, err := revoke.New(st, scsstore.ManagerOptions(sm)...)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"embed"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -28,12 +29,12 @@ var rateLimits = map[handlers.Family]handlers.RateLimit{
 	handlers.FamilyAdmin:  {Requests: 300, Window: time.Minute},
 }
 
-// Sign-in attempts allowed per loginWindow from one client address, and
-// for one username from any address: enough for people who mistype, far
-// too few to guess passwords.
+// Sign-in attempts allowed by default per loginWindow from one client
+// address, and for one username from any address: enough for people who
+// mistype, far too few to guess passwords.
 const (
-	loginAttempts = 10
-	loginWindow   = time.Minute
+	defaultLoginAttempts = 10
+	loginWindow          = time.Minute
 )
 
 // app is the demo web app: its own routes (sign-in, the page, the audit
@@ -45,7 +46,7 @@ type app struct {
 	audit      *auditLog
 	m          *revoke.Manager
 	h          http.Handler
-	loginLimit *httprate.RateLimiter // keys: "ip:" and "user:"
+	loginLimit *httprate.RateLimiter // keys: "ip:" and "user:"; nil when off
 
 	adminTokenHash [sha256.Size]byte
 }
@@ -58,10 +59,15 @@ func newApp(cfg config, st store.SessionStore, logger *slog.Logger) (*app, error
 		users:          newUsers(cfg.password),
 		audit:          newAuditLog(logger),
 		adminTokenHash: sha256.Sum256([]byte(cfg.adminToken)),
-		loginLimit: httprate.NewRateLimiter(loginAttempts, loginWindow,
+	}
+	if cfg.loginAttempts < 0 {
+		return nil, fmt.Errorf("-login-attempts must not be negative, got %d", cfg.loginAttempts)
+	}
+	if cfg.loginAttempts > 0 {
+		a.loginLimit = httprate.NewRateLimiter(cfg.loginAttempts, loginWindow,
 			httprate.WithLimitHandler(func(w http.ResponseWriter, _ *http.Request) {
 				writeError(w, http.StatusTooManyRequests, "rate_limited", "too many sign-in attempts; try again later")
-			})),
+			}))
 	}
 
 	cookie := revoke.DefaultCookie()

@@ -48,6 +48,10 @@ type config struct {
 	// is anonymous. Turn it on whenever the demo is reached over HTTPS (for
 	// example behind a TLS-terminating proxy).
 	secureCookie bool
+	// loginAttempts is how many sign-in attempts one client address, and
+	// one username, may make per minute; 0 turns the limit off (for load
+	// tests from a single address).
+	loginAttempts int
 
 	password        string
 	defaultPassword bool
@@ -68,6 +72,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.StringVar(&cfg.postgres, "postgres", "", "keep sessions in the PostgreSQL database at this `URL` (or key=value string) instead of SQLite")
 	fs.StringVar(&cfg.pgSchema, "postgres-schema", "", "PostgreSQL schema `name` for the sessions tables with -postgres, created when missing (default: the connection's current schema)")
 	fs.BoolVar(&cfg.secureCookie, "secure-cookie", false, "mark the session cookie Secure (set it when serving over HTTPS)")
+	fs.IntVar(&cfg.loginAttempts, "login-attempts", defaultLoginAttempts, "sign-in attempts allowed per minute from one address and for one username; 0 turns the limit off")
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: server [flags]\n\nThe revoke demo server.\n\nFlags:\n")
 		fs.PrintDefaults()

@@ -240,7 +240,7 @@ func TestLoginRateLimit(t *testing.T) {
 		is := is.New(t)
 		srv, _ := newTestServer(t)
 		c := newClient(t, srv.URL)
-		for i := range loginAttempts {
+		for i := range defaultLoginAttempts {
 			res, _ := c.do(http.MethodPost, "/login", fmt.Sprintf(`{"username":"guess%d","password":"nope"}`, i))
 			is.Equal(res.StatusCode, http.StatusUnauthorized)
 		}
@@ -256,7 +256,7 @@ func TestLoginRateLimit(t *testing.T) {
 		is := is.New(t)
 		_, a := newTestServer(t)
 		// One guess from each of many addresses.
-		for i := range loginAttempts {
+		for i := range defaultLoginAttempts {
 			rec := postLogin(t, a, fmt.Sprintf("192.0.2.%d:4000", i+1), "bob", "nope")
 			is.Equal(rec.Code, http.StatusUnauthorized)
 		}

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"slices"
 	"sync"
 	"time"
@@ -16,15 +17,22 @@ import (
 // Store is an in-memory store.SessionStore and store.DataStore, safe for
 // concurrent use. It keeps
 // a per-user index, so revoking a user's sessions costs O(their sessions).
+//
+// The indexes point straight at the sessions, and a SHA-256 token hash (what
+// revoke stores) is its own map key, held in the map's slot: resolving a
+// token touches the map and the session and nothing else, which keeps its
+// cost flat in a store of millions of sessions, where each further pointer
+// to follow is a cache miss.
 type Store struct {
-	mu      sync.RWMutex
-	byID    map[string]*store.Session
-	byHash  map[string]string              // token hash -> id
-	byUser  map[string]map[string]struct{} // user id -> ids
-	closed  bool
-	stop    chan struct{}
-	stopped chan struct{}
-	once    sync.Once
+	mu        sync.RWMutex
+	byID      map[string]*store.Session
+	byHash    map[[sha256.Size]byte]*store.Session   // token hash -> session
+	byOddHash map[string]*store.Session              // hashes of any other length
+	byUser    map[string]map[*store.Session]struct{} // user id -> sessions
+	closed    bool
+	stop      chan struct{}
+	stopped   chan struct{}
+	once      sync.Once
 }
 
 // Option configures a Store.
@@ -37,7 +45,8 @@ type config struct {
 }
 
 // WithCleanup makes the store delete, every interval, sessions that expired
-// or were revoked more than retention ago. By default nothing is deleted,
+// more than retention ago, and revoked ones once both their revocation and
+// their absolute expiry are more than retention ago (see store.Cleaner). By default nothing is deleted,
 // which suits tests; long-running apps should turn it on.
 func WithCleanup(interval, retention time.Duration) Option {
 	return func(c *config) { c.cleanupInterval, c.retention = interval, retention }
@@ -50,11 +59,12 @@ func New(opts ...Option) *Store {
 		o(&c)
 	}
 	s := &Store{
-		byID:    make(map[string]*store.Session),
-		byHash:  make(map[string]string),
-		byUser:  make(map[string]map[string]struct{}),
-		stop:    make(chan struct{}),
-		stopped: make(chan struct{}),
+		byID:      make(map[string]*store.Session),
+		byHash:    make(map[[sha256.Size]byte]*store.Session),
+		byOddHash: make(map[string]*store.Session),
+		byUser:    make(map[string]map[*store.Session]struct{}),
+		stop:      make(chan struct{}),
+		stopped:   make(chan struct{}),
 	}
 	if c.cleanupInterval > 0 {
 		go s.cleanupLoop(c)
@@ -88,13 +98,14 @@ func (s *Store) Create(_ context.Context, sess store.Session) error {
 	if _, ok := s.byID[sess.ID]; ok {
 		return store.ErrDuplicate
 	}
-	if _, ok := s.byHash[string(sess.TokenHash)]; ok {
+	if s.byHashLocked(sess.TokenHash) != nil {
 		return store.ErrDuplicate
 	}
-	sess = copyOf(&sess)
-	s.byID[sess.ID] = &sess
-	s.byHash[string(sess.TokenHash)] = sess.ID
-	s.indexLocked(&sess)
+	p := new(store.Session)
+	*p = copyOf(&sess)
+	s.byID[p.ID] = p
+	s.setHashLocked(p.TokenHash, p)
+	s.indexLocked(p)
 	return nil
 }
 
@@ -119,11 +130,16 @@ func (s *Store) GetByTokenHash(_ context.Context, hash []byte) (store.Session, e
 	if s.closed {
 		return store.Session{}, store.ErrClosed
 	}
-	id, ok := s.byHash[string(hash)]
-	if !ok {
+	p := s.byHashLocked(hash)
+	if p == nil {
 		return store.Session{}, store.ErrNotFound
 	}
-	return copyOf(s.byID[id]), nil
+	// The argument equals the stored hash; copying it rather than the
+	// stored slice saves following one more pointer.
+	c := *p
+	c.TokenHash = bytes.Clone(hash)
+	c.Data = bytes.Clone(p.Data)
+	return c, nil
 }
 
 // List implements store.SessionStore.
@@ -133,10 +149,10 @@ func (s *Store) List(_ context.Context, userID string) ([]store.Session, error) 
 	if s.closed {
 		return nil, store.ErrClosed
 	}
-	ids := s.byUser[userID]
-	out := make([]store.Session, 0, len(ids))
-	for id := range ids {
-		out = append(out, copyOf(s.byID[id]))
+	sessions := s.byUser[userID]
+	out := make([]store.Session, 0, len(sessions))
+	for p := range sessions {
+		out = append(out, copyOf(p))
 	}
 	slices.SortFunc(out, func(a, b store.Session) int {
 		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
@@ -171,12 +187,12 @@ func (s *Store) ReplaceToken(_ context.Context, id string, newHash []byte, now t
 	if err != nil {
 		return err
 	}
-	if _, taken := s.byHash[string(newHash)]; taken {
+	if s.byHashLocked(newHash) != nil {
 		return store.ErrDuplicate
 	}
-	delete(s.byHash, string(p.TokenHash))
+	s.deleteHashLocked(p.TokenHash)
 	p.TokenHash = bytes.Clone(newHash)
-	s.byHash[string(p.TokenHash)] = id
+	s.setHashLocked(p.TokenHash, p)
 	return nil
 }
 
@@ -201,31 +217,40 @@ func (s *Store) Revoke(_ context.Context, sel store.Selection, now time.Time, re
 	if s.closed {
 		return nil, store.ErrClosed
 	}
+	if sel.UserID == "" && sel.SessionID == "" {
+		// byUser[""] holds every anonymous session: never all at once.
+		return nil, store.ErrNoUser
+	}
 	var revoked []string
-	revoke := func(id string) {
-		p := s.byID[id]
-		if p == nil || p.UserID != sel.UserID || id == sel.ExceptID || !p.Active(now) {
+	revoke := func(p *store.Session) {
+		if p.UserID != sel.UserID || p.ID == sel.ExceptID || !p.Active(now) {
 			return
 		}
 		p.RevokedAt, p.RevokeReason = now, reason
-		revoked = append(revoked, id)
+		revoked = append(revoked, p.ID)
 	}
 	if sel.SessionID != "" {
-		if p := s.byID[sel.SessionID]; p == nil || p.UserID != sel.UserID {
+		p := s.byID[sel.SessionID]
+		if p == nil || p.UserID != sel.UserID {
 			return nil, store.ErrNotFound
 		}
-		revoke(sel.SessionID)
+		revoke(p)
 		return revoked, nil
 	}
-	for id := range s.byUser[sel.UserID] {
-		revoke(id)
+	sessions := s.byUser[sel.UserID]
+	if len(sessions) > 0 {
+		revoked = make([]string, 0, len(sessions))
+	}
+	for p := range sessions {
+		revoke(p)
 	}
 	slices.Sort(revoked)
 	return revoked, nil
 }
 
-// DeleteBefore implements store.Cleaner: it removes sessions that expired or
-// were revoked before t.
+// DeleteBefore implements store.Cleaner: it removes sessions that are not
+// revoked and expired before t, and revoked sessions once both their
+// revocation and their absolute expiry are before t.
 func (s *Store) DeleteBefore(_ context.Context, t time.Time) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -234,12 +259,18 @@ func (s *Store) DeleteBefore(_ context.Context, t time.Time) (int, error) {
 	}
 	n := 0
 	for id, p := range s.byID {
-		old := p.Expired(t) || (p.Revoked() && p.RevokedAt.Before(t))
+		var old bool
+		if p.Revoked() {
+			// A tombstone until its token could no longer be valid.
+			old = p.RevokedAt.Before(t) && !t.Before(p.ExpiresAt)
+		} else {
+			old = p.Expired(t)
+		}
 		if !old {
 			continue
 		}
 		delete(s.byID, id)
-		delete(s.byHash, string(p.TokenHash))
+		s.deleteHashLocked(p.TokenHash)
 		s.unindexLocked(p)
 		n++
 	}
@@ -261,7 +292,7 @@ func (s *Store) Close() error {
 		<-s.stopped
 		s.mu.Lock()
 		s.closed = true
-		s.byID, s.byHash, s.byUser = nil, nil, nil
+		s.byID, s.byHash, s.byOddHash, s.byUser = nil, nil, nil, nil
 		s.mu.Unlock()
 	})
 	return nil
@@ -307,21 +338,45 @@ func (s *Store) ListActive(_ context.Context, now time.Time) ([]store.Session, e
 }
 
 func (s *Store) indexLocked(p *store.Session) {
-	ids := s.byUser[p.UserID]
-	if ids == nil {
-		ids = make(map[string]struct{})
-		s.byUser[p.UserID] = ids
+	sessions := s.byUser[p.UserID]
+	if sessions == nil {
+		sessions = make(map[*store.Session]struct{})
+		s.byUser[p.UserID] = sessions
 	}
-	ids[p.ID] = struct{}{}
+	sessions[p] = struct{}{}
 }
 
 func (s *Store) unindexLocked(p *store.Session) {
-	if ids := s.byUser[p.UserID]; ids != nil {
-		delete(ids, p.ID)
-		if len(ids) == 0 {
+	if sessions := s.byUser[p.UserID]; sessions != nil {
+		delete(sessions, p)
+		if len(sessions) == 0 {
 			delete(s.byUser, p.UserID)
 		}
 	}
+}
+
+// byHashLocked returns the session whose token hash is h, or nil.
+func (s *Store) byHashLocked(h []byte) *store.Session {
+	if len(h) == sha256.Size {
+		return s.byHash[[sha256.Size]byte(h)]
+	}
+	return s.byOddHash[string(h)]
+}
+
+func (s *Store) setHashLocked(h []byte, p *store.Session) {
+	if len(h) == sha256.Size {
+		s.byHash[[sha256.Size]byte(h)] = p
+		return
+	}
+	s.byOddHash[string(h)] = p
+}
+
+func (s *Store) deleteHashLocked(h []byte) {
+	if len(h) == sha256.Size {
+		delete(s.byHash, [sha256.Size]byte(h))
+		return
+	}
+	delete(s.byOddHash, string(h))
 }
 
 func copyOf(p *store.Session) store.Session {

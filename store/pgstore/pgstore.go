@@ -32,12 +32,14 @@
 //
 // Revoked and expired sessions stay in the table, as an audit trail, until a
 // retention period has passed; a background goroutine then deletes them in
-// short batches (see WithRetention and WithCleanupInterval). Only one
-// instance at a time does that work: each run first takes a PostgreSQL
-// advisory lock and skips the run when another instance holds it. The
-// store's advisory lock keys are 64-bit hashes of its schema and table
-// names, so stores on different tables do not contend. The cleanup is the
-// only place the store reads its own clock.
+// short batches (see WithRetention and WithCleanupInterval). A revoked
+// session also stays until its absolute expiry has passed by the retention
+// period, so that its token can never be taken by a new session while it
+// might still be presented. Only one instance at a time does that work:
+// each run first takes a PostgreSQL advisory lock and skips the run when
+// another instance holds it. The store's advisory lock keys are 64-bit
+// hashes of its schema and table names, so stores on different tables do
+// not contend. The cleanup is the only place the store reads its own clock.
 package pgstore
 
 import (
@@ -147,7 +149,8 @@ func WithCleanupInterval(d time.Duration) Option {
 
 // WithRetention sets how long revoked and expired sessions are kept, with
 // their revocation time and reason, before the background cleanup deletes
-// them. The default is DefaultRetention.
+// them; a revoked session is kept until its absolute expiry, too, is that
+// long ago. The default is DefaultRetention.
 func WithRetention(d time.Duration) Option {
 	return func(c *config) { c.retention = max(d, 0) }
 }

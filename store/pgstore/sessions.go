@@ -69,16 +69,23 @@ func newQueries(n names) queries {
 		revokeOne: n.expand(`UPDATE {table} SET revoked_at = $1, revoke_reason = $2
 			WHERE user_id = $3 AND id = $4 AND ` + activeAt + ` RETURNING id`),
 
-		// One batch of DeleteBefore. Expired before $1 means
-		// store.Session.Expired at $1: the earlier expiry is at or before
-		// $1. SKIP LOCKED leaves rows that a request is writing (or another
-		// cleaner is deleting) to a later batch or run instead of waiting.
-		// The ids are gathered into an array first, so the DELETE finds its
-		// rows through the primary key: with IN (subquery) the planner may
-		// join against the whole table.
+		// One batch of DeleteBefore (see store.Cleaner). A session not
+		// revoked goes once it is expired at $1 (store.Session.Expired: the
+		// earlier expiry is at or before $1), found through the expiry
+		// index; a revoked one, a tombstone for its token until then, only
+		// once it was revoked before $1 and its absolute expiry is at or
+		// before $1 too, found through the revoked_at index. Tombstones
+		// outlive the retention only where sessions live longer than it,
+		// so the rows the two index ranges hold but the filters keep stay
+		// few. SKIP LOCKED leaves rows that a request is writing (or
+		// another cleaner is deleting) to a later batch or run instead of
+		// waiting. The ids are gathered into an array first, so the DELETE
+		// finds its rows through the primary key: with IN (subquery) the
+		// planner may join against the whole table.
 		deleteOld: n.expand(`DELETE FROM {table} WHERE id = ANY (ARRAY(
 				SELECT id FROM {table}
-				WHERE LEAST(expires_at, idle_expires_at) <= $1 OR revoked_at < $1
+				WHERE (LEAST(expires_at, idle_expires_at) <= $1 AND revoked_at IS NULL)
+					OR (revoked_at < $1 AND expires_at <= $1)
 				LIMIT $2 FOR UPDATE SKIP LOCKED))`),
 	}
 }
@@ -122,9 +129,6 @@ func bytesOrEmpty(b []byte) []byte {
 	}
 	return b
 }
-
-// errNoUser is returned by Revoke for a Selection without a user.
-var errNoUser = errors.New("pgstore: revoke: selection has no user id")
 
 // isDuplicate reports whether err is a violated primary key or unique index.
 func isDuplicate(err error) bool {
@@ -309,14 +313,15 @@ func (s *Store) owner(ctx context.Context, op, id string) (string, error) {
 // Revoke implements store.SessionStore. Each selection is one UPDATE on the
 // user index, so it is atomic and costs O(the user's sessions); the ids come
 // back sorted. When sel.SessionID names a session that is unknown or another
-// user's, Revoke returns store.ErrNotFound; an error also comes back for an
-// empty sel.UserID.
+// user's, Revoke returns store.ErrNotFound; an empty sel.UserID matches only
+// a named session bound to no user, and without a sel.SessionID gives
+// store.ErrNoUser.
 func (s *Store) Revoke(ctx context.Context, sel store.Selection, now time.Time, reason string) ([]string, error) {
 	if s.closed.Load() {
 		return nil, store.ErrClosed
 	}
-	if sel.UserID == "" {
-		return nil, errNoUser
+	if sel.UserID == "" && sel.SessionID == "" {
+		return nil, store.ErrNoUser
 	}
 	var ids []string
 	// A session that is both named and excepted is not selected at all.
@@ -385,9 +390,10 @@ func (s *Store) ListActive(ctx context.Context, now time.Time) ([]store.Session,
 	return out, nil
 }
 
-// DeleteBefore implements store.Cleaner: it deletes the sessions that have
-// expired by t (store.Session.Expired(t)) and those revoked before t, and
-// returns how many it deleted. It works in batches, each its own short
+// DeleteBefore implements store.Cleaner: it deletes the sessions not
+// revoked that have expired by t (store.Session.Expired(t)), and the revoked
+// ones whose revocation is before t and whose absolute expiry is by t
+// (revoked rows are tombstones until then), and returns how many it deleted. It works in batches, each its own short
 // statement, so requests are never held up for long; if ctx ends between
 // batches it returns the count so far with ctx's error. Rows that a
 // concurrent write holds locked are left for a later call.

@@ -57,12 +57,16 @@ const (
 	sqlRevokeExcept = `UPDATE sessions SET revoked_at = ?1, revoke_reason = ?2
 		WHERE user_id = ?3 AND id <> ?4 AND ` + activeAt + ` RETURNING id`
 
-	// One batch of DeleteBefore. Expired before ?2 means store.Session.Expired
-	// at ?2. Walking rowids upwards from ?1 makes the whole cleanup a single
-	// pass over the table however many batches it takes.
+	// One batch of DeleteBefore (see store.Cleaner): a session not revoked
+	// goes once it is expired at ?2 (store.Session.Expired), a revoked one
+	// only once it was revoked before ?2 and its absolute expiry is at or
+	// before ?2 as well. Walking rowids upwards from ?1 makes the whole
+	// cleanup a single pass over the table however many batches it takes.
 	sqlDeleteOld = `DELETE FROM sessions WHERE rowid IN (
 			SELECT rowid FROM sessions
-			WHERE rowid > ?1 AND (expires_at <= ?2 OR idle_expires_at <= ?2 OR revoked_at < ?2)
+			WHERE rowid > ?1 AND (
+				(revoked_at IS NULL AND (expires_at <= ?2 OR idle_expires_at <= ?2))
+				OR (revoked_at < ?2 AND expires_at <= ?2))
 			ORDER BY rowid LIMIT ?3)
 		RETURNING rowid`
 )
@@ -95,9 +99,6 @@ func checkTime(op, name string, t time.Time) error {
 	}
 	return nil
 }
-
-// errNoUser is returned by Revoke for a Selection without a user.
-var errNoUser = errors.New("sqlitestore: revoke: selection has no user id")
 
 // isDuplicate reports whether err is a violated primary key or unique index.
 func isDuplicate(err error) bool {
@@ -176,7 +177,15 @@ func (s *Store) getOne(ctx context.Context, op string, st *sql.Stmt, arg any) (s
 	if s.closed.Load() {
 		return store.Session{}, store.ErrClosed
 	}
-	sess, err := scan(st.QueryRowContext(ctx, arg))
+	// A lookup by key is one indexed read of a few microseconds. Under a
+	// cancellable context (every request's) database/sql and the driver
+	// each start a goroutine per query to watch it, which costs more than
+	// the read: the read runs without ctx's cancellation instead, and a ctx
+	// that has already ended is refused here.
+	if err := ctx.Err(); err != nil {
+		return store.Session{}, s.fail(op, err)
+	}
+	sess, err := scan(st.QueryRowContext(context.WithoutCancel(ctx), arg))
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Session{}, store.ErrNotFound
 	}
@@ -328,14 +337,15 @@ func (s *Store) owner(ctx context.Context, op, id string) (string, error) {
 // Revoke implements store.SessionStore. Each selection is one UPDATE on the
 // user index, so it is atomic and costs O(the user's sessions). When
 // sel.SessionID names a session that is unknown or another user's, Revoke
-// returns store.ErrNotFound; an error also comes back for an empty
-// sel.UserID. The ids come sorted.
+// returns store.ErrNotFound; an empty sel.UserID matches only a named
+// session bound to no user, and without a sel.SessionID gives
+// store.ErrNoUser. The ids come sorted.
 func (s *Store) Revoke(ctx context.Context, sel store.Selection, now time.Time, reason string) ([]string, error) {
 	if s.closed.Load() {
 		return nil, store.ErrClosed
 	}
-	if sel.UserID == "" {
-		return nil, errNoUser
+	if sel.UserID == "" && sel.SessionID == "" {
+		return nil, store.ErrNoUser
 	}
 	var ids []string
 	if sel.SessionID == "" || sel.SessionID != sel.ExceptID {
@@ -386,8 +396,10 @@ func collect[T any](rows *sql.Rows) ([]T, error) {
 	return out, rows.Err()
 }
 
-// DeleteBefore implements store.Cleaner: it deletes the sessions that have
-// expired by t (store.Session.Expired(t)) and those revoked before t. It works in batches,
+// DeleteBefore implements store.Cleaner: it deletes the sessions not
+// revoked that have expired by t (store.Session.Expired(t)), and the
+// revoked ones whose revocation is before t and whose absolute expiry is by
+// t (revoked rows are tombstones until then). It works in batches,
 // each its own short transaction, so writers are never held up for long; if
 // ctx ends between batches it returns the count so far with ctx's error.
 func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int, error) {

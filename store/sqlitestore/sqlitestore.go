@@ -13,7 +13,9 @@
 //
 // Revoked and expired sessions stay in the file, as an audit trail, until a
 // retention period has passed; a background goroutine then deletes them (see
-// WithRetention and WithCleanupInterval). That is the only place the store
+// WithRetention and WithCleanupInterval). A revoked session also stays until
+// its absolute expiry has passed by the retention period, so that its token
+// can never be taken by a new session while it might still be presented. That is the only place the store
 // reads its own clock.
 package sqlitestore
 
@@ -98,7 +100,8 @@ func WithCleanupInterval(d time.Duration) Option {
 
 // WithRetention sets how long revoked and expired sessions are kept, with
 // their revocation time and reason, before the background cleanup deletes
-// them. The default is DefaultRetention.
+// them; a revoked session is kept until its absolute expiry, too, is that
+// long ago. The default is DefaultRetention.
 func WithRetention(d time.Duration) Option {
 	return func(c *config) { c.retention = max(d, 0) }
 }

@@ -2,6 +2,7 @@ package sqlitestore_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"os"
@@ -240,6 +241,69 @@ func TestSCS(t *testing.T) {
 	is.NoErr(err)
 	is.Equal(got.RevokeReason, "x")                  // still revoked as it was
 	is.Equal(string(got.Data), string(list[0].Data)) // with the data it had
+}
+
+// TestSCSAnonymousThenLogin runs the usual scs login on a SQLite store: a
+// visitor's session holds a cart before login, and the login renews the
+// token (which revokes the anonymous session by id) and binds the user.
+// Logging out of a session bound to no one works too.
+func TestSCSAnonymousThenLogin(t *testing.T) {
+	is := is.New(t)
+	bg := context.Background()
+	st, err := sqlitestore.Open(filepath.Join(t.TempDir(), "sessions.db"))
+	is.NoErr(err)
+	defer st.Close()
+	sm := scs.New()
+	sm.Store = scsstore.New(st, scsstore.WithUserKey("userID"))
+
+	ctx, err := sm.Load(bg, "")
+	is.NoErr(err)
+	sm.Put(ctx, "cart", "3 items")
+	anon, _, err := sm.Commit(ctx)
+	is.NoErr(err)
+
+	// Login.
+	ctx, err = sm.Load(bg, anon)
+	is.NoErr(err)
+	is.Equal(sm.GetString(ctx, "cart"), "3 items")
+	is.NoErr(sm.RenewToken(ctx)) // revokes the anonymous session
+	sm.Put(ctx, "userID", "alice")
+	token, _, err := sm.Commit(ctx)
+	is.NoErr(err)
+	is.True(token != anon)
+
+	ctx, err = sm.Load(bg, token)
+	is.NoErr(err)
+	is.Equal(sm.GetString(ctx, "userID"), "alice")
+	is.Equal(sm.GetString(ctx, "cart"), "3 items") // the cart came along
+	ctx, err = sm.Load(bg, anon)
+	is.NoErr(err)
+	is.Equal(len(sm.Keys(ctx)), 0) // the old token no longer loads
+	old, err := st.GetByTokenHash(bg, sha256Of(anon))
+	is.NoErr(err)
+	is.Equal(old.RevokeReason, scsstore.ReasonDestroyed) // revoked, kept for the audit trail
+	list, err := st.List(bg, "alice")
+	is.NoErr(err)
+	is.Equal(len(list), 1)
+	is.True(!list[0].Revoked())
+
+	// Logout of a session bound to no one.
+	ctx, err = sm.Load(bg, "")
+	is.NoErr(err)
+	sm.Put(ctx, "cart", "1 item")
+	visitor, _, err := sm.Commit(ctx)
+	is.NoErr(err)
+	ctx, err = sm.Load(bg, visitor)
+	is.NoErr(err)
+	is.NoErr(sm.Destroy(ctx))
+	ctx, err = sm.Load(bg, visitor)
+	is.NoErr(err)
+	is.Equal(len(sm.Keys(ctx)), 0)
+}
+
+func sha256Of(token string) []byte {
+	h := sha256.Sum256([]byte(token))
+	return h[:]
 }
 
 // rawDB opens the store's file directly, to look at it from outside.

@@ -125,14 +125,60 @@ func testRevokeNeedsUser(t *testing.T, s store.SessionStore) {
 	ctx := t.Context()
 
 	a1 := create(t, s, "alice", base)
+	anon := create(t, s, "", base)
 	now := base.Add(time.Minute)
 	for _, sel := range []store.Selection{
 		{},
-		{SessionID: a1.ID},
 		{ExceptID: a1.ID},
+		{ExceptID: anon.ID},
 	} {
-		ids, _ := s.Revoke(ctx, sel, now, "no user") // an error is allowed
-		is.Equal(len(ids), 0)                        // nothing is revoked without a user
+		ids, err := s.Revoke(ctx, sel, now, "no user")
+		is.True(errors.Is(err, store.ErrNoUser)) // no user and no session: refused
+		is.Equal(len(ids), 0)                    // and nothing is revoked
 	}
+	// An empty user names only sessions bound to no user.
+	ids, err := s.Revoke(ctx, store.Selection{SessionID: a1.ID}, now, "no user")
+	is.True(errors.Is(err, store.ErrNotFound)) // alice's session is not anonymous
+	is.Equal(len(ids), 0)
+	is.Equal(diff(get(t, s, a1.ID), a1), "")
+	is.Equal(diff(get(t, s, anon.ID), anon), "")
+}
+
+// testRevokeAnonymous revokes sessions bound to no user (scs keeps those
+// for visitors who have not logged in) by id, as scsstore does when scs
+// destroys one or renews its token at login.
+func testRevokeAnonymous(t *testing.T, s store.SessionStore) {
+	is := is.New(t)
+	ctx := t.Context()
+
+	anon := create(t, s, "", base)
+	other := create(t, s, "", base)
+	a1 := create(t, s, "alice", base)
+	now := base.Add(time.Minute)
+
+	ids, err := s.Revoke(ctx, store.Selection{SessionID: anon.ID}, now, "destroyed")
+	is.NoErr(err)
+	is.Equal(ids, []string{anon.ID}) // exactly the one session
+	want := anon
+	want.RevokedAt, want.RevokeReason = now, "destroyed"
+	is.Equal(diff(get(t, s, anon.ID), want), "")   // revoked at now, with the reason
+	is.Equal(diff(get(t, s, other.ID), other), "") // other anonymous sessions are untouched
+	is.Equal(diff(get(t, s, a1.ID), a1), "")       // and so are users' sessions
+
+	ids, err = s.Revoke(ctx, store.Selection{SessionID: anon.ID}, now.Add(time.Hour), "again")
+	is.NoErr(err)         // revoking it again is no error
+	is.Equal(len(ids), 0) // and is not counted
+	is.Equal(diff(get(t, s, anon.ID), want), "")
+
+	// An anonymous session is nobody's: naming it with a user finds nothing.
+	ids, err = s.Revoke(ctx, store.Selection{UserID: "alice", SessionID: other.ID}, now, "hijack")
+	is.True(errors.Is(err, store.ErrNotFound))
+	is.Equal(len(ids), 0)
+
+	// Revoking "all sessions of no user" would sweep up every visitor's.
+	ids, err = s.Revoke(ctx, store.Selection{}, now, "all anonymous")
+	is.True(errors.Is(err, store.ErrNoUser))
+	is.Equal(len(ids), 0)
+	is.Equal(diff(get(t, s, other.ID), other), "") // nothing is revoked
 	is.Equal(diff(get(t, s, a1.ID), a1), "")
 }

@@ -32,15 +32,19 @@
 //     session is unknown or belongs to another user (ErrNotFound covers calls
 //     that name a user); for one of the user's own sessions that is already
 //     revoked or expired it returns no ids and no error.
-//   - Revoke with an empty Selection.UserID revokes nothing (it may return an
-//     error).
+//   - Revoke with an empty Selection.UserID and a SessionID revokes that
+//     session only when it is bound to no user (UserID ""), and otherwise
+//     returns ErrNotFound; with neither it returns ErrNoUser and revokes
+//     nothing.
 //   - Create stores every field as given, RevokedAt and RevokeReason included.
 //   - A store keeps no reference to a TokenHash slice passed in, and hands out
 //     none of its own.
 //   - After Close every method returns an error matching store.ErrClosed, and
 //     a second Close returns nil or store.ErrClosed but never panics.
 //   - A store that implements store.Cleaner treats a session as expired before
-//     t exactly as Session.Expired(t) does.
+//     t exactly as Session.Expired(t) does, and keeps a revoked session until
+//     both its RevokedAt is before t and its ExpiresAt is at or before t,
+//     whatever its IdleExpiresAt.
 //   - Session.Data round-trips byte for byte; nil and empty are the same (no
 //     data), so a store may return either for a session without data. As
 //     with TokenHash, a store keeps no reference to a Data slice passed in
@@ -96,6 +100,7 @@ func Run(t *testing.T, open func(t *testing.T) store.SessionStore) {
 		{"RevokeAll", testRevokeAll},
 		{"RevokeAllExcept", testRevokeAllExcept},
 		{"RevokeNeedsUser", testRevokeNeedsUser},
+		{"RevokeAnonymous", testRevokeAnonymous},
 		{"Cleaner", testCleaner},
 		{"Close", testClose},
 		{"ConcurrentUse", testConcurrentUse},

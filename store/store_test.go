@@ -1,0 +1,51 @@
+package store_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/revokehq/revoke/store"
+)
+
+// TestSessionJSONOmitsSecrets checks that a Session encoded as JSON, as an
+// app may do to list sessions, carries neither the token hash nor the
+// session's data.
+func TestSessionJSONOmitsSecrets(t *testing.T) {
+	now := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := store.Session{
+		ID:            "sess-1",
+		UserID:        "alice",
+		TokenHash:     []byte("0123456789abcdef0123456789abcdef"),
+		CreatedAt:     now,
+		LastSeenAt:    now,
+		ExpiresAt:     now.Add(time.Hour),
+		IdleExpiresAt: now.Add(time.Hour),
+		Data:          []byte("secret scs values"),
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fields map[string]any
+	if err := json.Unmarshal(b, &fields); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"TokenHash", "Data"} {
+		if _, ok := fields[name]; ok {
+			t.Errorf("JSON of a Session has %s: %s", name, b)
+		}
+	}
+	for _, leak := range []string{
+		"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY", // the hash, base64
+		"c2VjcmV0IHNjcyB2YWx1ZXM",                     // the data, base64
+	} {
+		if strings.Contains(string(b), leak) {
+			t.Errorf("JSON of a Session leaks %q: %s", leak, b)
+		}
+	}
+	if fields["ID"] != "sess-1" || fields["UserID"] != "alice" {
+		t.Errorf("JSON of a Session lost its public fields: %s", b)
+	}
+}
