@@ -265,3 +265,55 @@ func TestOptionsValidate(t *testing.T) {
 		t.Fatal("New accepted a nil store")
 	}
 }
+
+func TestTossedCookieDoesNotHideTheRealOne(t *testing.T) {
+	is := is.New(t)
+	m, _ := newManager(t)
+	real, _ := loginCookie(t, m, "alice")
+	// A sibling subdomain or a longer path can plant a cookie of the same
+	// name that the browser sends first.
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set("Cookie", m.CookieName()+"=planted-by-a-sibling; "+real.String())
+	cur, ok, w, _ := whoami(m, r)
+	is.True(ok)
+	is.Equal(cur.UserID, "alice")
+	is.True(!expiresCookie(w, m.CookieName())) // the real cookie is kept
+}
+
+func TestTokenCookieIsLeftToItsOwner(t *testing.T) {
+	is := is.New(t)
+	m, _ := newManager(t, revoke.WithTokenCookie("session"))
+	r := httptest.NewRequest("GET", "/", nil)
+	r.AddCookie(&http.Cookie{Name: "session", Value: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}) // an anonymous or unknown scs session
+	_, ok, w, reason := whoami(m, r)
+	is.True(!ok)
+	is.True(errors.Is(reason, revoke.ErrUnknownToken))
+	is.Equal(len(w.Result().Cookies()), 0) // neither cookie is touched
+
+	// An explicit expiry (sign-out) drops both.
+	w = httptest.NewRecorder()
+	m.ExpireCookie(w)
+	names := map[string]bool{}
+	for _, c := range w.Result().Cookies() {
+		is.True(c.MaxAge < 0)
+		names[c.Name] = true
+	}
+	is.True(names["session"] && names[m.CookieName()])
+}
+
+func TestLogoutAndRenewOutsideTheMiddleware(t *testing.T) {
+	is := is.New(t)
+	m, _ := newManager(t)
+	c, _ := loginCookie(t, m, "alice")
+
+	token, err := m.Renew(httptest.NewRecorder(), withCookie(c))
+	is.NoErr(err)
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set(revoke.HeaderName, token)
+	is.NoErr(m.Logout(httptest.NewRecorder(), r)) // no Middleware around either call
+	_, err = m.Resolve(context.Background(), token)
+	is.True(errors.Is(err, revoke.ErrRevoked))
+
+	// Without any session, Logout is not an error.
+	is.NoErr(m.Logout(httptest.NewRecorder(), httptest.NewRequest("GET", "/", nil)))
+}

@@ -33,6 +33,10 @@ func (s Source) String() string {
 type Current struct {
 	Session
 	Source Source
+
+	// bare is set when the token came from the bare token cookie (see
+	// WithTokenCookie), which belongs to another library and is left alone.
+	bare bool
 }
 
 type contextKey int
@@ -110,8 +114,8 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 		case err == nil:
 			ctx = NewContext(ctx, cur)
 		case isTokenError(err) || errors.Is(err, ErrNoSession):
-			if cur.Source == SourceCookie {
-				m.ExpireCookie(w)
+			if cur.Source == SourceCookie && !cur.bare {
+				m.expireSignedCookie(w)
 			}
 			if err == ErrNoSession && ctx.Value(failureKey) == nil {
 				// FailureReason already says ErrNoSession for this
@@ -158,8 +162,8 @@ func (m *Manager) ResolveRequest(r *http.Request) (Current, error) {
 // (isTokenError) means the request is anonymous; any other error is a store
 // failure.
 func (m *Manager) resolveRequest(r *http.Request) (Current, error) {
-	token, src, err := m.tokenOf(r)
-	cur := Current{Source: src}
+	token, src, bare, err := m.tokenOf(r)
+	cur := Current{Source: src, bare: bare}
 	if err != nil {
 		return cur, err
 	}
@@ -177,21 +181,31 @@ func (m *Manager) resolveRequest(r *http.Request) (Current, error) {
 
 // tokenOf finds the token a request presents. The header wins over the
 // cookie, as in Ory Kratos: a client that sends a header means it.
-func (m *Manager) tokenOf(r *http.Request) (string, Source, error) {
+// bare reports that the token came from the bare token cookie.
+func (m *Manager) tokenOf(r *http.Request) (token string, src Source, bare bool, err error) {
 	if vs := r.Header.Values(HeaderName); len(vs) > 0 {
 		if len(vs) > 1 {
-			return "", SourceHeader, ErrMalformedToken
+			return "", SourceHeader, false, ErrMalformedToken
 		}
-		return vs[0], SourceHeader, nil
+		return vs[0], SourceHeader, false, nil
 	}
-	token, ok, err := m.tokenFromCookie(r)
+	token, found, bare, err := m.tokenFromCookie(r)
 	switch {
-	case !ok:
-		return "", SourceNone, ErrNoSession
+	case !found:
+		return "", SourceNone, false, ErrNoSession
 	case err != nil:
-		return "", SourceCookie, err
+		return "", SourceCookie, bare, err
 	}
-	return token, SourceCookie, nil
+	return token, SourceCookie, bare, nil
+}
+
+// current returns the session of r: the one the Middleware put in its
+// context, or else the one r presents, for routes outside the Middleware.
+func (m *Manager) current(r *http.Request) (Current, error) {
+	if cur, ok := FromContext(r.Context()); ok {
+		return cur, nil
+	}
+	return m.resolveRequest(r)
 }
 
 func isTokenError(err error) bool {

@@ -53,6 +53,13 @@ type DeviceForgetter func(ctx context.Context, userID string) error
 // revoked but no OAuthTokenRevoker is configured. Nothing is revoked then.
 var ErrNoOAuthTokenRevoker = errors.New("revoke: no OAuth token revoker configured")
 
+// ErrSessionsRevokedHookFailed is wrapped in the error RevokeAll returns
+// when the sessions were revoked but the OAuthTokenRevoker or the
+// DeviceForgetter then failed. The sessions go first, so that an outage of
+// an identity provider cannot keep them alive; calling RevokeAll again
+// retries the hooks.
+var ErrSessionsRevokedHookFailed = errors.New("revoke: sessions revoked, but a revocation hook failed")
+
 // WithOAuthTokenRevoker registers the function RevokeAll calls when asked to
 // revoke the user's OAuth tokens as well.
 func WithOAuthTokenRevoker(f OAuthTokenRevoker) Option {
@@ -159,14 +166,14 @@ func (m *Manager) RevokeAll(ctx context.Context, userID string, c Cause, opts ..
 	if o.oauthTokens {
 		if err := m.oauthRevoker(ctx, userID); err != nil {
 			m.emit(ctx, ev)
-			return len(ids), fmt.Errorf("revoke: revoke OAuth tokens: %w", err)
+			return len(ids), fmt.Errorf("%w: revoke OAuth tokens: %w", ErrSessionsRevokedHookFailed, err)
 		}
 		ev.OAuthTokensRevoked = true
 	}
 	if o.forgetDevices && m.deviceForgetter != nil {
 		if err := m.deviceForgetter(ctx, userID); err != nil {
 			m.emit(ctx, ev)
-			return len(ids), fmt.Errorf("revoke: forget devices: %w", err)
+			return len(ids), fmt.Errorf("%w: forget devices: %w", ErrSessionsRevokedHookFailed, err)
 		}
 		ev.DevicesForgotten = true
 	}

@@ -174,6 +174,7 @@ func TestFailingHookStillRevokesSessions(t *testing.T) {
 	_, tokens := createN(t, m, "alice", 2)
 	n, err := m.RevokeAll(context.Background(), "alice", revoke.Cause{}, revoke.AlsoOAuthTokens())
 	is.True(errors.Is(err, failure))
+	is.True(errors.Is(err, revoke.ErrSessionsRevokedHookFailed))
 	is.Equal(n, 2)
 	is.Equal(active(m, tokens), 0)
 }

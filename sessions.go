@@ -431,12 +431,12 @@ func (m *Manager) resolve(ctx context.Context, token string, now time.Time) (Ses
 // working at once. When the session came from the cookie, a new cookie is
 // set on w. The new token is returned.
 func (m *Manager) Renew(w http.ResponseWriter, r *http.Request) (string, error) {
-	cur, ok := FromContext(r.Context())
-	if !ok {
-		return "", ErrNoSession
+	cur, err := m.current(r)
+	if err != nil {
+		return "", err
 	}
 	token := newToken()
-	err := m.store.ReplaceToken(r.Context(), cur.ID, HashToken(token), m.now())
+	err = m.store.ReplaceToken(r.Context(), cur.ID, HashToken(token), m.now())
 	switch {
 	case errors.Is(err, store.ErrInactive):
 		return "", ErrRevoked
@@ -455,11 +455,14 @@ func (m *Manager) Renew(w http.ResponseWriter, r *http.Request) (string, error) 
 // A request without a session is not an error.
 func (m *Manager) Logout(w http.ResponseWriter, r *http.Request) error {
 	m.ExpireCookie(w)
-	cur, ok := FromContext(r.Context())
-	if !ok {
+	cur, err := m.current(r)
+	if isTokenError(err) || errors.Is(err, ErrNoSession) {
 		return nil
 	}
-	_, err := m.RevokeSession(r.Context(), cur.UserID, cur.ID, Cause{Actor: "user:" + cur.UserID, Reason: ReasonLogout})
+	if err != nil {
+		return err
+	}
+	_, err = m.RevokeSession(r.Context(), cur.UserID, cur.ID, Cause{Actor: "user:" + cur.UserID, Reason: ReasonLogout})
 	return err
 }
 
@@ -481,7 +484,19 @@ func (m *Manager) SetCookie(w http.ResponseWriter, token string, expires time.Ti
 }
 
 // ExpireCookie tells the browser to drop the session cookie.
+// With WithTokenCookie it drops the token cookie too.
 func (m *Manager) ExpireCookie(w http.ResponseWriter) {
+	m.expireSignedCookie(w)
+	if m.tokenCookie != "" {
+		http.SetCookie(w, &http.Cookie{Name: m.tokenCookie, Path: "/", Expires: time.Unix(1, 0), MaxAge: -1,
+			Secure: m.cookie.Secure, HttpOnly: true, SameSite: m.cookie.SameSite})
+	}
+}
+
+// expireSignedCookie drops only the signed session cookie: the middleware
+// uses it for a stale cookie of its own, and leaves a token cookie to the
+// library that set it.
+func (m *Manager) expireSignedCookie(w http.ResponseWriter) {
 	c := m.newCookie("")
 	c.Expires = time.Unix(1, 0)
 	c.MaxAge = -1
@@ -503,24 +518,30 @@ func (m *Manager) newCookie(value string) *http.Cookie {
 // CookieName returns the name of the session cookie.
 func (m *Manager) CookieName() string { return m.cookie.Name }
 
-// tokenFromCookie returns the token in r's session cookie. ok is false when
-// there is no cookie; err is ErrMalformedToken when it fails its signature.
-func (m *Manager) tokenFromCookie(r *http.Request) (token string, ok bool, err error) {
-	c, err := r.Cookie(m.cookie.Name)
-	if err != nil {
-		if m.tokenCookie == "" {
-			return "", false, nil
+// tokenFromCookie returns the token in r's session cookie. found is false
+// when there is none; err is ErrMalformedToken when no cookie of the name
+// passes the signature check. bare is set when the token came from the
+// bare token cookie (WithTokenCookie).
+func (m *Manager) tokenFromCookie(r *http.Request) (token string, found, bare bool, err error) {
+	// Every cookie of the name is tried: one set for a longer path or by a
+	// sibling domain comes first and must not hide, and get expired in
+	// place of, the real one.
+	for _, c := range r.CookiesNamed(m.cookie.Name) {
+		var raw []byte
+		if securecookie.DecodeMulti(m.cookie.Name, c.Value, &raw, m.codecs...) == nil {
+			return string(raw), true, false, nil
 		}
-		if c, err = r.Cookie(m.tokenCookie); err != nil {
-			return "", false, nil
+		found = true
+	}
+	if found {
+		return "", true, false, ErrMalformedToken
+	}
+	if m.tokenCookie != "" {
+		if c, err := r.Cookie(m.tokenCookie); err == nil {
+			return c.Value, true, true, nil
 		}
-		return c.Value, true, nil
 	}
-	var raw []byte
-	if err := securecookie.DecodeMulti(m.cookie.Name, c.Value, &raw, m.codecs...); err != nil {
-		return "", true, ErrMalformedToken
-	}
-	return string(raw), true, nil
+	return "", false, false, nil
 }
 
 func (m *Manager) idleDeadline(now time.Time) time.Time {

@@ -64,6 +64,13 @@ func (h *Handlers) revokeUserSessions(w http.ResponseWriter, r *http.Request, rq
 	case errors.Is(err, revoke.ErrNoOAuthTokenRevoker):
 		rq.oktaValidation(w, "oauthTokens", "oauthTokens: revoking OAuth tokens is not configured on this server")
 		return
+	case errors.Is(err, revoke.ErrSessionsRevokedHookFailed):
+		// Not a success, but the caller must know the sessions are gone:
+		// retrying is safe and only retries what failed.
+		rq.log.Error("handlers: internal error", "family", string(rq.family), "err", err, "revoked", n)
+		rq.okta(w, http.StatusInternalServerError, oktaInternal, "Internal Server Error",
+			"The user's sessions were revoked, but revoking OAuth tokens or forgetting devices failed; retry the request")
+		return
 	case err != nil:
 		rq.internal(w, err)
 		return

@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -144,6 +145,22 @@ func TestRevokeUserSessionsExtras(t *testing.T) {
 		r = e.do("DELETE", "/api/v1/users/bob/sessions?forgetDevices=false", "", "Authorization", "SSWS "+adminToken)
 		is.Equal(r.StatusCode, 204)
 		is.Equal(e.forgt.Load(), int64(1)) // not asked to forget this time
+	})
+
+	t.Run("a failing OAuth revoker is a 500 that says the sessions are gone", func(t *testing.T) {
+		is := is.New(t)
+		e := newEnvWith(t, envConfig{manager: []revoke.Option{
+			revoke.WithOAuthTokenRevoker(func(context.Context, string) error {
+				return errors.New("idp: connection refused, password=hunter2")
+			}),
+		}})
+		r := e.do("DELETE", "/api/v1/users/alice/sessions?oauthTokens=true", "", "Authorization", "SSWS "+adminToken)
+		v := checkOkta(t, r, 500, "E0000009") // the idp's text never reaches the client
+		cause := v["errorCauses"].([]any)[0].(map[string]any)["errorSummary"].(string)
+		is.True(strings.Contains(cause, "sessions were revoked"))
+		is.True(!e.active(e.a1.token)) // the sessions went first
+		is.True(!e.active(e.a2.token))
+		is.True(strings.Contains(e.logs.String(), "connection refused")) // logged for the operator
 	})
 
 	t.Run("no active session left is still 204", func(t *testing.T) {
