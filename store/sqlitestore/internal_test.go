@@ -212,3 +212,12 @@ func TestMigrateFromVersion1(t *testing.T) {
 	is.NoErr(err)
 	is.Equal(string(got.Data), "values")
 }
+
+func TestSynchronousSetting(t *testing.T) {
+	is := is.New(t)
+	var level int // SQLite: 1 is NORMAL, 2 is FULL
+	is.NoErr(openTest(t).w.QueryRowContext(t.Context(), "PRAGMA synchronous").Scan(&level))
+	is.Equal(level, 1)
+	is.NoErr(openTest(t, WithSynchronousFull()).w.QueryRowContext(t.Context(), "PRAGMA synchronous").Scan(&level))
+	is.Equal(level, 2)
+}

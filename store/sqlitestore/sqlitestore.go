@@ -88,6 +88,7 @@ type config struct {
 	retention       time.Duration
 	readers         int
 	busyTimeout     time.Duration
+	syncFull        bool
 	log             *slog.Logger
 }
 
@@ -118,6 +119,16 @@ func WithReaders(n int) Option {
 // DefaultBusyTimeout.
 func WithBusyTimeout(d time.Duration) Option {
 	return func(c *config) { c.busyTimeout = max(d, 0) }
+}
+
+// WithSynchronousFull makes every write reach the disk before the call
+// returns (SQLite's synchronous=FULL), so that an acknowledged revocation
+// survives a power cut or a kernel crash, at the cost of a flush per write.
+// By default the store uses synchronous=NORMAL, which WAL mode makes safe
+// against process crashes and corruption, but a power cut may then lose the
+// last transactions, an acknowledged revocation among them.
+func WithSynchronousFull() Option {
+	return func(c *config) { c.syncFull = true }
 }
 
 // WithLogger sets the logger for background cleanup. The default is
@@ -176,11 +187,16 @@ func open(path string, c config) (_ *Store, err error) {
 
 	busy := fmt.Sprintf("busy_timeout(%d)", c.busyTimeout.Milliseconds())
 	// Writes in WAL mode with synchronous=NORMAL cannot corrupt the
-	// database; a power cut may only lose the last transactions. Immediate
-	// transactions take the write lock up front, so a transaction never has
-	// to be retried for having started as a reader.
+	// database; a power cut may only lose the last transactions (see
+	// WithSynchronousFull). Immediate transactions take the write lock up
+	// front, so a transaction never has to be retried for having started as
+	// a reader.
+	sync := "synchronous(NORMAL)"
+	if c.syncFull {
+		sync = "synchronous(FULL)"
+	}
 	s.w, err = sql.Open("sqlite", dsn(path, url.Values{
-		"_pragma": {busy, "journal_mode(WAL)", "synchronous(NORMAL)"},
+		"_pragma": {busy, "journal_mode(WAL)", sync},
 		"_txlock": {"immediate"},
 	}))
 	if err != nil {
