@@ -43,8 +43,8 @@ func TestQueryPlans(t *testing.T) {
 		{"get by token hash", sqlGetByHash, []any{hash}, "USING INDEX sessions_by_token_hash (token_hash=?)"},
 		{"get", sqlGet, []any{"x"}, "USING INDEX sqlite_autoindex_sessions_1 (id=?)"},
 		{"list", sqlList, []any{"a"}, "USING INDEX sessions_by_user (user_id=?)"},
-		{"revoke all", sqlRevokeAll, []any{1, "r", "a"}, "USING INDEX sessions_by_user (user_id=?)"},
-		{"revoke all but one", sqlRevokeExcept, []any{1, "r", "a", "x"}, "USING INDEX sessions_by_user (user_id=?)"},
+		{"revoke all", sqlRevokeAll, []any{1, "r", "a"}, "USING INDEX sessions_unrevoked_by_user (user_id=?)"},
+		{"revoke all but one", sqlRevokeExcept, []any{1, "r", "a", "x"}, "USING INDEX sessions_unrevoked_by_user (user_id=?)"},
 		{"revoke one", sqlRevokeOne, []any{1, "r", "a", "x"}, "USING INDEX"},
 		{"touch", sqlTouch, []any{1, 2, "x"}, "USING INDEX sqlite_autoindex_sessions_1 (id=?)"},
 		{"replace token", sqlReplaceToken, []any{1, hash, "x"}, "USING INDEX sqlite_autoindex_sessions_1 (id=?)"},
@@ -96,6 +96,7 @@ func TestSchemaIndexes(t *testing.T) {
 	is.Equal(got, map[string]bool{
 		"sessions_by_token_hash":      true,  // one session per token
 		"sessions_by_user":            false, // a user's sessions
+		"sessions_unrevoked_by_user":  false, // a user's sessions still to revoke
 		"sqlite_autoindex_sessions_1": true,  // the primary key
 	})
 

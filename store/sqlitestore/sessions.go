@@ -50,11 +50,16 @@ const (
 	// It runs on the writer, which has seen every write.
 	sqlProbe = `SELECT user_id FROM sessions WHERE id = ?`
 
-	sqlRevokeAll = `UPDATE sessions SET revoked_at = ?1, revoke_reason = ?2
+	// Revoking all or all but one walks the user's unrevoked sessions only
+	// (the partial index of migration 3), however many revoked ones the
+	// user still has in the table.
+	sqlRevokeAll = `UPDATE sessions INDEXED BY sessions_unrevoked_by_user
+		SET revoked_at = ?1, revoke_reason = ?2
 		WHERE user_id = ?3 AND ` + activeAt + ` RETURNING id`
 	sqlRevokeOne = `UPDATE sessions SET revoked_at = ?1, revoke_reason = ?2
 		WHERE user_id = ?3 AND id = ?4 AND ` + activeAt + ` RETURNING id`
-	sqlRevokeExcept = `UPDATE sessions SET revoked_at = ?1, revoke_reason = ?2
+	sqlRevokeExcept = `UPDATE sessions INDEXED BY sessions_unrevoked_by_user
+		SET revoked_at = ?1, revoke_reason = ?2
 		WHERE user_id = ?3 AND id <> ?4 AND ` + activeAt + ` RETURNING id`
 
 	// One batch of DeleteBefore (see store.Cleaner): a session not revoked
