@@ -2,19 +2,15 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/revokehq/revoke/internal/demoproc"
 )
 
 // The demo's settings. They are fixed so that the test needs nothing from
@@ -27,7 +23,8 @@ const (
 )
 
 const (
-	buildTimeout = 8 * time.Minute // a cold build compiles SQLite, slowly on two busy cores
+	// readyTimeout bounds the wait for the admin API to answer once the
+	// server listens.
 	readyTimeout = 15 * time.Second
 	stopTimeout  = 10 * time.Second
 )
@@ -35,84 +32,21 @@ const (
 // server is the demo server running as a child process.
 type server struct {
 	base string // http://127.0.0.1:port
-	out  *syncBuffer
 }
-
-// buildServer compiles examples/server into a temporary directory.
-func buildServer(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "server")
-	ctx, cancel := context.WithTimeout(context.Background(), buildTimeout)
-	defer cancel()
-	// Built from the repository root, so that the root module's go.mod and
-	// go.sum decide the demo's dependencies, exactly as for its own tests.
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./examples/server")
-	cmd.Dir = ".."
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./examples/server: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// listeningRE finds the address in the demo's "listening" log line.
-var listeningRE = regexp.MustCompile(`msg=listening addr=(127\.0\.0\.1:\d+)`)
 
 // startServer runs bin on a port the kernel picks, with its sessions in a
 // fresh SQLite file, and returns once it answers the admin API with the
-// fixed token. The server is stopped when the test ends.
+// fixed token. The server is stopped, and its clean shutdown checked, when
+// the test ends.
 func startServer(t *testing.T, bin string) *server {
 	t.Helper()
-	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-db", filepath.Join(t.TempDir(), "sessions.db"))
-	// The caller's REVOKE_* settings (a password, say) would change what
-	// the test expects; only the ones set here count.
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "REVOKE_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env, "REVOKE_COOKIE_KEY="+cookieKey, "REVOKE_ADMIN_TOKEN="+adminToken)
-	s := &server{out: &syncBuffer{}}
-	cmd.Stdout, cmd.Stderr = s.out, s.out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// exited is closed once the process is gone; waitErr is then its status.
-	exited := make(chan struct{})
-	var waitErr error
-	go func() {
-		waitErr = cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(stopTimeout):
-			_ = cmd.Process.Kill()
-			<-exited
-			t.Errorf("the server did not stop within %s of SIGTERM", stopTimeout)
-		}
-		if t.Failed() {
-			t.Logf("server output:\n%s", s.out)
-		}
-	})
+	p := demoproc.Start(t, bin, []string{"-db", filepath.Join(t.TempDir(), "sessions.db")},
+		[]string{"REVOKE_COOKIE_KEY=" + cookieKey, "REVOKE_ADMIN_TOKEN=" + adminToken})
+	t.Cleanup(func() { p.StopWithin(t, stopTimeout) })
+	s := &server{base: p.URL()}
 
-	deadline := time.Now().Add(readyTimeout)
-	for s.base == "" {
-		if m := listeningRE.FindStringSubmatch(s.out.String()); m != nil {
-			s.base = "http://" + m[1]
-			break
-		}
-		select {
-		case <-exited:
-			t.Fatalf("the server exited before listening (%v):\n%s", waitErr, s.out)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the server did not listen within %s:\n%s", readyTimeout, s.out)
-		}
-	}
 	// Ready means serving, and with the token from the environment.
+	deadline := time.Now().Add(readyTimeout)
 	for {
 		status, err := s.adminGet("/demo/audit", nil)
 		if err == nil && status == http.StatusOK {
@@ -122,7 +56,7 @@ func startServer(t *testing.T, bin string) *server {
 			t.Fatalf("GET /demo/audit with the admin token: status %d, want 200", status)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the server did not answer within %s: %v\n%s", readyTimeout, err, s.out)
+			t.Fatalf("the server did not answer within %s: %v", readyTimeout, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+	"github.com/revokehq/revoke/internal/demoproc"
 )
 
 // TestActiveSessionsPage signs alice in from separate browsers and ends
@@ -23,7 +24,7 @@ func TestActiveSessionsPage(t *testing.T) {
 		t.Logf("%-34s %6.2fs", what, time.Since(began).Seconds())
 	}
 
-	srv := startServer(t, buildServer(t))
+	srv := startServer(t, demoproc.Build(t, t.TempDir()))
 	lap("server built and ready")
 	br := newBrowser(t, execPath)
 	a := br.newPage(t, "A", srv.base)

@@ -75,12 +75,7 @@ func newFzWorld(t testing.TB) *fzWorld {
 		t.Fatal(err)
 	}
 	w.m, w.h = m, h.Handler()
-	rec := httptest.NewRecorder()
-	if err := m.SetCookie(rec, fzSessions[0].token, time.Now().Add(time.Hour)); err != nil {
-		t.Fatal(err)
-	}
-	c := rec.Result().Cookies()[0]
-	w.cookie = c.Name + "=" + c.Value
+	w.cookie = cookieHeader(t, m, fzSessions[0].token)
 	return w
 }
 
@@ -332,9 +327,7 @@ func FuzzAdminIDs(f *testing.F) {
 		case 1:
 			auth = "X-Session-Token: " + fzSessions[3].token // root, an admin
 		case 2:
-			rec := httptest.NewRecorder()
-			_ = w.m.SetCookie(rec, fzSessions[3].token, time.Now().Add(time.Hour))
-			auth = "Cookie: " + w.m.CookieName() + "=" + rec.Result().Cookies()[0].Value + "\r\nSec-Fetch-Site: same-origin"
+			auth = "Cookie: " + cookieHeader(t, w.m, fzSessions[3].token) + "\r\nSec-Fetch-Site: same-origin"
 		case 3:
 			auth = "X-Session-Token: " + fzSessions[2].token // bob, not an admin
 		}

@@ -229,9 +229,17 @@ func (e *env) expired(userID string) session {
 
 // cookie returns the Cookie header value that carries token.
 func (e *env) cookie(token string) string {
+	e.t.Helper()
+	return cookieHeader(e.t, e.m, token)
+}
+
+// cookieHeader returns the Cookie header value, name=value, of the session
+// cookie m sets for token.
+func cookieHeader(tb testing.TB, m *revoke.Manager, token string) string {
+	tb.Helper()
 	rec := httptest.NewRecorder()
-	if err := e.m.SetCookie(rec, token, time.Now().Add(time.Hour)); err != nil {
-		e.t.Fatal(err)
+	if err := m.SetCookie(rec, token, time.Now().Add(time.Hour)); err != nil {
+		tb.Fatal(err)
 	}
 	c := rec.Result().Cookies()[0]
 	return c.Name + "=" + c.Value

@@ -1,29 +1,26 @@
 package reliability
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"go/build"
 	"io"
 	mrand "math/rand/v2"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/revokehq/revoke/internal/demoproc"
 )
 
 // Settings of the soak.
@@ -71,11 +68,17 @@ func TestSoak(t *testing.T) {
 	warmup := min(duration/5, 30*time.Second)
 
 	dir := t.TempDir()
-	srv := startDemo(t, buildDemo(t, dir), filepath.Join(dir, "soak.db"))
+	// Every worker signs in from 127.0.0.1 over and over: the per-address
+	// sign-in limit, there to stop password guessing, would refuse them.
+	srv := demoproc.Start(t, demoproc.Build(t, dir), []string{"-db", filepath.Join(dir, "soak.db"), "-login-attempts", "0"}, []string{
+		"REVOKE_ADMIN_TOKEN=" + soakAdminToken,
+		"REVOKE_DEMO_PASSWORD=" + soakPassword,
+		"REVOKE_COOKIE_KEY=" + hex.EncodeToString([]byte(rand.Text()+rand.Text())),
+	})
 	tr := &http.Transport{MaxIdleConns: soakWorkers + 2, MaxIdleConnsPerHost: soakWorkers + 2}
 	defer tr.CloseIdleConnections()
 	ld := &load{
-		base:   srv.base,
+		base:   srv.URL(),
 		client: &http.Client{Transport: tr, Timeout: 10 * time.Second},
 		stop:   make(chan struct{}),
 		stats:  map[string]map[int]int{},
@@ -95,7 +98,7 @@ func TestSoak(t *testing.T) {
 	defer stopLoad() // also when a sample fails the test early
 
 	time.Sleep(warmup)
-	first := sample(t, srv.pid)
+	first := sample(t, srv.PID())
 	measuredFrom := time.Now()
 	reqsAtFirst := ld.requests.Load()
 	peak := first
@@ -103,16 +106,16 @@ func TestSoak(t *testing.T) {
 	defer tick.Stop()
 	for time.Since(began) < duration {
 		<-tick.C
-		s := sample(t, srv.pid)
+		s := sample(t, srv.PID())
 		peak = resources{max(peak.rssKiB, s.rssKiB), max(peak.fds, s.fds), max(peak.threads, s.threads)}
 	}
-	last := sample(t, srv.pid)
+	last := sample(t, srv.PID())
 	measured := time.Since(measuredFrom)
 	reqsMeasured := ld.requests.Load() - reqsAtFirst
 	stopLoad()
 	elapsed := time.Since(began)
-	idle := sample(t, srv.pid)
-	srv.stop(t)
+	idle := sample(t, srv.PID())
+	srv.Stop(t)
 
 	total := ld.requests.Load()
 	t.Logf("soak: %d workers + 1 admin for %v (warm-up %v): %d requests, %.0f req/s overall, %.0f req/s after warm-up",
@@ -122,10 +125,12 @@ func TestSoak(t *testing.T) {
 	}
 	t.Logf("  transport errors %d, unexpected statuses %d, 5xx %d; %d immediate-refusal checks of known-revoked sessions, %d failed",
 		ld.transportErrs.Load(), ld.unexpected.Load(), ld.serverErrs.Load(), ld.strictChecks.Load(), ld.strictFails.Load())
+	errorLines, firstError := srv.Logged("ERROR")
+	warnLines, _ := srv.Logged("WARN")
 	t.Logf("  server: RSS %.1f MiB after warm-up, %.1f MiB at the end (peak %.1f, %.1f idle); fds %d -> %d (peak %d, %d idle); threads %d -> %d (peak %d); log lines: %d ERROR, %d WARN",
 		mib(first.rssKiB), mib(last.rssKiB), mib(peak.rssKiB), mib(idle.rssKiB),
 		first.fds, last.fds, peak.fds, idle.fds, first.threads, last.threads, peak.threads,
-		srv.out.errors.Load(), srv.out.warns.Load())
+		errorLines, warnLines)
 
 	if n := ld.transportErrs.Load(); n != 0 {
 		t.Errorf("%d transport errors", n)
@@ -136,8 +141,8 @@ func TestSoak(t *testing.T) {
 	if n := ld.strictFails.Load(); n != 0 {
 		t.Errorf("%d known-revoked sessions were accepted", n)
 	}
-	if n := srv.out.errors.Load(); n != 0 {
-		t.Errorf("the server logged %d errors; first: %s", n, srv.out.firstError())
+	if errorLines != 0 {
+		t.Errorf("the server logged %d errors; first: %s", errorLines, firstError)
 	}
 	if ld.strictChecks.Load() == 0 || total < soakWorkers {
 		t.Error("the load did almost nothing: the test proved nothing")
@@ -152,8 +157,8 @@ func TestSoak(t *testing.T) {
 		t.Errorf("RSS grew from %.1f MiB to %.1f MiB (limit %.1f MiB)", mib(first.rssKiB), mib(last.rssKiB), mib(limit))
 	}
 	if t.Failed() {
+		// The server's output is logged too, when the test ends.
 		t.Logf("first failures:\n%s", strings.Join(ld.failures, "\n"))
-		t.Logf("server log, last lines:\n%s", srv.out.tail())
 	}
 }
 
@@ -510,160 +515,4 @@ func sample(t *testing.T, pid int) resources {
 		t.Fatalf("could not read VmRSS and Threads of process %d", pid)
 	}
 	return r
-}
-
-// buildDemo compiles the demo server into dir and returns the binary's path.
-func buildDemo(t *testing.T, dir string) string {
-	t.Helper()
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		goBin = filepath.Join(build.Default.GOROOT, "bin", "go")
-	}
-	bin := filepath.Join(dir, "revoke-demo")
-	cmd := exec.Command(goBin, "build", "-o", bin, ".")
-	cmd.Dir = filepath.Join("..", "examples", "server")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-// demo is the demo server running as a child process.
-type demo struct {
-	cmd  *exec.Cmd
-	pid  int
-	base string
-	out  *serverLog
-	done chan struct{} // closed once the process has exited
-	err  error         // how it exited, set before done is closed
-}
-
-var listeningRE = regexp.MustCompile(`msg=listening addr=(127\.0\.0\.1:\d+)`)
-
-// startDemo runs the binary on a free loopback port with its sessions in db,
-// a fixed admin token, password and cookie key, and waits until it listens.
-func startDemo(t *testing.T, bin, db string) *demo {
-	t.Helper()
-	// Every worker signs in from 127.0.0.1 over and over: the per-address
-	// sign-in limit, there to stop password guessing, would refuse them.
-	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-db", db, "-login-attempts", "0")
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "REVOKE_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env,
-		"REVOKE_ADMIN_TOKEN="+soakAdminToken,
-		"REVOKE_DEMO_PASSWORD="+soakPassword,
-		"REVOKE_COOKIE_KEY="+hex.EncodeToString([]byte(rand.Text()+rand.Text())))
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	d := &demo{cmd: cmd, pid: cmd.Process.Pid, out: newServerLog(), done: make(chan struct{})}
-	go func() {
-		d.out.read(stdout)
-		d.err = cmd.Wait()
-		close(d.done)
-	}()
-	t.Cleanup(func() {
-		select {
-		case <-d.done:
-		default:
-			_ = cmd.Process.Kill()
-			<-d.done
-		}
-	})
-	select {
-	case addr := <-d.out.addr:
-		d.base = "http://" + addr
-	case <-d.done:
-		t.Fatalf("server exited before listening: %v\n%s", d.err, d.out.tail())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("server did not listen within 30s:\n%s", d.out.tail())
-	}
-	return d
-}
-
-// stop sends SIGTERM and checks that the server shuts down cleanly.
-func (d *demo) stop(t *testing.T) {
-	t.Helper()
-	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-d.done:
-		if d.err != nil {
-			t.Errorf("server exited with %v:\n%s", d.err, d.out.tail())
-		}
-		if !strings.Contains(d.out.tail(), "msg=stopped") {
-			t.Errorf("no clean shutdown in the log:\n%s", d.out.tail())
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("server did not stop within 20s of SIGTERM:\n%s", d.out.tail())
-	}
-}
-
-// serverLog reads the server's output line by line. It keeps only the last
-// lines and the first error, since a long soak logs every sign-in, and
-// counts the lines logged at ERROR and WARN level.
-type serverLog struct {
-	addr          chan string
-	errors, warns atomic.Int64
-
-	mu    sync.Mutex
-	last  []string
-	first string // the first ERROR line
-}
-
-const tailLines = 40
-
-func newServerLog() *serverLog { return &serverLog{addr: make(chan string, 1)} }
-
-func (l *serverLog) read(r io.Reader) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	found := false
-	for sc.Scan() {
-		line := sc.Text()
-		if m := listeningRE.FindStringSubmatch(line); m != nil && !found {
-			found = true
-			l.addr <- m[1]
-		}
-		switch {
-		case strings.Contains(line, "level=ERROR"):
-			if l.errors.Add(1) == 1 {
-				l.mu.Lock()
-				l.first = line
-				l.mu.Unlock()
-			}
-		case strings.Contains(line, "level=WARN"):
-			l.warns.Add(1)
-		}
-		l.mu.Lock()
-		if len(l.last) == tailLines {
-			l.last = slices.Delete(l.last, 0, 1)
-		}
-		l.last = append(l.last, line)
-		l.mu.Unlock()
-	}
-	// Keep draining whatever is left, so the server never blocks on a
-	// full pipe.
-	_, _ = io.Copy(io.Discard, r)
-}
-
-func (l *serverLog) tail() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Join(l.last, "\n")
-}
-
-func (l *serverLog) firstError() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.first
 }

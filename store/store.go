@@ -8,6 +8,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -72,6 +73,33 @@ func (s *Session) Expired(t time.Time) bool {
 
 // Active reports whether the session is neither revoked nor expired at t.
 func (s *Session) Active(t time.Time) bool { return !s.Revoked() && !s.Expired(t) }
+
+// CheckTimes returns an error unless every time of the session except
+// RevokedAt is set and within [earliest, latest]; RevokedAt may be zero (not
+// revoked), and otherwise must be within that range too. The error names the
+// first time that is not. A backend's Create calls it with the range of times
+// it can store, so that it refuses a session rather than store other times
+// than it was given.
+func (s *Session) CheckTimes(earliest, latest time.Time) error {
+	for _, f := range []struct {
+		name string
+		t    time.Time
+	}{
+		{"CreatedAt", s.CreatedAt},
+		{"LastSeenAt", s.LastSeenAt},
+		{"ExpiresAt", s.ExpiresAt},
+		{"IdleExpiresAt", s.IdleExpiresAt},
+		{"RevokedAt", s.RevokedAt},
+	} {
+		if f.name == "RevokedAt" && f.t.IsZero() {
+			continue
+		}
+		if f.t.IsZero() || f.t.Before(earliest) || f.t.After(latest) {
+			return fmt.Errorf("%s %v is zero or outside the range", f.name, f.t)
+		}
+	}
+	return nil
+}
 
 // Selection picks the sessions a Revoke call applies to.
 type Selection struct {

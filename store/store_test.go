@@ -49,3 +49,53 @@ func TestSessionJSONOmitsSecrets(t *testing.T) {
 		t.Errorf("JSON of a Session lost its public fields: %s", b)
 	}
 }
+
+// TestCheckTimes checks the range test backends run in Create: every time
+// but RevokedAt must be set, and every set time lie within the bounds, which
+// are inclusive.
+func TestCheckTimes(t *testing.T) {
+	earliest := time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+	latest := time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+	valid := store.Session{
+		CreatedAt:     earliest,
+		LastSeenAt:    earliest,
+		ExpiresAt:     latest,
+		IdleExpiresAt: latest,
+	}
+	if err := valid.CheckTimes(earliest, latest); err != nil {
+		t.Fatalf("a session not revoked, with times at the bounds: %v", err)
+	}
+	revoked := valid
+	revoked.RevokedAt = latest
+	if err := revoked.CheckTimes(earliest, latest); err != nil {
+		t.Fatalf("a revoked session: %v", err)
+	}
+
+	fields := map[string]func(*store.Session) *time.Time{
+		"CreatedAt":     func(s *store.Session) *time.Time { return &s.CreatedAt },
+		"LastSeenAt":    func(s *store.Session) *time.Time { return &s.LastSeenAt },
+		"ExpiresAt":     func(s *store.Session) *time.Time { return &s.ExpiresAt },
+		"IdleExpiresAt": func(s *store.Session) *time.Time { return &s.IdleExpiresAt },
+		"RevokedAt":     func(s *store.Session) *time.Time { return &s.RevokedAt },
+	}
+	for name, field := range fields {
+		for _, bad := range []time.Time{
+			earliest.Add(-time.Nanosecond),
+			latest.Add(time.Nanosecond),
+			{}, // zero, allowed only for RevokedAt
+		} {
+			s := revoked
+			*field(&s) = bad
+			err := s.CheckTimes(earliest, latest)
+			if name == "RevokedAt" && bad.IsZero() {
+				if err != nil {
+					t.Errorf("RevokedAt zero (not revoked): %v", err)
+				}
+				continue
+			}
+			if err == nil || !strings.HasPrefix(err.Error(), name+" ") {
+				t.Errorf("%s %v: got error %v, want one naming %s", name, bad, err, name)
+			}
+		}
+	}
+}

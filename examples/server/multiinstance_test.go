@@ -9,8 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"runtime"
 	"strings"
 	"sync"
@@ -19,39 +17,20 @@ import (
 
 	"github.com/matryer/is"
 
+	"github.com/revokehq/revoke/internal/demoproc"
 	"github.com/revokehq/revoke/internal/pgtest"
 )
 
 // startPGServer runs the demo binary on a free loopback port with its
 // sessions in schema of the PostgreSQL database dsn, and waits until it
 // listens.
-func startPGServer(t *testing.T, bin, dsn, schema, cookieKey, adminToken string) *process {
+func startPGServer(t *testing.T, bin, dsn, schema, cookieKey, adminToken string) *demoproc.Process {
 	t.Helper()
-	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-postgres", dsn, "-postgres-schema", schema)
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "REVOKE_") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	cmd.Env = append(cmd.Env,
-		envPassword+"="+testPassword,
-		envCookieKey+"="+cookieKey,
-		envAdminToken+"="+adminToken,
-	)
-	p := &process{cmd: cmd, out: newOutput(), exited: make(chan error, 1), adminToken: adminToken}
-	cmd.Stdout, cmd.Stderr = p.out, p.out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { p.exited <- cmd.Wait() }()
-	t.Cleanup(func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-			<-p.exited
-		}
+	return demoproc.Start(t, bin, []string{"-postgres", dsn, "-postgres-schema", schema}, []string{
+		envPassword + "=" + testPassword,
+		envCookieKey + "=" + cookieKey,
+		envAdminToken + "=" + adminToken,
 	})
-	p.base = p.out.waitListening(t, p.exited)
-	return p
 }
 
 // signedIn is one of alice's sessions: what the login answered, and the
@@ -61,31 +40,31 @@ type signedIn struct {
 	cookie *http.Cookie
 }
 
-func signIn(t *testing.T, p *process, user string) signedIn {
+func signIn(t *testing.T, p *demoproc.Process, user string) signedIn {
 	t.Helper()
-	lr, ck := newClient(t, p.base).login(user, testPassword)
+	lr, ck := newClient(t, p.URL()).login(user, testPassword)
 	if ck == nil {
-		t.Fatalf("login on %s set no session cookie", p.base)
+		t.Fatalf("login on %s set no session cookie", p.URL())
 	}
 	return signedIn{lr, ck}
 }
 
 // expectMe checks GET /me on p for s, first with its token and then with
 // its cookie: want is the status both must get, and a 200 must name s.
-func expectMe(t *testing.T, p *process, s signedIn, want int) {
+func expectMe(t *testing.T, p *demoproc.Process, s signedIn, want int) {
 	t.Helper()
-	c := newClient(t, p.base)
+	c := newClient(t, p.URL())
 	for _, as := range []struct {
 		how string
 		c   *client
 	}{{"token", c.withToken(s.lr.Token)}, {"cookie", c.withCookie(s.cookie)}} {
 		res, b := as.c.do(http.MethodGet, "/me", "")
 		if res.StatusCode != want {
-			t.Fatalf("GET /me on %s with the %s of session %s: status %d, want %d: %s", p.base, as.how, s.lr.SessionID, res.StatusCode, want, b)
+			t.Fatalf("GET /me on %s with the %s of session %s: status %d, want %d: %s", p.URL(), as.how, s.lr.SessionID, res.StatusCode, want, b)
 		}
 		if want == http.StatusOK {
 			if got := decode[meResponse](t, b).SessionID; got != s.lr.SessionID {
-				t.Fatalf("GET /me on %s with the %s of session %s: answered for session %s", p.base, as.how, s.lr.SessionID, got)
+				t.Fatalf("GET /me on %s with the %s of session %s: answered for session %s", p.URL(), as.how, s.lr.SessionID, got)
 			}
 		}
 	}
@@ -104,19 +83,19 @@ func TestMultiInstancePostgres(t *testing.T) {
 		t.Skip("stops the servers with SIGTERM")
 	}
 	dsn, schema := pgtest.Schema(t, "demo_test_", true)
-	bin := buildServer(t, t.TempDir())
+	bin := demoproc.Build(t, t.TempDir())
 	cookieKey := hex.EncodeToString([]byte(rand.Text() + rand.Text()))
 	adminToken := "multi-instance-admin-" + rand.Text()
 
 	a := startPGServer(t, bin, dsn, schema, cookieKey, adminToken)
 	b := startPGServer(t, bin, dsn, schema, cookieKey, adminToken)
-	if a.base == b.base {
-		t.Fatalf("both instances listen on %s", a.base)
+	if a.URL() == b.URL() {
+		t.Fatalf("both instances listen on %s", a.URL())
 	}
-	for _, p := range []*process{a, b} {
-		log := p.out.String()
+	for _, p := range []*demoproc.Process{a, b} {
+		log := p.Output()
 		if !strings.Contains(log, "store=\"postgres:") || !strings.Contains(log, "schema="+schema) {
-			t.Fatalf("the log of %s does not name the PostgreSQL store and schema:\n%s", p.base, log)
+			t.Fatalf("the log of %s does not name the PostgreSQL store and schema:\n%s", p.URL(), log)
 		}
 	}
 
@@ -126,11 +105,11 @@ func TestMultiInstancePostgres(t *testing.T) {
 	t.Run("admin revokes every session on A", func(t *testing.T) {
 		is := is.New(t)
 		onA, onB := signIn(t, a, "alice"), signIn(t, b, "alice")
-		for _, p := range []*process{a, b} {
+		for _, p := range []*demoproc.Process{a, b} {
 			expectMe(t, p, onA, http.StatusOK)
 			expectMe(t, p, onB, http.StatusOK)
 		}
-		res, _ := newClient(t, a.base).do(http.MethodDelete, "/api/v1/users/alice/sessions", "", okta...)
+		res, _ := newClient(t, a.URL()).do(http.MethodDelete, "/api/v1/users/alice/sessions", "", okta...)
 		is.Equal(res.StatusCode, http.StatusNoContent)
 		expectMe(t, b, onB, http.StatusUnauthorized)
 		expectMe(t, b, onA, http.StatusUnauthorized)
@@ -142,7 +121,7 @@ func TestMultiInstancePostgres(t *testing.T) {
 		onA, onB, onB2 := signIn(t, a, "alice"), signIn(t, b, "alice"), signIn(t, b, "alice")
 		expectMe(t, b, onA, http.StatusOK)
 		expectMe(t, a, onB, http.StatusOK)
-		res, body := newClient(t, a.base).withToken(onA.lr.Token).do(http.MethodDelete, "/auth/sessions", "")
+		res, body := newClient(t, a.URL()).withToken(onA.lr.Token).do(http.MethodDelete, "/auth/sessions", "")
 		is.Equal(res.StatusCode, http.StatusOK)
 		is.Equal(decode[map[string]int](t, body), map[string]int{"count": 2})
 		expectMe(t, b, onB, http.StatusUnauthorized)
@@ -155,11 +134,11 @@ func TestMultiInstancePostgres(t *testing.T) {
 		is := is.New(t)
 		target, other := signIn(t, a, "alice"), signIn(t, a, "alice")
 		expectMe(t, b, target, http.StatusOK)
-		res, body := newClient(t, b.base).do(http.MethodDelete, "/auth/admin/api/users/alice/sessions/"+target.lr.SessionID, "", bearer...)
+		res, body := newClient(t, b.URL()).do(http.MethodDelete, "/auth/admin/api/users/alice/sessions/"+target.lr.SessionID, "", bearer...)
 		is.Equal(res.StatusCode, http.StatusOK)
 		is.Equal(decode[map[string]any](t, body)["id"], target.lr.SessionID)
 		expectMe(t, a, target, http.StatusUnauthorized)
-		res, _ = newClient(t, a.base).withToken(target.lr.Token).do(http.MethodGet, "/auth/sessions/whoami", "")
+		res, _ = newClient(t, a.URL()).withToken(target.lr.Token).do(http.MethodGet, "/auth/sessions/whoami", "")
 		is.Equal(res.StatusCode, http.StatusUnauthorized) // anonymous to the mounted handlers too
 		expectMe(t, a, other, http.StatusOK)              // only that one
 		expectMe(t, b, other, http.StatusOK)
@@ -169,8 +148,8 @@ func TestMultiInstancePostgres(t *testing.T) {
 		hammerDuringRevoke(t, a, b, bearer)
 	})
 
-	a.stop(t)
-	b.stop(t)
+	a.Stop(t)
+	b.Stop(t)
 }
 
 // meResult is one GET /me of the hammer: when it was sent, when its answer
@@ -185,7 +164,7 @@ type meResult struct {
 // while an administrator revokes all of them on a. Every request that
 // started after the revocation had returned must be refused, and every
 // request that ended before it was sent must have been answered.
-func hammerDuringRevoke(t *testing.T, a, b *process, bearer []string) {
+func hammerDuringRevoke(t *testing.T, a, b *demoproc.Process, bearer []string) {
 	const (
 		workers   = 4
 		warmup    = 5  // requests each worker completes before the revoke is sent
@@ -234,7 +213,7 @@ func hammerDuringRevoke(t *testing.T, a, b *process, bearer []string) {
 					post++
 				default:
 				}
-				r := getMe(hc, b.base, s, useCookie)
+				r := getMe(hc, b.URL(), s, useCookie)
 				results[i] = append(results[i], r)
 				if r.err != nil {
 					return
@@ -251,7 +230,7 @@ func hammerDuringRevoke(t *testing.T, a, b *process, bearer []string) {
 		}
 	}
 	revokeStart := time.Now()
-	res, body := newClient(t, a.base).do(http.MethodDelete, "/auth/admin/api/users/alice/sessions", "", bearer...)
+	res, body := newClient(t, a.URL()).do(http.MethodDelete, "/auth/admin/api/users/alice/sessions", "", bearer...)
 	revokeEnd := time.Now()
 	closeReturned()
 	if res.StatusCode != http.StatusOK {

@@ -152,22 +152,8 @@ func (s *Store) Create(ctx context.Context, sess store.Session) error {
 	if s.closed.Load() {
 		return store.ErrClosed
 	}
-	for _, f := range []struct {
-		name string
-		t    time.Time
-	}{
-		{"CreatedAt", sess.CreatedAt},
-		{"LastSeenAt", sess.LastSeenAt},
-		{"ExpiresAt", sess.ExpiresAt},
-		{"IdleExpiresAt", sess.IdleExpiresAt},
-		{"RevokedAt", sess.RevokedAt},
-	} {
-		if f.name == "RevokedAt" && f.t.IsZero() {
-			continue
-		}
-		if f.t.IsZero() || f.t.Before(minTime) || f.t.After(maxTime) {
-			return fmt.Errorf("pgstore: create: %s %v is zero or outside the years 1 to 9999", f.name, f.t)
-		}
+	if err := sess.CheckTimes(minTime, maxTime); err != nil {
+		return fmt.Errorf("pgstore: create: %w of the years 1 to 9999", err)
 	}
 	var revokedAt *time.Time
 	if sess.Revoked() {

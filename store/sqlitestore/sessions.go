@@ -129,22 +129,8 @@ func (s *Store) Create(ctx context.Context, sess store.Session) error {
 	if s.closed.Load() {
 		return store.ErrClosed
 	}
-	for _, f := range []struct {
-		name string
-		t    time.Time
-	}{
-		{"CreatedAt", sess.CreatedAt},
-		{"LastSeenAt", sess.LastSeenAt},
-		{"ExpiresAt", sess.ExpiresAt},
-		{"IdleExpiresAt", sess.IdleExpiresAt},
-		{"RevokedAt", sess.RevokedAt},
-	} {
-		if f.name == "RevokedAt" && f.t.IsZero() {
-			continue
-		}
-		if err := checkTime("create", f.name, f.t); err != nil {
-			return err
-		}
+	if err := sess.CheckTimes(minTime, maxTime); err != nil {
+		return fmt.Errorf("sqlitestore: create: %w of the years 1678 to 2262", err)
 	}
 	var revokedAt sql.NullInt64
 	if sess.Revoked() {

@@ -154,16 +154,75 @@ func testRevokedNeverComesBack(t *testing.T, s store.SessionStore) {
 	is := is.New(t)
 	ctx := t.Context()
 	const (
-		user     = "erin"
+		user   = "erin"
+		reason = "compromised"
+	)
+	ids, revokeAt := raceRevoke(t, s, revokeRace{
+		user:   user,
+		reason: reason,
+		write: func(w, k int, id string, now time.Time) error {
+			if k%2 == 0 {
+				return s.Touch(ctx, id, now, now.Add(time.Hour))
+			}
+			return s.ReplaceToken(ctx, id, NewTokenHash(), now)
+		},
+		// Alternate one-session and all-but-one revocations.
+		wide: func(ids []string) store.Selection { return store.Selection{UserID: user, ExceptID: ids[0]} },
+	})
+	if t.Failed() {
+		return
+	}
+
+	ids2, err := s.Revoke(ctx, store.Selection{UserID: user}, revokeAt.Add(time.Hour), "again")
+	is.NoErr(err)
+	is.Equal(len(ids2), 0) // nothing left to revoke
+
+	later := revokeAt.Add(time.Minute)
+	for _, id := range ids {
+		sess := checkRevoked(t, s, id, revokeAt, reason)
+		err := s.Touch(ctx, id, later, later.Add(time.Hour))
+		is.True(errors.Is(err, store.ErrInactive)) // Touch cannot revive it
+		err = s.ReplaceToken(ctx, id, NewTokenHash(), later)
+		is.True(errors.Is(err, store.ErrInactive)) // nor can a new token
+		got, err := s.GetByTokenHash(ctx, sess.TokenHash)
+		is.NoErr(err)
+		is.Equal(got.ID, id) // its last token still identifies it
+		is.True(!got.Active(later))
+	}
+}
+
+// revokeRace is a race of writes against Revoke on one user's sessions, for
+// raceRevoke.
+type revokeRace struct {
+	user, reason string
+	// write is worker w's k-th write, to session id at now. It returns nil
+	// or an error matching store.ErrInactive; any other error fails the test.
+	write func(w, k int, id string, now time.Time) error
+	// wide is the selection of every fourth revocation, one that takes more
+	// than one session; the others each revoke the next session by id.
+	wide func(ids []string) store.Selection
+}
+
+// raceRevoke creates r.user's sessions and has workers write to them with
+// r.write, at times that straddle the revocation time, while one goroutine
+// revokes them all at that time for r.reason. A session a worker has seen
+// inactive must never accept that worker's write again. Once the race is
+// over, every session must have been reported revoked exactly once.
+// raceRevoke returns the sessions' ids and the revocation time; the caller
+// checks the sessions further unless t has failed.
+func raceRevoke(t *testing.T, s store.SessionStore, r revokeRace) (ids []string, revokeAt time.Time) {
+	t.Helper()
+	is := is.New(t)
+	ctx := t.Context()
+	const (
 		sessions = 16
 		iters    = 48
-		reason   = "compromised"
 	)
-	ids := make([]string, sessions)
+	ids = make([]string, sessions)
 	for i := range ids {
-		ids[i] = create(t, s, user, base).ID
+		ids[i] = create(t, s, r.user, base).ID
 	}
-	revokeAt := base.Add(10 * time.Minute)
+	revokeAt = base.Add(10 * time.Minute)
 
 	start := make(chan struct{})
 	var wg sync.WaitGroup
@@ -173,15 +232,10 @@ func testRevokedNeverComesBack(t *testing.T, s store.SessionStore) {
 			inactive := make([]bool, sessions)
 			for k := range iters {
 				i := (w*5 + k) % sessions
-				// Touch times straddle the revocation time: a revocation is
+				// Write times straddle the revocation time: a revocation is
 				// final whatever the clock of a later call says.
 				now := base.Add(5*time.Minute + time.Duration(w*iters+k)*time.Second)
-				var err error
-				if k%2 == 0 {
-					err = s.Touch(ctx, ids[i], now, now.Add(time.Hour))
-				} else {
-					err = s.ReplaceToken(ctx, ids[i], NewTokenHash(), now)
-				}
+				err := r.write(w, k, ids[i], now)
 				switch {
 				case errors.Is(err, store.ErrInactive):
 					inactive[i] = true
@@ -200,12 +254,11 @@ func testRevokedNeverComesBack(t *testing.T, s store.SessionStore) {
 	wg.Go(func() {
 		<-start
 		for i, id := range ids {
-			// Alternate one-session and all-but-one revocations.
-			sel := store.Selection{UserID: user, SessionID: id}
+			sel := store.Selection{UserID: r.user, SessionID: id}
 			if i%4 == 3 {
-				sel = store.Selection{UserID: user, ExceptID: ids[0]}
+				sel = r.wide(ids)
 			}
-			got, err := s.Revoke(ctx, sel, revokeAt, reason)
+			got, err := s.Revoke(ctx, sel, revokeAt, r.reason)
 			if err != nil {
 				t.Errorf("Revoke: %v", err)
 				return
@@ -216,27 +269,21 @@ func testRevokedNeverComesBack(t *testing.T, s store.SessionStore) {
 	close(start)
 	wg.Wait()
 	if t.Failed() {
-		return
+		return ids, revokeAt
 	}
 
 	is.Equal(sorted(revoked), sorted(ids)) // every session revoked, each reported once
-	ids2, err := s.Revoke(ctx, store.Selection{UserID: user}, revokeAt.Add(time.Hour), "again")
-	is.NoErr(err)
-	is.Equal(len(ids2), 0) // nothing left to revoke
+	return ids, revokeAt
+}
 
-	later := revokeAt.Add(time.Minute)
-	for _, id := range ids {
-		sess := get(t, s, id)
-		is.True(sess.Revoked())                 // still revoked
-		is.True(sess.RevokedAt.Equal(revokeAt)) // with its original time
-		is.Equal(sess.RevokeReason, reason)     // and reason
-		err := s.Touch(ctx, id, later, later.Add(time.Hour))
-		is.True(errors.Is(err, store.ErrInactive)) // Touch cannot revive it
-		err = s.ReplaceToken(ctx, id, NewTokenHash(), later)
-		is.True(errors.Is(err, store.ErrInactive)) // nor can a new token
-		got, err := s.GetByTokenHash(ctx, sess.TokenHash)
-		is.NoErr(err)
-		is.Equal(got.ID, id) // its last token still identifies it
-		is.True(!got.Active(later))
-	}
+// checkRevoked checks that session id is still revoked with the time and
+// reason of its revocation, and returns it as stored.
+func checkRevoked(t *testing.T, s store.SessionStore, id string, at time.Time, reason string) store.Session {
+	t.Helper()
+	is := is.New(t)
+	sess := get(t, s, id)
+	is.True(sess.Revoked())             // still revoked
+	is.True(sess.RevokedAt.Equal(at))   // with its original time
+	is.Equal(sess.RevokeReason, reason) // and reason
+	return sess
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -93,73 +92,26 @@ func testUpdate(t *testing.T, s store.SessionStore) {
 func testUpdateInactive(t *testing.T, s store.SessionStore) {
 	ds := dataStore(t, s)
 	ctx := t.Context()
-	revoke := func(t *testing.T, sess store.Session, at time.Time) store.Session {
-		t.Helper()
-		if _, err := s.Revoke(ctx, store.Selection{UserID: sess.UserID, SessionID: sess.ID}, at, "test"); err != nil {
-			t.Fatal(err)
-		}
-		return get(t, s, sess.ID)
-	}
-	shortLived := func(x *store.Session) {
-		x.ExpiresAt = base.Add(time.Minute)
-		x.IdleExpiresAt = base.Add(time.Minute)
-	}
 	withData := func(x *store.Session) { x.Data = []byte("kept") }
-	cases := []struct {
-		name string
-		// prepare returns the session, as stored, and the time of the update.
-		prepare func(t *testing.T) (store.Session, time.Time)
-	}{
-		{"revoked", func(t *testing.T) (store.Session, time.Time) {
-			sess := create(t, s, "alice", base, withData)
-			return revoke(t, sess, base.Add(time.Second)), base.Add(2 * time.Second)
-		}},
-		{"revoked later than now", func(t *testing.T) (store.Session, time.Time) {
-			// A revocation is final, whatever the clock of the update says.
-			sess := create(t, s, "alice", base, withData)
-			return revoke(t, sess, base.Add(time.Minute)), base.Add(time.Second)
-		}},
-		{"absolutely expired", func(t *testing.T) (store.Session, time.Time) {
-			sess := create(t, s, "alice", base, shortLived, withData)
-			return sess, base.Add(2 * time.Minute)
-		}},
-		{"absolute expiry reached", func(t *testing.T) (store.Session, time.Time) {
-			sess := create(t, s, "alice", base, shortLived, withData)
-			return sess, sess.ExpiresAt
-		}},
-		{"idle expired", func(t *testing.T) (store.Session, time.Time) {
-			sess := create(t, s, "alice", base, withData)
-			return sess, sess.IdleExpiresAt.Add(time.Second)
-		}},
-		{"idle expiry reached", func(t *testing.T) (store.Session, time.Time) {
-			sess := create(t, s, "alice", base)
-			return sess, sess.IdleExpiresAt
-		}},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			is := is.New(t)
-			before, now := c.prepare(t)
-			is.True(!before.Active(now)) // the case is set up right
-
-			// Everything an update could use to bring the session back.
-			u := store.Update{
-				UserID:        "mallory",
-				Data:          []byte("revived"),
-				ExpiresAt:     now.Add(48 * time.Hour),
-				IdleExpiresAt: now.Add(time.Hour),
-			}
-			err := ds.Update(ctx, before.ID, u, now)
-			is.True(errors.Is(err, store.ErrInactive))       // updating an inactive session fails
-			is.Equal(diff(get(t, s, before.ID), before), "") // and changes nothing
-			list, err := s.List(ctx, "mallory")
-			is.NoErr(err)
-			is.Equal(len(list), 0) // the session did not change hands
-			got, err := s.GetByTokenHash(ctx, before.TokenHash)
-			is.NoErr(err)
-			is.True(!got.Active(now)) // it is still inactive
-		})
-	}
+	forEachInactive(t, s, func(t *testing.T, before store.Session, now time.Time) {
+		is := is.New(t)
+		// Everything an update could use to bring the session back.
+		u := store.Update{
+			UserID:        "mallory",
+			Data:          []byte("revived"),
+			ExpiresAt:     now.Add(48 * time.Hour),
+			IdleExpiresAt: now.Add(time.Hour),
+		}
+		err := ds.Update(ctx, before.ID, u, now)
+		is.True(errors.Is(err, store.ErrInactive))       // updating an inactive session fails
+		is.Equal(diff(get(t, s, before.ID), before), "") // and changes nothing
+		list, err := s.List(ctx, "mallory")
+		is.NoErr(err)
+		is.Equal(len(list), 0) // the session did not change hands
+		got, err := s.GetByTokenHash(ctx, before.TokenHash)
+		is.NoErr(err)
+		is.True(!got.Active(now)) // it is still inactive
+	}, withData)
 }
 
 func testUpdateNotFound(t *testing.T, s store.SessionStore) {
@@ -262,79 +214,31 @@ func testUpdateRacingRevoke(t *testing.T, s store.SessionStore) {
 	is := is.New(t)
 	ctx := t.Context()
 	const (
-		user     = "frank"
-		sessions = 16
-		iters    = 48
-		reason   = "signed out everywhere"
+		user   = "frank"
+		reason = "signed out everywhere"
 	)
-	ids := make([]string, sessions)
-	for i := range ids {
-		ids[i] = create(t, s, user, base).ID
-	}
-	revokeAt := base.Add(10 * time.Minute)
-
-	start := make(chan struct{})
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Go(func() {
-			<-start
-			inactive := make([]bool, sessions)
-			for k := range iters {
-				i := (w*5 + k) % sessions
-				// Update times straddle the revocation time, and every update
-				// pushes both expiries past it.
-				now := base.Add(5*time.Minute + time.Duration(w*iters+k)*time.Second)
-				err := ds.Update(ctx, ids[i], store.Update{
-					UserID:        user,
-					Data:          fmt.Appendf(nil, "worker %d, update %d", w, k),
-					ExpiresAt:     base.Add(48 * time.Hour),
-					IdleExpiresAt: now.Add(time.Hour),
-				}, now)
-				switch {
-				case errors.Is(err, store.ErrInactive):
-					inactive[i] = true
-				case err != nil:
-					t.Errorf("worker %d: %v", w, err)
-					return
-				case inactive[i]:
-					t.Errorf("worker %d: session %d came back to life after being seen inactive", w, i)
-					return
-				}
-			}
-		})
-	}
-
-	var revoked []string
-	wg.Go(func() {
-		<-start
-		for i, id := range ids {
-			// Alternate one-session and all-the-user's revocations.
-			sel := store.Selection{UserID: user, SessionID: id}
-			if i%4 == 3 {
-				sel = store.Selection{UserID: user}
-			}
-			got, err := s.Revoke(ctx, sel, revokeAt, reason)
-			if err != nil {
-				t.Errorf("Revoke: %v", err)
-				return
-			}
-			revoked = append(revoked, got...)
-		}
+	ids, revokeAt := raceRevoke(t, s, revokeRace{
+		user:   user,
+		reason: reason,
+		// Every update pushes both expiries past the revocation time.
+		write: func(w, k int, id string, now time.Time) error {
+			return ds.Update(ctx, id, store.Update{
+				UserID:        user,
+				Data:          fmt.Appendf(nil, "worker %d, update %d", w, k),
+				ExpiresAt:     base.Add(48 * time.Hour),
+				IdleExpiresAt: now.Add(time.Hour),
+			}, now)
+		},
+		// Alternate one-session and all-the-user's revocations.
+		wide: func([]string) store.Selection { return store.Selection{UserID: user} },
 	})
-	close(start)
-	wg.Wait()
 	if t.Failed() {
 		return
 	}
 
-	is.Equal(sorted(revoked), sorted(ids)) // every session revoked, each reported once
 	later := revokeAt.Add(time.Minute)
 	for _, id := range ids {
-		sess := get(t, s, id)
-		is.True(sess.Revoked())                 // still revoked
-		is.True(sess.RevokedAt.Equal(revokeAt)) // with its original time
-		is.Equal(sess.RevokeReason, reason)     // and reason
-		before := sess
+		before := checkRevoked(t, s, id, revokeAt, reason)
 		err := ds.Update(ctx, id, store.Update{
 			UserID: user, Data: []byte("late"), ExpiresAt: later.Add(time.Hour), IdleExpiresAt: later.Add(time.Hour),
 		}, later)

@@ -3,6 +3,7 @@ package storetest
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -35,58 +36,72 @@ func testTouch(t *testing.T, s store.SessionStore) {
 
 func testTouchInactive(t *testing.T, s store.SessionStore) {
 	ctx := t.Context()
+	forEachInactive(t, s, func(t *testing.T, before store.Session, now time.Time) {
+		is := is.New(t)
+		err := s.Touch(ctx, before.ID, now, now.Add(time.Hour))
+		is.True(errors.Is(err, store.ErrInactive))       // touching an inactive session fails
+		is.Equal(diff(get(t, s, before.ID), before), "") // and changes nothing
+	})
+}
+
+// forEachInactive runs check in a subtest for each way a session can be
+// inactive at the time of a call: revoked before or after that time, expired
+// absolutely or when idle, and at either expiry exactly. check gets the
+// session, as stored, and the time of the call. The sessions, created in s,
+// belong to "alice" and are changed by the edit functions before they are
+// stored.
+func forEachInactive(t *testing.T, s store.SessionStore, check func(t *testing.T, before store.Session, now time.Time), edit ...func(*store.Session)) {
+	shortLived := func(x *store.Session) {
+		x.ExpiresAt = base.Add(time.Minute)
+		x.IdleExpiresAt = base.Add(time.Minute)
+	}
+	revoke := func(t *testing.T, sess store.Session, at time.Time) store.Session {
+		t.Helper()
+		if _, err := s.Revoke(t.Context(), store.Selection{UserID: sess.UserID, SessionID: sess.ID}, at, "test"); err != nil {
+			t.Fatal(err)
+		}
+		return get(t, s, sess.ID)
+	}
+	newSession := func(t *testing.T, more ...func(*store.Session)) store.Session {
+		t.Helper()
+		return create(t, s, "alice", base, slices.Concat(more, edit)...)
+	}
 	cases := []struct {
 		name string
-		// prepare returns the session, as stored, and the time of the touch.
+		// prepare returns the session, as stored, and the time of the call.
 		prepare func(t *testing.T) (store.Session, time.Time)
 	}{
 		{"revoked", func(t *testing.T) (store.Session, time.Time) {
-			sess := create(t, s, "alice", base)
-			if _, err := s.Revoke(ctx, store.Selection{UserID: "alice", SessionID: sess.ID}, base.Add(time.Second), "test"); err != nil {
-				t.Fatal(err)
-			}
-			return get(t, s, sess.ID), base.Add(2 * time.Second)
+			sess := newSession(t)
+			return revoke(t, sess, base.Add(time.Second)), base.Add(2 * time.Second)
 		}},
 		{"revoked later than now", func(t *testing.T) (store.Session, time.Time) {
-			// A revocation is final, whatever the clock of the touch says.
-			sess := create(t, s, "alice", base)
-			if _, err := s.Revoke(ctx, store.Selection{UserID: "alice", SessionID: sess.ID}, base.Add(time.Minute), "test"); err != nil {
-				t.Fatal(err)
-			}
-			return get(t, s, sess.ID), base.Add(time.Second)
+			// A revocation is final, whatever the clock of the call says.
+			sess := newSession(t)
+			return revoke(t, sess, base.Add(time.Minute)), base.Add(time.Second)
 		}},
 		{"absolutely expired", func(t *testing.T) (store.Session, time.Time) {
-			sess := create(t, s, "alice", base, func(x *store.Session) {
-				x.ExpiresAt = base.Add(time.Minute)
-				x.IdleExpiresAt = base.Add(time.Minute)
-			})
+			sess := newSession(t, shortLived)
 			return sess, base.Add(2 * time.Minute)
 		}},
 		{"absolute expiry reached", func(t *testing.T) (store.Session, time.Time) {
-			sess := create(t, s, "alice", base, func(x *store.Session) {
-				x.ExpiresAt = base.Add(time.Minute)
-				x.IdleExpiresAt = base.Add(time.Minute)
-			})
+			sess := newSession(t, shortLived)
 			return sess, sess.ExpiresAt
 		}},
 		{"idle expired", func(t *testing.T) (store.Session, time.Time) {
-			sess := create(t, s, "alice", base)
+			sess := newSession(t)
 			return sess, sess.IdleExpiresAt.Add(time.Second)
 		}},
 		{"idle expiry reached", func(t *testing.T) (store.Session, time.Time) {
-			sess := create(t, s, "alice", base)
+			sess := newSession(t)
 			return sess, sess.IdleExpiresAt
 		}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			is := is.New(t)
 			before, now := c.prepare(t)
-			is.True(!before.Active(now)) // the case is set up right
-
-			err := s.Touch(ctx, before.ID, now, now.Add(time.Hour))
-			is.True(errors.Is(err, store.ErrInactive))       // touching an inactive session fails
-			is.Equal(diff(get(t, s, before.ID), before), "") // and changes nothing
+			is.New(t).True(!before.Active(now)) // the case is set up right
+			check(t, before, now)
 		})
 	}
 }
@@ -123,46 +138,18 @@ func testReplaceToken(t *testing.T, s store.SessionStore) {
 
 func testReplaceTokenInactive(t *testing.T, s store.SessionStore) {
 	ctx := t.Context()
-	cases := []struct {
-		name    string
-		prepare func(t *testing.T) (store.Session, time.Time)
-	}{
-		{"revoked", func(t *testing.T) (store.Session, time.Time) {
-			sess := create(t, s, "alice", base)
-			if _, err := s.Revoke(ctx, store.Selection{UserID: "alice", SessionID: sess.ID}, base.Add(time.Second), "test"); err != nil {
-				t.Fatal(err)
-			}
-			return get(t, s, sess.ID), base.Add(2 * time.Second)
-		}},
-		{"absolutely expired", func(t *testing.T) (store.Session, time.Time) {
-			sess := create(t, s, "alice", base, func(x *store.Session) {
-				x.ExpiresAt = base.Add(time.Minute)
-				x.IdleExpiresAt = base.Add(time.Minute)
-			})
-			return sess, sess.ExpiresAt
-		}},
-		{"idle expired", func(t *testing.T) (store.Session, time.Time) {
-			sess := create(t, s, "alice", base)
-			return sess, sess.IdleExpiresAt
-		}},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			is := is.New(t)
-			before, now := c.prepare(t)
-			is.True(!before.Active(now)) // the case is set up right
-
-			newHash := NewTokenHash()
-			err := s.ReplaceToken(ctx, before.ID, newHash, now)
-			is.True(errors.Is(err, store.ErrInactive))       // an inactive session gets no new token
-			is.Equal(diff(get(t, s, before.ID), before), "") // and nothing changed
-			_, err = s.GetByTokenHash(ctx, newHash)
-			is.True(errors.Is(err, store.ErrNotFound)) // the new hash leads nowhere
-			got, err := s.GetByTokenHash(ctx, before.TokenHash)
-			is.NoErr(err)
-			is.True(bytes.Equal(got.TokenHash, before.TokenHash)) // the old hash still finds the session
-		})
-	}
+	forEachInactive(t, s, func(t *testing.T, before store.Session, now time.Time) {
+		is := is.New(t)
+		newHash := NewTokenHash()
+		err := s.ReplaceToken(ctx, before.ID, newHash, now)
+		is.True(errors.Is(err, store.ErrInactive))       // an inactive session gets no new token
+		is.Equal(diff(get(t, s, before.ID), before), "") // and nothing changed
+		_, err = s.GetByTokenHash(ctx, newHash)
+		is.True(errors.Is(err, store.ErrNotFound)) // the new hash leads nowhere
+		got, err := s.GetByTokenHash(ctx, before.TokenHash)
+		is.NoErr(err)
+		is.True(bytes.Equal(got.TokenHash, before.TokenHash)) // the old hash still finds the session
+	})
 }
 
 // testExpiry checks, around every boundary, that the store's idea of an
