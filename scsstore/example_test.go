@@ -1,0 +1,35 @@
+package scsstore_test
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/alexedwards/scs/v2"
+
+	"github.com/revokehq/revoke"
+	"github.com/revokehq/revoke/scsstore"
+	"github.com/revokehq/revoke/store/memstore"
+)
+
+// An scs app keeps its code and swaps its store; revoke then finds and
+// revokes a user's scs sessions.
+func ExampleNew() {
+	st := memstore.New()
+	defer st.Close()
+	sm := scs.New()
+	sm.Store = scsstore.New(st, scsstore.WithUserKey("userID"))
+	m, err := revoke.New(st, scsstore.ManagerOptions(sm)...)
+	if err != nil {
+		panic(err)
+	}
+
+	// What LoadAndSave does around a login request.
+	ctx, _ := sm.Load(context.Background(), "")
+	sm.Put(ctx, "userID", "alice")
+	token, _, _ := sm.Commit(ctx)
+
+	n, _ := m.RevokeAll(context.Background(), "alice", revoke.Cause{Actor: "admin", Reason: "password reset"})
+	ctx, _ = sm.Load(context.Background(), token)
+	fmt.Printf("revoked %d; user after revocation: %q\n", n, sm.GetString(ctx, "userID"))
+	// Output: revoked 1; user after revocation: ""
+}
