@@ -31,6 +31,21 @@ type credential struct {
 	cookie string // Cookie header
 }
 
+// presenting sets c on one of the Ory client's request builders, which all
+// offer XSessionToken and Cookie.
+func presenting[R interface {
+	XSessionToken(string) R
+	Cookie(string) R
+}](req R, c credential) R {
+	if c.token != "" {
+		req = req.XSessionToken(c.token)
+	}
+	if c.cookie != "" {
+		req = req.Cookie(c.cookie)
+	}
+	return req
+}
+
 func (e *env) credentials(s session) []credential {
 	return []credential{
 		{name: "X-Session-Token", token: s.token},
@@ -93,12 +108,7 @@ func TestOryToSession(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			is := is.New(t)
 			req := e.oryClient().FrontendAPI.ToSession(context.Background())
-			if c.token != "" {
-				req = req.XSessionToken(c.token)
-			}
-			if c.cookie != "" {
-				req = req.Cookie(c.cookie)
-			}
+			req = presenting(req, c)
 			got, resp, err := req.Execute()
 			is.NoErr(err)
 			is.Equal(resp.StatusCode, http.StatusOK)
@@ -122,12 +132,7 @@ func TestOryListMySessions(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			is := is.New(t)
 			req := e.oryClient().FrontendAPI.ListMySessions(context.Background())
-			if c.token != "" {
-				req = req.XSessionToken(c.token)
-			}
-			if c.cookie != "" {
-				req = req.Cookie(c.cookie)
-			}
+			req = presenting(req, c)
 			got, resp, err := req.Execute()
 			is.NoErr(err)
 			is.Equal(resp.StatusCode, http.StatusOK)
@@ -156,12 +161,7 @@ func TestOryDisableMySession(t *testing.T) {
 			api := e.oryClient().FrontendAPI
 			call := func(id string) (*http.Response, error) {
 				req := api.DisableMySession(context.Background(), id)
-				if c.token != "" {
-					req = req.XSessionToken(c.token)
-				}
-				if c.cookie != "" {
-					req = req.Cookie(c.cookie)
-				}
+				req = presenting(req, c)
 				return req.Execute()
 			}
 
@@ -201,12 +201,7 @@ func TestOryDisableMyOtherSessions(t *testing.T) {
 			api := e.oryClient().FrontendAPI
 			call := func() (*ory.DeleteMySessionsCount, *http.Response, error) {
 				req := api.DisableMyOtherSessions(context.Background())
-				if c.token != "" {
-					req = req.XSessionToken(c.token)
-				}
-				if c.cookie != "" {
-					req = req.Cookie(c.cookie)
-				}
+				req = presenting(req, c)
 				return req.Execute()
 			}
 
@@ -252,44 +247,24 @@ func TestOryUnauthorized(t *testing.T) {
 	calls := map[string]call{
 		"ToSession": func(c credential) (*http.Response, error) {
 			req := api.ToSession(ctx)
-			if c.token != "" {
-				req = req.XSessionToken(c.token)
-			}
-			if c.cookie != "" {
-				req = req.Cookie(c.cookie)
-			}
+			req = presenting(req, c)
 			_, resp, err := req.Execute()
 			return resp, err
 		},
 		"ListMySessions": func(c credential) (*http.Response, error) {
 			req := api.ListMySessions(ctx)
-			if c.token != "" {
-				req = req.XSessionToken(c.token)
-			}
-			if c.cookie != "" {
-				req = req.Cookie(c.cookie)
-			}
+			req = presenting(req, c)
 			_, resp, err := req.Execute()
 			return resp, err
 		},
 		"DisableMySession": func(c credential) (*http.Response, error) {
 			req := api.DisableMySession(ctx, s1.ID)
-			if c.token != "" {
-				req = req.XSessionToken(c.token)
-			}
-			if c.cookie != "" {
-				req = req.Cookie(c.cookie)
-			}
+			req = presenting(req, c)
 			return req.Execute()
 		},
 		"DisableMyOtherSessions": func(c credential) (*http.Response, error) {
 			req := api.DisableMyOtherSessions(ctx)
-			if c.token != "" {
-				req = req.XSessionToken(c.token)
-			}
-			if c.cookie != "" {
-				req = req.Cookie(c.cookie)
-			}
+			req = presenting(req, c)
 			_, resp, err := req.Execute()
 			return resp, err
 		},
