@@ -118,6 +118,8 @@ type Handlers struct {
 	cop         *http.CrossOriginProtection
 	limits      map[Family]RateLimit
 	limiters    map[Family]*limiter
+	routeLimits map[string]RateLimit // by Route.Name; overrides the family's
+	routeLim    map[string]*limiter  // nil for a route whose limit is off
 	byName      map[string]http.Handler
 }
 
@@ -203,16 +205,23 @@ func New(m *revoke.Manager, opts ...Option) (*Handlers, error) {
 			h.limiters[fam] = h.newLimiter(fam, rl)
 		}
 	}
+	h.routeLim = make(map[string]*limiter)
+	for name, rl := range h.routeLimits {
+		h.routeLim[name] = nil
+		if rl.Requests > 0 {
+			h.routeLim[name] = h.newLimiter(routeFamily(name), rl)
+		}
+	}
 	h.byName = map[string]http.Handler{
-		"RevokeUserSessions":     h.endpoint(FamilyOkta, anySession, h.revokeUserSessions),
-		"EndUserSessions":        h.endpoint(FamilyOkta, cookieSession, h.endUserSessions),
-		"DisableMyOtherSessions": h.endpoint(FamilyKratos, anySession, h.disableMyOtherSessions),
-		"ListMySessions":         h.endpoint(FamilyKratos, anySession, h.listMySessions),
-		"DisableMySession":       h.endpoint(FamilyKratos, anySession, h.disableMySession),
-		"WhoAmI":                 h.endpoint(FamilyKratos, anySession, h.whoAmI),
-		"AdminRevokeSession":     h.endpoint(FamilyAdmin, anySession, h.adminRevokeSession),
-		"AdminListSessions":      h.endpoint(FamilyAdmin, anySession, h.adminListSessions),
-		"AdminRevokeAllSessions": h.endpoint(FamilyAdmin, anySession, h.adminRevokeAllSessions),
+		"RevokeUserSessions":     h.route("RevokeUserSessions", anySession, h.revokeUserSessions),
+		"EndUserSessions":        h.route("EndUserSessions", cookieSession, h.endUserSessions),
+		"DisableMyOtherSessions": h.route("DisableMyOtherSessions", anySession, h.disableMyOtherSessions),
+		"ListMySessions":         h.route("ListMySessions", anySession, h.listMySessions),
+		"DisableMySession":       h.route("DisableMySession", anySession, h.disableMySession),
+		"WhoAmI":                 h.route("WhoAmI", anySession, h.whoAmI),
+		"AdminRevokeSession":     h.route("AdminRevokeSession", anySession, h.adminRevokeSession),
+		"AdminListSessions":      h.route("AdminListSessions", anySession, h.adminListSessions),
+		"AdminRevokeAllSessions": h.route("AdminRevokeAllSessions", anySession, h.adminRevokeAllSessions),
 	}
 	return h, nil
 }
@@ -315,6 +324,16 @@ func (h *Handlers) Handler() http.Handler {
 	mux := http.NewServeMux()
 	h.Mount(mux)
 	return mux
+}
+
+// routeFamily returns the family of the route named name.
+func routeFamily(name string) Family {
+	for _, rt := range routes {
+		if rt.Name == name {
+			return rt.Family
+		}
+	}
+	return ""
 }
 
 func familyOf(pattern string) Family {

@@ -71,6 +71,26 @@ func WithRateLimit(f Family, rl RateLimit) Option {
 	}
 }
 
+// WithRouteRateLimit gives the route named name (a Route.Name, such as
+// "RevokeUserSessions") a rate limit of its own in place of its family's:
+// for example a tighter one on a costly admin route. Requests of zero turns
+// rate limiting off for that route alone.
+func WithRouteRateLimit(name string, rl RateLimit) Option {
+	return func(h *Handlers) error {
+		if routeFamily(name) == "" {
+			return fmt.Errorf("handlers: unknown route %q", name)
+		}
+		if rl.Requests < 0 || (rl.Requests > 0 && rl.Window <= 0) {
+			return errors.New("handlers: a rate limit needs a positive request count and window")
+		}
+		if h.routeLimits == nil {
+			h.routeLimits = make(map[string]RateLimit)
+		}
+		h.routeLimits[name] = rl
+		return nil
+	}
+}
+
 // WithoutRateLimit turns rate limiting off for the given families, or for
 // all of them when none is given (for an app that limits in front of them).
 func WithoutRateLimit(families ...Family) Option {

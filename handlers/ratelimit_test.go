@@ -193,3 +193,30 @@ func TestAddressRateLimitBeforeLookup(t *testing.T) {
 		}
 	})
 }
+
+func TestRouteRateLimit(t *testing.T) {
+	is := is.New(t)
+	e := newEnv(t,
+		handlers.WithRouteRateLimit("WhoAmI", handlers.RateLimit{Requests: 1, Window: time.Hour}),
+		handlers.WithRouteRateLimit("AdminListSessions", handlers.RateLimit{}))
+	me := []string{"X-Session-Token", e.a1.token}
+
+	r := e.do("GET", "/auth/sessions/whoami", "", me...)
+	is.Equal(r.StatusCode, 200)
+	is.Equal(r.Header.Get("X-RateLimit-Limit"), "1") // the route's own limit
+	r = e.do("GET", "/auth/sessions/whoami", "", me...)
+	is.Equal(r.StatusCode, 429)
+	r = e.do("GET", "/auth/sessions", "", me...)
+	is.Equal(r.StatusCode, 200) // the rest of the family keeps its limit
+	is.Equal(r.Header.Get("X-RateLimit-Limit"), strconv.Itoa(handlers.DefaultRateLimitRequests))
+
+	r = e.do("GET", "/auth/admin/api/users/alice/sessions", "", "Authorization", "Bearer "+adminToken)
+	is.Equal(r.StatusCode, 200)
+	is.Equal(r.Header.Get("X-RateLimit-Limit"), "") // off for this route alone
+	r = e.do("DELETE", "/auth/admin/api/users/bob/sessions", "", "Authorization", "Bearer "+adminToken)
+	is.Equal(r.StatusCode, 200)
+	is.Equal(r.Header.Get("X-RateLimit-Limit"), strconv.Itoa(handlers.DefaultRateLimitRequests))
+
+	_, err := handlers.New(e.m, handlers.WithRouteRateLimit("NoSuchRoute", handlers.RateLimit{}))
+	is.True(err != nil)
+}

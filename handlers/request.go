@@ -52,6 +52,21 @@ const (
 // per-caller rate limit, and only then the store failure a resolution may
 // have met, so that even that answer carries the rate-limit headers.
 func (h *Handlers) endpoint(fam Family, from sessionFrom, serve func(http.ResponseWriter, *http.Request, *request)) http.Handler {
+	return h.limitedEndpoint(fam, h.limiters[fam], from, serve)
+}
+
+// route is endpoint for the route named name, with its own rate limit when
+// WithRouteRateLimit gave it one.
+func (h *Handlers) route(name string, from sessionFrom, serve func(http.ResponseWriter, *http.Request, *request)) http.Handler {
+	fam := routeFamily(name)
+	lim, own := h.routeLim[name]
+	if !own {
+		lim = h.limiters[fam]
+	}
+	return h.limitedEndpoint(fam, lim, from, serve)
+}
+
+func (h *Handlers) limitedEndpoint(fam Family, lim *limiter, from sessionFrom, serve func(http.ResponseWriter, *http.Request, *request)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rq := &request{id: requestID(r), family: fam, h: h, why: revoke.ErrNoSession}
 		rq.log = h.logger.With("request_id", rq.id)
@@ -59,7 +74,6 @@ func (h *Handlers) endpoint(fam Family, from sessionFrom, serve func(http.Respon
 		ctx := context.WithValue(r.Context(), requestKey{}, rq)
 		r = r.WithContext(ctx)
 
-		lim := h.limiters[fam]
 		if lim != nil && h.addressLimited(w, r, lim) {
 			return
 		}
