@@ -13,14 +13,11 @@ import (
 	scsmem "github.com/alexedwards/scs/v2/memstore"
 
 	"github.com/revokehq/revoke"
+	"github.com/revokehq/revoke/internal/storebench"
 )
 
 // benchSizes are the store sizes the cost curve is measured at.
 var benchSizes = []int{1_000, 10_000, 100_000, 1_000_000}
-
-// sessionsPerUser is how many sessions each seeded user has: a revocation
-// of one user's sessions revokes this many.
-const sessionsPerUser = 5
 
 // benchDevice is a typical browser, so that the memory per session counts a
 // realistic user agent and address. Each session gets its own copy of the
@@ -32,8 +29,6 @@ func benchDevice() revoke.Device {
 	}
 }
 
-func benchUser(i int) string { return fmt.Sprintf("user-%07d", i/sessionsPerUser) }
-
 // seed creates n sessions through m, five per user, and returns the tokens
 // of about 4096 of them, spread over the store and shuffled, for lookups
 // that do not all hit the same cache lines.
@@ -43,7 +38,7 @@ func seed(b *testing.B, m *revoke.Manager, n int) []string {
 	stride := max(1, n/4096)
 	var sample []string
 	for i := range n {
-		_, token, err := m.Create(ctx, benchUser(i), benchDevice())
+		_, token, err := m.Create(ctx, storebench.User(i), benchDevice())
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -61,7 +56,7 @@ func (s *Store) unrevoke(k int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for u := range k {
-		for p := range s.byUser[benchUser(u*sessionsPerUser)] {
+		for p := range s.byUser[storebench.User(u*storebench.SessionsPerUser)] {
 			p.RevokedAt, p.RevokeReason = time.Time{}, ""
 		}
 	}
@@ -88,36 +83,11 @@ func BenchmarkAtSize(b *testing.B) {
 			// first benchmark.
 			runtime.GC()
 
-			b.Run("resolve", func(b *testing.B) {
-				b.ReportAllocs()
-				i := 0
-				for b.Loop() {
-					if _, err := m.Resolve(ctx, sample[i]); err != nil {
-						b.Fatal(err)
-					}
-					if i++; i == len(sample) {
-						i = 0
-					}
-				}
-			})
+			b.Run("resolve", func(b *testing.B) { storebench.Resolve(b, ctx, m, sample) })
 
 			b.Run("revoke-user", func(b *testing.B) {
-				users := min(n/sessionsPerUser, 1000)
-				cause := revoke.Cause{Actor: "bench", Reason: revoke.ReasonAdminRevoked}
-				b.ReportAllocs()
-				u := 0
-				for b.Loop() {
-					k, err := m.RevokeAll(ctx, benchUser(u*sessionsPerUser), cause)
-					if err != nil || k != sessionsPerUser {
-						b.Fatal(k, err)
-					}
-					if u++; u == users {
-						b.StopTimer()
-						st.unrevoke(users)
-						u = 0
-						b.StartTimer()
-					}
-				}
+				users := min(n/storebench.SessionsPerUser, 1000)
+				storebench.RevokeUser(b, m, users, func() { st.unrevoke(users) })
 			})
 		})
 	}
@@ -151,7 +121,7 @@ func BenchmarkMemoryPerSession(b *testing.B) {
 			}
 			ctx := context.Background()
 			for i := range n {
-				if _, _, err := m.Create(ctx, benchUser(i), benchDevice()); err != nil {
+				if _, _, err := m.Create(ctx, storebench.User(i), benchDevice()); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -167,7 +137,7 @@ func BenchmarkMemoryPerSession(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				sm.Put(ctx, "userID", benchUser(i))
+				sm.Put(ctx, "userID", storebench.User(i))
 				if _, _, err := sm.Commit(ctx); err != nil {
 					b.Fatal(err)
 				}

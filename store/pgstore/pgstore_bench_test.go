@@ -15,6 +15,7 @@ import (
 
 	"github.com/revokehq/revoke"
 	"github.com/revokehq/revoke/internal/pgtest"
+	"github.com/revokehq/revoke/internal/storebench"
 	"github.com/revokehq/revoke/store"
 )
 
@@ -23,15 +24,9 @@ import (
 // takes longer than the rest of the comparison.
 var benchSizes = []int{1_000, 10_000, 100_000}
 
-// sessionsPerUser is how many sessions each seeded user has: a revocation
-// of one user's sessions revokes this many.
-const sessionsPerUser = 5
-
 // revokeUsers is how many users a revoke benchmark revokes in turn before
 // it makes their sessions active again.
 const revokeUsers = 1000
-
-func benchUser(i int) string { return fmt.Sprintf("user-%07d", i/sessionsPerUser) }
 
 // benchStore opens a Store in a schema of its own on the test server (see
 // pgtest.DSN), dropped when the benchmark ends, or skips the benchmark when no
@@ -62,7 +57,7 @@ func seed(b *testing.B, s *Store, n int) []string {
 		_, _ = rand.Read(raw)
 		token := base64.RawURLEncoding.EncodeToString(raw)
 		hash := sha256.Sum256([]byte(token))
-		rows = append(rows, []any{store.NewID(), benchUser(i), hash[:],
+		rows = append(rows, []any{store.NewID(), storebench.User(i), hash[:],
 			now, now, now.Add(revoke.DefaultLifetime), now.Add(revoke.DefaultIdleTimeout),
 			nil, "", "203.0.113.7",
 			"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36",
@@ -87,7 +82,7 @@ func seed(b *testing.B, s *Store, n int) []string {
 func (s *Store) unrevoke(b *testing.B, k int) {
 	_, err := s.pool.Exec(context.Background(), s.names.expand(
 		`UPDATE {table} SET revoked_at = NULL, revoke_reason = ''
-		WHERE user_id < $1 AND revoked_at IS NOT NULL`), benchUser(k*sessionsPerUser))
+		WHERE user_id < $1 AND revoked_at IS NOT NULL`), storebench.User(k*storebench.SessionsPerUser))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -120,36 +115,11 @@ func BenchmarkAtSize(b *testing.B) {
 				}
 			}
 
-			b.Run("resolve", func(b *testing.B) {
-				b.ReportAllocs()
-				i := 0
-				for b.Loop() {
-					if _, err := m.Resolve(ctx, sample[i]); err != nil {
-						b.Fatal(err)
-					}
-					if i++; i == len(sample) {
-						i = 0
-					}
-				}
-			})
+			b.Run("resolve", func(b *testing.B) { storebench.Resolve(b, ctx, m, sample) })
 
 			b.Run("revoke-user", func(b *testing.B) {
-				users := min(n/sessionsPerUser, revokeUsers)
-				cause := revoke.Cause{Actor: "bench", Reason: revoke.ReasonAdminRevoked}
-				b.ReportAllocs()
-				u := 0
-				for b.Loop() {
-					k, err := m.RevokeAll(ctx, benchUser(u*sessionsPerUser), cause)
-					if err != nil || k != sessionsPerUser {
-						b.Fatal(k, err)
-					}
-					if u++; u == users {
-						b.StopTimer()
-						s.unrevoke(b, users)
-						u = 0
-						b.StartTimer()
-					}
-				}
+				users := min(n/storebench.SessionsPerUser, revokeUsers)
+				storebench.RevokeUser(b, m, users, func() { s.unrevoke(b, users) })
 			})
 		})
 	}

@@ -15,21 +15,16 @@ import (
 	"time"
 
 	"github.com/revokehq/revoke"
+	"github.com/revokehq/revoke/internal/storebench"
 	"github.com/revokehq/revoke/store"
 )
 
 // benchSizes are the store sizes the cost curve is measured at.
 var benchSizes = []int{1_000, 10_000, 100_000, 1_000_000}
 
-// sessionsPerUser is how many sessions each seeded user has: a revocation
-// of one user's sessions revokes this many.
-const sessionsPerUser = 5
-
 // revokeUsers is how many users a revoke benchmark revokes in turn before
 // it makes their sessions active again.
 const revokeUsers = 1000
-
-func benchUser(i int) string { return fmt.Sprintf("user-%07d", i/sessionsPerUser) }
 
 func benchToken() string {
 	b := make([]byte, 24)
@@ -81,7 +76,7 @@ func seed(b *testing.B, s *Store, n int) []string {
 		for i := start; i < min(start+batch, n); i++ {
 			token := benchToken()
 			hash := sha256.Sum256([]byte(token))
-			_, err := insert.ExecContext(ctx, store.NewID(), benchUser(i), hash[:],
+			_, err := insert.ExecContext(ctx, store.NewID(), storebench.User(i), hash[:],
 				now.UnixNano(), now.UnixNano(),
 				now.Add(revoke.DefaultLifetime).UnixNano(), now.Add(revoke.DefaultIdleTimeout).UnixNano(),
 				nil, "", "203.0.113.7",
@@ -126,7 +121,7 @@ func warm(b *testing.B, m *revoke.Manager, sample []string) {
 func (s *Store) unrevoke(b *testing.B, k int) {
 	_, err := s.w.ExecContext(context.Background(),
 		`UPDATE sessions SET revoked_at = NULL, revoke_reason = ''
-		WHERE user_id < ? AND revoked_at IS NOT NULL`, benchUser(k*sessionsPerUser))
+		WHERE user_id < ? AND revoked_at IS NOT NULL`, storebench.User(k*storebench.SessionsPerUser))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -141,17 +136,7 @@ func requestContext(b *testing.B) context.Context {
 }
 
 func benchResolve(b *testing.B, m *revoke.Manager, sample []string) {
-	ctx := requestContext(b)
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		if _, err := m.Resolve(ctx, sample[i]); err != nil {
-			b.Fatal(err)
-		}
-		if i++; i == len(sample) {
-			i = 0
-		}
-	}
+	storebench.Resolve(b, requestContext(b), m, sample)
 }
 
 // BenchmarkAtSize measures, in stores of 1,000 to 1,000,000 sessions, the
@@ -164,7 +149,6 @@ func BenchmarkAtSize(b *testing.B) {
 			s, m := openBench(b)
 			sample := seed(b, s, n)
 			warm(b, m, sample)
-			ctx := context.Background()
 
 			b.Run("resolve", func(b *testing.B) {
 				benchResolve(b, m, sample)
@@ -179,22 +163,8 @@ func BenchmarkAtSize(b *testing.B) {
 			})
 
 			b.Run("revoke-user", func(b *testing.B) {
-				users := min(n/sessionsPerUser, revokeUsers)
-				cause := revoke.Cause{Actor: "bench", Reason: revoke.ReasonAdminRevoked}
-				b.ReportAllocs()
-				u := 0
-				for b.Loop() {
-					k, err := m.RevokeAll(ctx, benchUser(u*sessionsPerUser), cause)
-					if err != nil || k != sessionsPerUser {
-						b.Fatal(k, err)
-					}
-					if u++; u == users {
-						b.StopTimer()
-						s.unrevoke(b, users)
-						u = 0
-						b.StartTimer()
-					}
-				}
+				users := min(n/storebench.SessionsPerUser, revokeUsers)
+				storebench.RevokeUser(b, m, users, func() { s.unrevoke(b, users) })
 			})
 		})
 	}
