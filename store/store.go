@@ -115,6 +115,16 @@ type Selection struct {
 	ExceptID string
 }
 
+// Check returns ErrNoUser for a selection that names neither a user nor a
+// session, which every backend refuses: it would reach every anonymous
+// session at once.
+func (sel Selection) Check() error {
+	if sel.UserID == "" && sel.SessionID == "" {
+		return ErrNoUser
+	}
+	return nil
+}
+
 // SessionStore is the storage a revoke Manager works on. Implementations must
 // be safe for concurrent use by many goroutines and, where the backend is
 // shared, by many processes.

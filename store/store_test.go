@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -96,6 +97,22 @@ func TestCheckTimes(t *testing.T) {
 			if err == nil || !strings.HasPrefix(err.Error(), name+" ") {
 				t.Errorf("%s %v: got error %v, want one naming %s", name, bad, err, name)
 			}
+		}
+	}
+}
+
+func TestSelectionCheck(t *testing.T) {
+	for _, c := range []struct {
+		sel  store.Selection
+		want error
+	}{
+		{store.Selection{}, store.ErrNoUser},
+		{store.Selection{ExceptID: "s1"}, store.ErrNoUser},
+		{store.Selection{UserID: "alice"}, nil},
+		{store.Selection{SessionID: "s1"}, nil}, // an anonymous session, by id
+	} {
+		if got := c.sel.Check(); !errors.Is(got, c.want) || (c.want == nil && got != nil) {
+			t.Errorf("%+v.Check() = %v, want %v", c.sel, got, c.want)
 		}
 	}
 }

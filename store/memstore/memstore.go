@@ -217,9 +217,8 @@ func (s *Store) Revoke(_ context.Context, sel store.Selection, now time.Time, re
 	if s.closed {
 		return nil, store.ErrClosed
 	}
-	if sel.UserID == "" && sel.SessionID == "" {
-		// byUser[""] holds every anonymous session: never all at once.
-		return nil, store.ErrNoUser
+	if err := sel.Check(); err != nil {
+		return nil, err
 	}
 	var revoked []string
 	revoke := func(p *store.Session) {

@@ -306,8 +306,8 @@ func (s *Store) Revoke(ctx context.Context, sel store.Selection, now time.Time, 
 	if s.closed.Load() {
 		return nil, store.ErrClosed
 	}
-	if sel.UserID == "" && sel.SessionID == "" {
-		return nil, store.ErrNoUser
+	if err := sel.Check(); err != nil {
+		return nil, err
 	}
 	var ids []string
 	// A session that is both named and excepted is not selected at all.

@@ -335,8 +335,8 @@ func (s *Store) Revoke(ctx context.Context, sel store.Selection, now time.Time, 
 	if s.closed.Load() {
 		return nil, store.ErrClosed
 	}
-	if sel.UserID == "" && sel.SessionID == "" {
-		return nil, store.ErrNoUser
+	if err := sel.Check(); err != nil {
+		return nil, err
 	}
 	var ids []string
 	if sel.SessionID == "" || sel.SessionID != sel.ExceptID {
