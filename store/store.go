@@ -28,6 +28,10 @@ var (
 	// SessionID. "Every session of no user" would be every anonymous
 	// session at once, which no caller means, so it is refused.
 	ErrNoUser = errors.New("store: revoke selection names no user")
+	// ErrUnavailable means the store did not answer within its deadline,
+	// or could not be reached. Callers answer 503 and may retry later;
+	// nothing is known to have changed.
+	ErrUnavailable = errors.New("store: unavailable")
 )
 
 // Session is the stored record of one session.
