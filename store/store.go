@@ -32,6 +32,11 @@ var (
 	// or could not be reached. Callers answer 503 and may retry later;
 	// nothing is known to have changed.
 	ErrUnavailable = errors.New("store: unavailable")
+	// ErrNotBefore means a Create or Update was refused because the
+	// session's AuthenticatedAt is before its user's not-before time: every
+	// session of the user was revoked after the credentials were checked
+	// (see Selection.NotBefore), so the sign-in must be done again.
+	ErrNotBefore = errors.New("store: session authenticated before its user's revocation")
 )
 
 // Session is the stored record of one session.
@@ -47,8 +52,14 @@ type Session struct {
 	UserID    string // empty for a session bound to no user (see scsstore)
 	TokenHash []byte `json:"-"` // SHA-256 of the current token (32 bytes)
 
-	CreatedAt  time.Time
-	LastSeenAt time.Time
+	CreatedAt time.Time
+	// AuthenticatedAt is when the user's credentials were checked for this
+	// session: at sign-in, usually just before CreatedAt. A renewal (new
+	// token, new scs session) keeps it. A session authenticated before its
+	// user's not-before time (see Selection.NotBefore) is never created.
+	// Zero in a session given to Create means CreatedAt.
+	AuthenticatedAt time.Time
+	LastSeenAt      time.Time
 	// ExpiresAt is the absolute end of the session's life; it never moves.
 	ExpiresAt time.Time
 	// IdleExpiresAt is when the session ends unless it is seen again; a
@@ -79,8 +90,9 @@ func (s *Session) Expired(t time.Time) bool {
 func (s *Session) Active(t time.Time) bool { return !s.Revoked() && !s.Expired(t) }
 
 // CheckTimes returns an error unless every time of the session except
-// RevokedAt is set and within [earliest, latest]; RevokedAt may be zero (not
-// revoked), and otherwise must be within that range too. The error names the
+// RevokedAt and AuthenticatedAt is set and within [earliest, latest];
+// those two may be zero (not revoked; authenticated when created), and
+// otherwise must be within that range too. The error names the
 // first time that is not. A backend's Create calls it with the range of times
 // it can store, so that it refuses a session rather than store other times
 // than it was given.
@@ -90,12 +102,13 @@ func (s *Session) CheckTimes(earliest, latest time.Time) error {
 		t    time.Time
 	}{
 		{"CreatedAt", s.CreatedAt},
+		{"AuthenticatedAt", s.AuthenticatedAt},
 		{"LastSeenAt", s.LastSeenAt},
 		{"ExpiresAt", s.ExpiresAt},
 		{"IdleExpiresAt", s.IdleExpiresAt},
 		{"RevokedAt", s.RevokedAt},
 	} {
-		if f.name == "RevokedAt" && f.t.IsZero() {
+		if (f.name == "RevokedAt" || f.name == "AuthenticatedAt") && f.t.IsZero() {
 			continue
 		}
 		if f.t.IsZero() || f.t.Before(earliest) || f.t.After(latest) {
@@ -103,6 +116,15 @@ func (s *Session) CheckTimes(earliest, latest time.Time) error {
 		}
 	}
 	return nil
+}
+
+// Authenticated returns when the session was authenticated: AuthenticatedAt,
+// or CreatedAt when that is zero. Backends store this time.
+func (s *Session) Authenticated() time.Time {
+	if s.AuthenticatedAt.IsZero() {
+		return s.CreatedAt
+	}
+	return s.AuthenticatedAt
 }
 
 // Selection picks the sessions a Revoke call applies to.
@@ -117,16 +139,39 @@ type Selection struct {
 	SessionID string
 	// ExceptID, when set, leaves that one session untouched.
 	ExceptID string
+	// NotBefore, when set, also moves the user's not-before time forward to
+	// it (never back), in the same atomic step as the revocation: from then
+	// on Create and Update refuse, with ErrNotBefore, any session of the
+	// user whose AuthenticatedAt is before it, whoever writes it and
+	// however late. This is what makes "sign out everywhere" final for a
+	// request that checked the password, or loaded a session, before it
+	// and writes after it. It needs a UserID and no SessionID.
+	NotBefore time.Time
 }
 
 // Check returns ErrNoUser for a selection that names neither a user nor a
 // session, which every backend refuses: it would reach every anonymous
 // session at once.
+//
+// It also refuses a NotBefore without a UserID or with a SessionID: a
+// not-before time belongs to a user, and revoking one session says nothing
+// about when the others were authenticated.
 func (sel Selection) Check() error {
 	if sel.UserID == "" && sel.SessionID == "" {
 		return ErrNoUser
 	}
+	if !sel.NotBefore.IsZero() && (sel.UserID == "" || sel.SessionID != "") {
+		return errors.New("store: a NotBefore selection needs a UserID and no SessionID")
+	}
 	return nil
+}
+
+// RefusedBy reports whether a session of a user authenticated at
+// authenticatedAt must be refused under the user's not-before time
+// notBefore (zero: none). Every backend decides with it or with the same
+// comparison in its query language.
+func RefusedBy(notBefore, authenticatedAt time.Time) bool {
+	return authenticatedAt.Before(notBefore)
 }
 
 // SessionStore is the storage a revoke Manager works on. Implementations must
@@ -138,7 +183,10 @@ func (sel Selection) Check() error {
 // for a call.
 type SessionStore interface {
 	// Create stores a new session. It returns ErrDuplicate when the id or the
-	// token hash is already taken.
+	// token hash is already taken, and ErrNotBefore, storing nothing, for a
+	// session bound to a user whose not-before time (see
+	// Selection.NotBefore) is after its AuthenticatedAt; that check and the
+	// insert are atomic with respect to Revoke.
 	Create(ctx context.Context, s Session) error
 
 	// Get returns the session with the given public id, active or not.
@@ -200,6 +248,9 @@ type Update struct {
 	Data          []byte
 	ExpiresAt     time.Time
 	IdleExpiresAt time.Time
+	// AuthenticatedAt replaces the session's when set; zero keeps it. The
+	// result is checked against the (new) user's not-before time.
+	AuthenticatedAt time.Time
 }
 
 // DataStore is implemented by backends that keep application data with each
@@ -209,8 +260,11 @@ type DataStore interface {
 
 	// Update replaces the user, data and expiry times of the session with
 	// the given id when it is active at now (IdleExpiresAt is capped at
-	// ExpiresAt), and sets LastSeenAt to now. Like Touch, it never revives a session: a revoked or
-	// expired one is left as it is and ErrInactive returned.
+	// ExpiresAt), and sets LastSeenAt to now. Like Touch, it never revives
+	// a session: a revoked or expired one is left as it is and ErrInactive
+	// returned. When the session would be bound to a user (u.UserID set)
+	// with an AuthenticatedAt before that user's not-before time, nothing
+	// changes and ErrNotBefore is returned.
 	Update(ctx context.Context, id string, u Update, now time.Time) error
 
 	// ListActive returns every session active at now, of every user. It

@@ -29,6 +29,7 @@ type Store struct {
 	byHash    map[[sha256.Size]byte]*store.Session   // token hash -> session
 	byOddHash map[string]*store.Session              // hashes of any other length
 	byUser    map[string]map[*store.Session]struct{} // user id -> sessions
+	notBefore map[string]time.Time                   // user id -> not-before time
 	closed    bool
 	stop      chan struct{}
 	stopped   chan struct{}
@@ -63,6 +64,7 @@ func New(opts ...Option) *Store {
 		byHash:    make(map[[sha256.Size]byte]*store.Session),
 		byOddHash: make(map[string]*store.Session),
 		byUser:    make(map[string]map[*store.Session]struct{}),
+		notBefore: make(map[string]time.Time),
 		stop:      make(chan struct{}),
 		stopped:   make(chan struct{}),
 	}
@@ -100,6 +102,10 @@ func (s *Store) Create(_ context.Context, sess store.Session) error {
 	}
 	if s.byHashLocked(sess.TokenHash) != nil {
 		return store.ErrDuplicate
+	}
+	sess.AuthenticatedAt = sess.Authenticated()
+	if sess.UserID != "" && store.RefusedBy(s.notBefore[sess.UserID], sess.AuthenticatedAt) {
+		return store.ErrNotBefore
 	}
 	p := new(store.Session)
 	*p = copyOf(&sess)
@@ -220,6 +226,9 @@ func (s *Store) Revoke(_ context.Context, sel store.Selection, now time.Time, re
 	if err := sel.Check(); err != nil {
 		return nil, err
 	}
+	if !sel.NotBefore.IsZero() && sel.NotBefore.After(s.notBefore[sel.UserID]) {
+		s.notBefore[sel.UserID] = sel.NotBefore
+	}
 	var revoked []string
 	revoke := func(p *store.Session) {
 		if p.UserID != sel.UserID || p.ID == sel.ExceptID || !p.Active(now) {
@@ -291,7 +300,7 @@ func (s *Store) Close() error {
 		<-s.stopped
 		s.mu.Lock()
 		s.closed = true
-		s.byID, s.byHash, s.byOddHash, s.byUser = nil, nil, nil, nil
+		s.byID, s.byHash, s.byOddHash, s.byUser, s.notBefore = nil, nil, nil, nil, nil
 		s.mu.Unlock()
 	})
 	return nil
@@ -305,6 +314,14 @@ func (s *Store) Update(_ context.Context, id string, u store.Update, now time.Ti
 	if err != nil {
 		return err
 	}
+	auth := p.AuthenticatedAt
+	if !u.AuthenticatedAt.IsZero() {
+		auth = u.AuthenticatedAt
+	}
+	if u.UserID != "" && store.RefusedBy(s.notBefore[u.UserID], auth) {
+		return store.ErrNotBefore
+	}
+	p.AuthenticatedAt = auth
 	if u.UserID != p.UserID {
 		s.unindexLocked(p)
 		p.UserID = u.UserID

@@ -21,7 +21,8 @@
 // new schema, on the schema for the tables); once the schema is current, the
 // store only reads and writes rows, so apps may run as a role that has no
 // more than USAGE on the schema and SELECT, INSERT, UPDATE and DELETE on the
-// two tables.
+// sessions table and the users' not-before table beside it (its name ends
+// in "_user_not_before"), and SELECT on the version table.
 //
 // PostgreSQL keeps timestamptz values to the microsecond. The store
 // truncates every time it writes, and every time it compares, to whole

@@ -507,7 +507,7 @@ func TestExplainUsesIndexes(t *testing.T) {
 		{"revoke all except", s.q.revokeExcept, []any{now, "r", "user7", "s7"}, []string{n.activeIdx}},
 		{"revoke one", s.q.revokeOne, []any{now, "r", "user7", "s7"}, nil},
 		{"touch", s.q.touch, []any{now, now, "s7"}, []string{n.pkey}},
-		{"update", s.q.update, []any{now, "user8", []byte("d"), now, now, "s7"}, []string{n.pkey}},
+		{"update", s.q.update, []any{now, "user8", []byte("d"), now, now, "s7", nil}, []string{n.pkey}},
 		{"replace token", s.q.replaceToken, []any{now, []byte("y"), "s7"}, []string{n.pkey}},
 		{"cleanup", s.q.deleteOld, []any{now, 500}, []string{n.expiryIdx, n.revokedIdx}},
 	} {
@@ -576,6 +576,7 @@ func TestLeastPrivilege(t *testing.T) {
 		"GRANT USAGE ON SCHEMA " + admin.names.schema + " TO " + r,
 		"GRANT SELECT, INSERT, UPDATE, DELETE ON " + admin.names.table + " TO " + r,
 		"GRANT SELECT ON " + admin.names.migrations + " TO " + r,
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON " + admin.names.notBefore + " TO " + r,
 	} {
 		_, err := pool.Exec(ctx, grant)
 		is.NoErr(err)
@@ -595,7 +596,7 @@ func TestLeastPrivilege(t *testing.T) {
 	sess := storetest.NewSession("alice", now)
 	is.NoErr(s.Create(ctx, sess))
 	is.NoErr(s.Touch(ctx, sess.ID, now, now.Add(time.Hour)))
-	_, err = s.Revoke(ctx, store.Selection{UserID: "alice"}, now, "test")
+	_, err = s.Revoke(ctx, store.Selection{UserID: "alice", NotBefore: now}, now, "test")
 	is.NoErr(err)
 	n, err := s.DeleteBefore(ctx, sess.ExpiresAt) // a revoked row goes once it has expired too
 	is.NoErr(err)

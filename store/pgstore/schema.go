@@ -23,6 +23,7 @@ type names struct {
 	expiryIdx  string
 	revokedIdx string
 	activeIdx  string
+	notBefore  string // schema-qualified
 }
 
 func newNames(schema, table string) names {
@@ -39,6 +40,7 @@ func newNames(schema, table string) names {
 		expiryIdx:  local("_expiry_idx"),
 		revokedIdx: local("_revoked_at_idx"),
 		activeIdx:  local("_unrevoked_user_idx"),
+		notBefore:  quoted(schema, table+"_user_not_before"),
 	}
 }
 
@@ -54,6 +56,7 @@ func (n names) expand(text string) string {
 		"{expiry_idx}", n.expiryIdx,
 		"{revoked_idx}", n.revokedIdx,
 		"{unrevoked_idx}", n.activeIdx,
+		"{not_before}", n.notBefore,
 	).Replace(text)
 }
 
@@ -98,6 +101,17 @@ var migrations = []string{
 	// and out all day piles them up; revoking that user's sessions walks
 	// only the unrevoked ones through this index.
 	`CREATE INDEX {unrevoked_idx} ON {table} (user_id) WHERE revoked_at IS NULL;`,
+
+	// 3: when each session was authenticated, and each user's not-before
+	// time (store.Selection.NotBefore).
+	//
+	// Rows from before this step read their creation time as their
+	// authentication time (COALESCE in the queries), so no row is rewritten.
+	`ALTER TABLE {table} ADD COLUMN authenticated_at timestamptz;
+	CREATE TABLE {not_before} (
+		user_id    text        NOT NULL PRIMARY KEY,
+		not_before timestamptz NOT NULL
+	);`,
 }
 
 // migrate brings the schema up to date in one transaction. An advisory lock

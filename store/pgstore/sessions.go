@@ -17,13 +17,25 @@ import (
 // pgx prepares each on first use per connection and caches it.
 type queries struct {
 	insert, get, getByHash, list, listActive, probe string
-	touch, replaceToken, update                     string
+	touch, replaceToken, update, probeActive        string
+	lockUser, lockUserShared, notBefore             string
 	revokeAll, revokeOne, revokeExcept              string
 	deleteOld                                       string
 }
 
 const columns = `id, user_id, token_hash, created_at, last_seen_at, expires_at,
 	idle_expires_at, revoked_at, revoke_reason, ip, user_agent, data`
+
+// selected are the columns a read returns: those of columns, then the
+// authentication time, which rows from before schema version 3 lack.
+const selected = columns + `, COALESCE(authenticated_at, created_at)`
+
+// refusedFor is true when the user u has a not-before time after the
+// authentication time a (store.RefusedBy); the user "" (no user) has none.
+func refusedFor(u, a string) string {
+	return `(` + u + ` <> '' AND EXISTS (SELECT 1 FROM {not_before}
+		WHERE user_id = ` + u + ` AND not_before > ` + a + `))`
+}
 
 // A session is active at $1 when it is not revoked and neither expiry has
 // been reached (store.Session.Active). Every write that must not revive a
@@ -35,17 +47,36 @@ const activeAt = `revoked_at IS NULL AND expires_at > $1 AND idle_expires_at > $
 
 func newQueries(n names) queries {
 	return queries{
-		insert: n.expand(`INSERT INTO {table} (` + columns + `)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`),
-		get:       n.expand(`SELECT ` + columns + ` FROM {table} WHERE id = $1`),
-		getByHash: n.expand(`SELECT ` + columns + ` FROM {table} WHERE token_hash = $1`),
+		// Runs after lockUserShared in the same transaction (see
+		// withUserLock), so a revocation setting the user's not-before
+		// time has either committed, and is seen here, or waits for this
+		// insert and then revokes the new row.
+		insert: n.expand(`INSERT INTO {table} (` + columns + `, authenticated_at)
+			SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13
+			WHERE NOT ` + refusedFor("$2::text", "$13::timestamptz")),
+		get:       n.expand(`SELECT ` + selected + ` FROM {table} WHERE id = $1`),
+		getByHash: n.expand(`SELECT ` + selected + ` FROM {table} WHERE token_hash = $1`),
 		// id breaks ties in creation time, as in memstore.
-		list: n.expand(`SELECT ` + columns + ` FROM {table} WHERE user_id = $1
+		list: n.expand(`SELECT ` + selected + ` FROM {table} WHERE user_id = $1
 			ORDER BY created_at DESC, id`),
 		// Every session of every user: O(all sessions), for scs's Iterate.
-		listActive: n.expand(`SELECT ` + columns + ` FROM {table} WHERE ` + activeAt),
+		listActive: n.expand(`SELECT ` + selected + ` FROM {table} WHERE ` + activeAt),
 		// probe tells "unknown" from "inactive" after a write changed nothing.
 		probe: n.expand(`SELECT user_id FROM {table} WHERE id = $1`),
+		// probeActive tells an inactive session from one an Update refused
+		// for its user's not-before time.
+		probeActive: n.expand(`SELECT ` + activeAt + ` FROM {table} WHERE id = $2`),
+
+		// A per-user advisory lock, held to the end of the transaction:
+		// writes that check a user's not-before time take it shared, a
+		// revocation that moves it takes it exclusively. In READ COMMITTED
+		// each statement sees what committed before it began, so the
+		// statements after the lock see the other side's work.
+		lockUser:       `SELECT pg_advisory_xact_lock($1)`,
+		lockUserShared: `SELECT pg_advisory_xact_lock_shared($1)`,
+		notBefore: n.expand(`INSERT INTO {not_before} (user_id, not_before) VALUES ($1, $2)
+			ON CONFLICT (user_id) DO UPDATE
+			SET not_before = GREATEST({not_before}.not_before, EXCLUDED.not_before)`),
 
 		// LEAST caps the idle expiry at the absolute one.
 		touch: n.expand(`UPDATE {table}
@@ -53,10 +84,13 @@ func newQueries(n names) queries {
 			WHERE id = $3 AND ` + activeAt),
 		replaceToken: n.expand(`UPDATE {table} SET token_hash = $2
 			WHERE id = $3 AND ` + activeAt),
+		// $7 is the new authentication time, or NULL to keep the row's.
 		update: n.expand(`UPDATE {table}
 			SET last_seen_at = $1, user_id = $2, data = $3, expires_at = $4::timestamptz,
-				idle_expires_at = LEAST($5::timestamptz, $4::timestamptz)
-			WHERE id = $6 AND ` + activeAt),
+				idle_expires_at = LEAST($5::timestamptz, $4::timestamptz),
+				authenticated_at = COALESCE($7::timestamptz, authenticated_at, created_at)
+			WHERE id = $6 AND ` + activeAt + ` AND NOT ` +
+			refusedFor("$2::text", "COALESCE($7::timestamptz, authenticated_at, created_at)")),
 
 		// Each selection is one UPDATE that finds the user's rows through
 		// the user index: atomic, and O(the user's sessions). The sub-select
@@ -160,17 +194,50 @@ func (s *Store) Create(ctx context.Context, sess store.Session) error {
 		t := ts(sess.RevokedAt)
 		revokedAt = &t
 	}
-	_, err := s.pool.Exec(ctx, s.q.insert,
+	tag, err := s.lockedExec(ctx, sess.UserID, s.q.insert,
 		sess.ID, sess.UserID, bytesOrEmpty(sess.TokenHash),
 		ts(sess.CreatedAt), ts(sess.LastSeenAt), ts(sess.ExpiresAt), ts(sess.IdleExpiresAt),
-		revokedAt, sess.RevokeReason, sess.IP, sess.UserAgent, bytesOrEmpty(sess.Data))
+		revokedAt, sess.RevokeReason, sess.IP, sess.UserAgent, bytesOrEmpty(sess.Data),
+		ts(sess.Authenticated()))
 	if isDuplicate(err) {
 		return store.ErrDuplicate
 	}
 	if err != nil {
 		return s.fail("create", err)
 	}
+	if tag.RowsAffected() == 0 {
+		return store.ErrNotBefore
+	}
 	return nil
+}
+
+// lockedExec runs a statement that checks user's not-before time after
+// taking the user's lock shared, both in one implicit transaction and one
+// round trip. A write for no user has no not-before time to respect and
+// runs alone.
+func (s *Store) lockedExec(ctx context.Context, user, query string, args ...any) (pgconn.CommandTag, error) {
+	if user == "" {
+		return s.pool.Exec(ctx, query, args...)
+	}
+	b := &pgx.Batch{}
+	b.Queue(s.q.lockUserShared, s.userLockKey(user))
+	b.Queue(query, args...)
+	br := s.pool.SendBatch(ctx, b)
+	defer br.Close()
+	if _, err := br.Exec(); err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	tag, err := br.Exec()
+	if err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	return tag, br.Close()
+}
+
+// userLockKey is the advisory lock of a user's not-before time in this
+// store's table.
+func (s *Store) userLockKey(user string) int64 {
+	return lockKey("user", s.names.table+"\x00"+user)
 }
 
 // Get implements store.SessionStore.
@@ -228,11 +295,13 @@ func scan(row pgx.Row) (store.Session, error) {
 	)
 	err := row.Scan(&sess.ID, &sess.UserID, &sess.TokenHash,
 		&sess.CreatedAt, &sess.LastSeenAt, &sess.ExpiresAt, &sess.IdleExpiresAt,
-		&revoked, &sess.RevokeReason, &sess.IP, &sess.UserAgent, &sess.Data)
+		&revoked, &sess.RevokeReason, &sess.IP, &sess.UserAgent, &sess.Data,
+		&sess.AuthenticatedAt)
 	if err != nil {
 		return store.Session{}, err
 	}
 	sess.CreatedAt = sess.CreatedAt.UTC()
+	sess.AuthenticatedAt = sess.AuthenticatedAt.UTC()
 	sess.LastSeenAt = sess.LastSeenAt.UTC()
 	sess.ExpiresAt = sess.ExpiresAt.UTC()
 	sess.IdleExpiresAt = sess.IdleExpiresAt.UTC()
@@ -309,6 +378,9 @@ func (s *Store) Revoke(ctx context.Context, sel store.Selection, now time.Time, 
 	if err := sel.Check(); err != nil {
 		return nil, err
 	}
+	if !sel.NotBefore.IsZero() {
+		return s.revokeNotBefore(ctx, sel, now, reason)
+	}
 	var ids []string
 	// A session that is both named and excepted is not selected at all.
 	if sel.SessionID == "" || sel.SessionID != sel.ExceptID {
@@ -345,16 +417,68 @@ func (s *Store) Revoke(ctx context.Context, sel store.Selection, now time.Time, 
 	return ids, nil
 }
 
+// revokeNotBefore is Revoke for a selection with a NotBefore: under the
+// user's lock, taken exclusively, the not-before time moves and the
+// sessions are revoked, in one implicit transaction and one round trip.
+func (s *Store) revokeNotBefore(ctx context.Context, sel store.Selection, now time.Time, reason string) ([]string, error) {
+	b := &pgx.Batch{}
+	b.Queue(s.q.lockUser, s.userLockKey(sel.UserID))
+	b.Queue(s.q.notBefore, sel.UserID, ts(sel.NotBefore))
+	if sel.ExceptID != "" {
+		b.Queue(s.q.revokeExcept, ts(now), reason, sel.UserID, sel.ExceptID)
+	} else {
+		b.Queue(s.q.revokeAll, ts(now), reason, sel.UserID)
+	}
+	br := s.pool.SendBatch(ctx, b)
+	defer br.Close()
+	for range 2 {
+		if _, err := br.Exec(); err != nil {
+			return nil, s.fail("revoke", err)
+		}
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, s.fail("revoke", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, s.fail("revoke", err)
+	}
+	if err := br.Close(); err != nil {
+		return nil, s.fail("revoke", err)
+	}
+	slices.Sort(ids)
+	return ids, nil
+}
+
 // Update implements store.DataStore. Like Touch, it is one UPDATE that
-// checks the session is active, so it never revives a session. Its times
-// are truncated to the microsecond and clamped to the years 1 to 9999.
+// checks the session is active, so it never revives a session; binding it
+// to a user, it checks that user's not-before time under the user's lock,
+// as Create does. Its times are truncated to the microsecond and clamped to
+// the years 1 to 9999.
 func (s *Store) Update(ctx context.Context, id string, u store.Update, now time.Time) error {
 	if s.closed.Load() {
 		return store.ErrClosed
 	}
-	tag, err := s.pool.Exec(ctx, s.q.update, ts(now), u.UserID, bytesOrEmpty(u.Data),
-		ts(u.ExpiresAt), ts(u.IdleExpiresAt), id)
-	return s.changedOne(ctx, "update", id, tag, err)
+	var auth *time.Time
+	if !u.AuthenticatedAt.IsZero() {
+		t := ts(u.AuthenticatedAt)
+		auth = &t
+	}
+	tag, err := s.lockedExec(ctx, u.UserID, s.q.update, ts(now), u.UserID, bytesOrEmpty(u.Data),
+		ts(u.ExpiresAt), ts(u.IdleExpiresAt), id, auth)
+	err = s.changedOne(ctx, "update", id, tag, err)
+	if errors.Is(err, store.ErrInactive) {
+		// Unchanged and known: inactive, or refused for its user.
+		var active bool
+		if perr := s.pool.QueryRow(ctx, s.q.probeActive, ts(now), id).Scan(&active); perr != nil {
+			return s.fail("update", perr)
+		}
+		if active {
+			return store.ErrNotBefore
+		}
+	}
+	return err
 }
 
 // ListActive implements store.DataStore. It reads every active session of

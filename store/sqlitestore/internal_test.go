@@ -49,7 +49,7 @@ func TestQueryPlans(t *testing.T) {
 		{"touch", sqlTouch, []any{1, 2, "x"}, "USING INDEX sqlite_autoindex_sessions_1 (id=?)"},
 		{"replace token", sqlReplaceToken, []any{1, hash, "x"}, "USING INDEX sqlite_autoindex_sessions_1 (id=?)"},
 		{"probe", sqlProbe, []any{"x"}, "USING INDEX sqlite_autoindex_sessions_1 (id=?)"},
-		{"update", sqlUpdate, []any{1, "b", []byte("d"), 2, 3, "x"}, "USING INDEX sqlite_autoindex_sessions_1 (id=?)"},
+		{"update", sqlUpdate, []any{1, "b", []byte("d"), 2, 3, "x", nil}, "USING INDEX sqlite_autoindex_sessions_1 (id=?)"},
 		// A cleanup batch resumes after the last rowid it deleted, so the
 		// batches of one run read the table once between them.
 		{"cleanup batch", sqlDeleteOld, []any{0, 1, 500}, "USING INTEGER PRIMARY KEY (rowid>?)"},

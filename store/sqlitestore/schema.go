@@ -44,6 +44,17 @@ var migrations = []string{
 	// and out all day piles them up; revoking that user's sessions walks
 	// only the unrevoked ones through this index.
 	`CREATE INDEX sessions_unrevoked_by_user ON sessions (user_id) WHERE revoked_at IS NULL;`,
+
+	// 4: when each session was authenticated, and each user's not-before
+	// time (store.Selection.NotBefore).
+	//
+	// Rows from before this step read their creation time as their
+	// authentication time (COALESCE in the queries), so no row is rewritten.
+	`ALTER TABLE sessions ADD COLUMN authenticated_at INTEGER;
+	CREATE TABLE user_not_before (
+		user_id    TEXT    NOT NULL PRIMARY KEY,
+		not_before INTEGER NOT NULL
+	) STRICT;`,
 }
 
 // migrate brings the schema up to date in one immediate transaction, so that

@@ -18,21 +18,36 @@ import (
 const columns = `id, user_id, token_hash, created_at, last_seen_at, expires_at,
 	idle_expires_at, revoked_at, revoke_reason, ip, user_agent, data`
 
+// selected are the columns a read returns: those of columns, then the
+// authentication time, which rows from before schema version 4 lack.
+const selected = columns + `, COALESCE(authenticated_at, created_at)`
+
+// refusedFor is true when the user ?u has a not-before time after the
+// authentication time ?a (store.RefusedBy); the user "" (no user) has none.
+func refusedFor(u, a string) string {
+	return `(` + u + ` <> '' AND EXISTS (SELECT 1 FROM user_not_before
+		WHERE user_id = ` + u + ` AND not_before > ` + a + `))`
+}
+
 // A session is active at ?now when it is not revoked and neither expiry has
 // been reached (store.Session.Active). Every write that must not revive a
 // session carries this condition in its own WHERE clause, so the check and
 // the change are one atomic statement.
 const activeAt = `revoked_at IS NULL AND expires_at > ?1 AND idle_expires_at > ?1`
 
-const (
-	sqlInsert = `INSERT INTO sessions (` + columns + `)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+// The statements; variables only because refusedFor builds two of them.
+var (
+	// The insert and the not-before check are one statement on the one
+	// writer, so no revocation can commit between them.
+	sqlInsert = `INSERT INTO sessions (` + columns + `, authenticated_at)
+		SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13
+		WHERE NOT ` + refusedFor("?2", "?13")
 
-	sqlGet       = `SELECT ` + columns + ` FROM sessions WHERE id = ?`
-	sqlGetByHash = `SELECT ` + columns + ` FROM sessions WHERE token_hash = ?`
+	sqlGet       = `SELECT ` + selected + ` FROM sessions WHERE id = ?`
+	sqlGetByHash = `SELECT ` + selected + ` FROM sessions WHERE token_hash = ?`
 	// rowid breaks ties in creation time (later insert first) and matches the
 	// order of the user index, so no sorting step is needed.
-	sqlList = `SELECT ` + columns + ` FROM sessions WHERE user_id = ?
+	sqlList = `SELECT ` + selected + ` FROM sessions WHERE user_id = ?
 		ORDER BY created_at DESC, rowid DESC`
 
 	// MIN caps the idle expiry at the absolute one.
@@ -41,14 +56,25 @@ const (
 	sqlReplaceToken = `UPDATE sessions SET token_hash = ?2 WHERE id = ?3 AND ` + activeAt
 	// Update caps the idle expiry itself. The user index follows a change
 	// of user_id, so the session moves to the new user's List and Revoke.
+	// ?7 is the new authentication time, or NULL to keep the row's.
 	sqlUpdate = `UPDATE sessions SET last_seen_at = ?1, user_id = ?2, data = ?3,
-			expires_at = ?4, idle_expires_at = ?5
-		WHERE id = ?6 AND ` + activeAt
+			expires_at = ?4, idle_expires_at = ?5,
+			authenticated_at = COALESCE(?7, authenticated_at, created_at)
+		WHERE id = ?6 AND ` + activeAt + ` AND NOT ` +
+		refusedFor("?2", "COALESCE(?7, authenticated_at, created_at)")
 	// No index helps here: ListActive reads the whole table.
-	sqlListActive = `SELECT ` + columns + ` FROM sessions WHERE ` + activeAt
+	sqlListActive = `SELECT ` + selected + ` FROM sessions WHERE ` + activeAt
 	// probe tells "unknown" from "inactive" after a write changed nothing.
 	// It runs on the writer, which has seen every write.
 	sqlProbe = `SELECT user_id FROM sessions WHERE id = ?`
+	// probeActive tells an inactive session from one an Update refused
+	// for its user's not-before time.
+	sqlProbeActive = `SELECT ` + activeAt + ` FROM sessions WHERE id = ?2`
+
+	// Moves a user's not-before time forward, never back; it runs in the
+	// transaction of the revocation that sets it.
+	sqlNotBefore = `INSERT INTO user_not_before (user_id, not_before) VALUES (?1, ?2)
+		ON CONFLICT (user_id) DO UPDATE SET not_before = MAX(not_before, excluded.not_before)`
 
 	// Revoking all or all but one walks the user's unrevoked sessions only
 	// (the partial index of migration 3), however many revoked ones the
@@ -140,16 +166,22 @@ func (s *Store) Create(ctx context.Context, sess store.Session) error {
 	if hash == nil {
 		hash = []byte{} // NOT NULL; an empty hash is still a (useless) value
 	}
-	_, err := s.insert.ExecContext(ctx,
+	res, err := s.insert.ExecContext(ctx,
 		sess.ID, sess.UserID, hash,
 		sess.CreatedAt.UnixNano(), sess.LastSeenAt.UnixNano(),
 		sess.ExpiresAt.UnixNano(), sess.IdleExpiresAt.UnixNano(),
-		revokedAt, sess.RevokeReason, sess.IP, sess.UserAgent, sess.Data)
+		revokedAt, sess.RevokeReason, sess.IP, sess.UserAgent, sess.Data,
+		sess.Authenticated().UnixNano())
 	if isDuplicate(err) {
 		return store.ErrDuplicate
 	}
 	if err != nil {
 		return s.fail("create", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return s.fail("create", err)
+	} else if n == 0 {
+		return store.ErrNotBefore
 	}
 	return nil
 }
@@ -225,15 +257,18 @@ func scan(row interface{ Scan(...any) error }) (store.Session, error) {
 	var (
 		sess                                    store.Session
 		created, lastSeen, expires, idleExpires int64
+		authenticated                           int64
 		revoked                                 sql.NullInt64
 	)
 	err := row.Scan(&sess.ID, &sess.UserID, &sess.TokenHash,
 		&created, &lastSeen, &expires, &idleExpires,
-		&revoked, &sess.RevokeReason, &sess.IP, &sess.UserAgent, &sess.Data)
+		&revoked, &sess.RevokeReason, &sess.IP, &sess.UserAgent, &sess.Data,
+		&authenticated)
 	if err != nil {
 		return store.Session{}, err
 	}
 	sess.CreatedAt = fromNanos(created)
+	sess.AuthenticatedAt = fromNanos(authenticated)
 	sess.LastSeenAt = fromNanos(lastSeen)
 	sess.ExpiresAt = fromNanos(expires)
 	sess.IdleExpiresAt = fromNanos(idleExpires)
@@ -288,9 +323,27 @@ func (s *Store) Update(ctx context.Context, id string, u store.Update, now time.
 	if err := checkTime("update", "IdleExpiresAt", idle); err != nil {
 		return err
 	}
+	var auth sql.NullInt64
+	if !u.AuthenticatedAt.IsZero() {
+		if err := checkTime("update", "AuthenticatedAt", u.AuthenticatedAt); err != nil {
+			return err
+		}
+		auth = sql.NullInt64{Int64: u.AuthenticatedAt.UnixNano(), Valid: true}
+	}
 	res, err := s.update.ExecContext(ctx, nanos(now), u.UserID, u.Data,
-		u.ExpiresAt.UnixNano(), idle.UnixNano(), id)
-	return s.changedOne(ctx, "update", id, res, err)
+		u.ExpiresAt.UnixNano(), idle.UnixNano(), id, auth)
+	err = s.changedOne(ctx, "update", id, res, err)
+	if errors.Is(err, store.ErrInactive) {
+		// Unchanged and known: inactive, or refused for its user.
+		var active bool
+		if perr := s.probeActive.QueryRowContext(ctx, nanos(now), id).Scan(&active); perr != nil {
+			return s.fail("update", perr)
+		}
+		if active {
+			return store.ErrNotBefore
+		}
+	}
+	return err
 }
 
 // changedOne finishes an update of one active session: when no row changed,
@@ -338,6 +391,9 @@ func (s *Store) Revoke(ctx context.Context, sel store.Selection, now time.Time, 
 	if err := sel.Check(); err != nil {
 		return nil, err
 	}
+	if !sel.NotBefore.IsZero() {
+		return s.revokeNotBefore(ctx, sel, now, reason)
+	}
 	var ids []string
 	if sel.SessionID == "" || sel.SessionID != sel.ExceptID {
 		var (
@@ -370,6 +426,38 @@ func (s *Store) Revoke(ctx context.Context, sel store.Selection, now time.Time, 
 			return nil, store.ErrNotFound
 		}
 	}
+	return ids, nil
+}
+
+// revokeNotBefore is Revoke for a selection with a NotBefore: the user's
+// not-before time and the revocation commit together, in one immediate
+// transaction on the writer.
+func (s *Store) revokeNotBefore(ctx context.Context, sel store.Selection, now time.Time, reason string) ([]string, error) {
+	tx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, s.fail("revoke", err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.StmtContext(ctx, s.notBefore).ExecContext(ctx, sel.UserID, nanos(sel.NotBefore)); err != nil {
+		return nil, s.fail("revoke", err)
+	}
+	var rows *sql.Rows
+	if sel.ExceptID != "" {
+		rows, err = tx.StmtContext(ctx, s.revokeExcept).QueryContext(ctx, nanos(now), reason, sel.UserID, sel.ExceptID)
+	} else {
+		rows, err = tx.StmtContext(ctx, s.revokeAll).QueryContext(ctx, nanos(now), reason, sel.UserID)
+	}
+	if err != nil {
+		return nil, s.fail("revoke", err)
+	}
+	ids, err := collect[string](rows)
+	if err != nil {
+		return nil, s.fail("revoke", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, s.fail("revoke", err)
+	}
+	slices.Sort(ids)
 	return ids, nil
 }
 

@@ -70,7 +70,7 @@ type Store struct {
 
 	// Prepared statements: writes on w, reads on r.
 	insert, touch, replaceToken, probe *sql.Stmt
-	update                             *sql.Stmt
+	update, probeActive, notBefore     *sql.Stmt
 	revokeAll, revokeOne, revokeExcept *sql.Stmt
 	deleteOld                          *sql.Stmt
 	get, getByHash, list, listActive   *sql.Stmt
@@ -276,6 +276,8 @@ func (s *Store) prepare(ctx context.Context) error {
 		{s.w, &s.replaceToken, sqlReplaceToken},
 		{s.w, &s.probe, sqlProbe},
 		{s.w, &s.update, sqlUpdate},
+		{s.w, &s.probeActive, sqlProbeActive},
+		{s.w, &s.notBefore, sqlNotBefore},
 		{s.w, &s.revokeAll, sqlRevokeAll},
 		{s.w, &s.revokeOne, sqlRevokeOne},
 		{s.w, &s.revokeExcept, sqlRevokeExcept},
@@ -314,7 +316,7 @@ func (s *Store) Close() error {
 func (s *Store) closeAll() error {
 	var errs []error
 	for _, st := range []*sql.Stmt{
-		s.insert, s.touch, s.replaceToken, s.probe, s.update,
+		s.insert, s.touch, s.replaceToken, s.probe, s.update, s.probeActive, s.notBefore,
 		s.revokeAll, s.revokeOne, s.revokeExcept, s.deleteOld,
 		s.get, s.getByHash, s.list, s.listActive,
 	} {

@@ -36,7 +36,13 @@
 //     session only when it is bound to no user (UserID ""), and otherwise
 //     returns ErrNotFound; with neither it returns ErrNoUser and revokes
 //     nothing.
-//   - Create stores every field as given, RevokedAt and RevokeReason included.
+//   - Create stores every field as given, RevokedAt and RevokeReason included;
+//     a zero AuthenticatedAt reads back as CreatedAt.
+//   - Revoke with Selection.NotBefore moves the user's not-before time
+//     forward (never back) atomically with the revocation: no Create racing
+//     it leaves an active session authenticated before it. A session
+//     authenticated exactly at the not-before time is allowed; sessions of
+//     other users and of no user are not affected.
 //   - A store keeps no reference to a TokenHash slice passed in, and hands out
 //     none of its own.
 //   - After Close every method returns an error matching store.ErrClosed, and
@@ -60,6 +66,9 @@
 //   - Update on a revoked or expired session returns ErrInactive and changes
 //     nothing, whatever times it carries; an unknown id gives ErrNotFound.
 //   - ListActive returns the sessions active at the given now, in any order.
+//   - Update binding a session to a user checks the result's AuthenticatedAt
+//     against that user's not-before time, atomically with Revoke, as
+//     Create does; a zero Update.AuthenticatedAt keeps the session's.
 //   - After Close, Update and ListActive return store.ErrClosed too.
 package storetest
 
@@ -110,6 +119,12 @@ func Run(t *testing.T, open func(t *testing.T) store.SessionStore) {
 		{"UpdateNotFound", testUpdateNotFound},
 		{"ListActive", testListActive},
 		{"UpdateRacingRevoke", testUpdateRacingRevoke},
+		{"NotBeforeRefusesCreate", testNotBeforeRefusesCreate},
+		{"NotBeforeNeverMovesBack", testNotBeforeNeverMovesBack},
+		{"NotBeforeSelection", testNotBeforeSelection},
+		{"NotBeforeRefusesUpdate", testNotBeforeRefusesUpdate},
+		{"NotBeforeRacingCreate", testNotBeforeRacingCreate},
+		{"NotBeforeRacingUpdate", testNotBeforeRacingUpdate},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -119,21 +134,22 @@ func Run(t *testing.T, open func(t *testing.T) store.SessionStore) {
 }
 
 // NewSession returns an active session for userID created at now, with a
-// random id (store.NewID) and token hash. It expires absolutely a day after
-// now and when idle an hour after now. Times are truncated to whole
+// random id (store.NewID) and token hash, authenticated a second before now.
+// It expires absolutely a day after now and when idle an hour after now. Times are truncated to whole
 // microseconds, which every backend keeps exactly.
 func NewSession(userID string, now time.Time) store.Session {
 	now = now.Truncate(time.Microsecond)
 	return store.Session{
-		ID:            store.NewID(),
-		UserID:        userID,
-		TokenHash:     NewTokenHash(),
-		CreatedAt:     now,
-		LastSeenAt:    now,
-		ExpiresAt:     now.Add(24 * time.Hour),
-		IdleExpiresAt: now.Add(time.Hour),
-		IP:            "192.0.2.1",
-		UserAgent:     "storetest/1.0",
+		ID:              store.NewID(),
+		UserID:          userID,
+		TokenHash:       NewTokenHash(),
+		CreatedAt:       now,
+		AuthenticatedAt: now.Add(-time.Second),
+		LastSeenAt:      now,
+		ExpiresAt:       now.Add(24 * time.Hour),
+		IdleExpiresAt:   now.Add(time.Hour),
+		IP:              "192.0.2.1",
+		UserAgent:       "storetest/1.0",
 	}
 }
 
@@ -206,6 +222,7 @@ func diff(got, want store.Session) string {
 		fmt.Fprintf(&b, "TokenHash: got %x, want %x; ", got.TokenHash, want.TokenHash)
 	}
 	tm("CreatedAt", got.CreatedAt, want.CreatedAt)
+	tm("AuthenticatedAt", got.AuthenticatedAt, want.Authenticated())
 	tm("LastSeenAt", got.LastSeenAt, want.LastSeenAt)
 	tm("ExpiresAt", got.ExpiresAt, want.ExpiresAt)
 	tm("IdleExpiresAt", got.IdleExpiresAt, want.IdleExpiresAt)
