@@ -58,7 +58,7 @@ func TestCookieDefaults(t *testing.T) {
 	m, err := revoke.New(memstore.New())
 	is.NoErr(err)
 	c, w := loginCookie(t, m, "alice")
-	is.Equal(c.Name, "revoke_session")
+	is.Equal(c.Name, revoke.HostCookieName) // Secure, host-only, Path=/: the __Host- prefix
 	is.True(c.HttpOnly)
 	is.True(c.Secure)
 	is.Equal(c.SameSite, http.SameSiteLaxMode)
@@ -250,7 +250,10 @@ func TestOptionsValidate(t *testing.T) {
 		"zero lifetime":       revoke.WithLifetime(0),
 		"negative idle":       revoke.WithIdleTimeout(-time.Second),
 		"touch beyond idle":   revoke.WithTouchInterval(48 * time.Hour),
-		"empty cookie name":   revoke.WithCookie(revoke.Cookie{}),
+		"__Host- not secure":  revoke.WithCookie(revoke.Cookie{Name: "__Host-s", Path: "/"}),
+		"__Host- with domain": revoke.WithCookie(revoke.Cookie{Name: "__Host-s", Secure: true, Domain: "example.com"}),
+		"__Host- on a path":   revoke.WithCookie(revoke.Cookie{Name: "__Host-s", Secure: true, Path: "/app"}),
+		"__Secure- plain":     revoke.WithCookie(revoke.Cookie{Name: "__Secure-s"}),
 		"nil clock":           revoke.WithClock(nil),
 		"nil error func":      revoke.WithErrorFunc(nil),
 		"nil revocation hook": revoke.OnRevoke(nil),

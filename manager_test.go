@@ -129,7 +129,7 @@ func TestLoginRequestRevokeOverHTTP(t *testing.T) {
 		// The stale cookie is expired.
 		var expired bool
 		for _, c := range res.Cookies() {
-			if c.Name == revoke.DefaultCookieName && c.MaxAge < 0 {
+			if c.Name == m.CookieName() && c.MaxAge < 0 {
 				expired = true
 			}
 		}

@@ -2,7 +2,6 @@ package revoke
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 )
@@ -37,6 +36,9 @@ type Current struct {
 	// bare is set when the token came from the bare token cookie (see
 	// WithTokenCookie), which belongs to another library and is left alone.
 	bare bool
+	// stale is set when the signed session cookie is what failed, so that
+	// resolution expires it.
+	stale bool
 }
 
 type contextKey int
@@ -108,15 +110,12 @@ func NewContext(ctx context.Context, cur Current) context.Context {
 // The session's last-seen time is written at most once per touch interval.
 func (m *Manager) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		cur, err := m.resolveRequest(r)
+		cur, err := m.ResolveRequest(w, r)
 		ctx := r.Context()
 		switch {
 		case err == nil:
 			ctx = NewContext(ctx, cur)
-		case isTokenError(err) || errors.Is(err, ErrNoSession):
-			if cur.Source == SourceCookie && !cur.bare {
-				m.expireSignedCookie(w)
-			}
+		case Anonymous(err):
 			if err == ErrNoSession && ctx.Value(failureKey) == nil {
 				// FailureReason already says ErrNoSession for this
 				// context: a request without a token, the common case on
@@ -144,73 +143,6 @@ func (m *Manager) RequireSession(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// ResolveRequest resolves the session r presents exactly as Middleware does
-// (X-Session-Token first, then the cookie; last-seen writes throttled), but
-// leaves the response to the caller, for handlers that must answer a store
-// failure in their own error format. The returned Current's Source tells how
-// the token was presented, even when resolution fails. The error is nil for a
-// usable session; ErrNoSession, ErrMalformedToken, ErrUnknownToken,
-// ErrRevoked and ErrExpired mean the request is anonymous; any other error is
-// a store failure.
-func (m *Manager) ResolveRequest(r *http.Request) (Current, error) {
-	return m.resolveRequest(r)
-}
-
-// resolveRequest returns the session r presents. A token error
-// (isTokenError) means the request is anonymous; any other error is a store
-// failure.
-func (m *Manager) resolveRequest(r *http.Request) (Current, error) {
-	token, src, bare, err := m.tokenOf(r)
-	cur := Current{Source: src, bare: bare}
-	if err != nil {
-		return cur, err
-	}
-	now := m.now()
-	s, err := m.resolve(r.Context(), token, now)
-	if err == nil {
-		s, err = m.touch(r.Context(), s, now)
-	}
-	if err != nil {
-		return cur, err
-	}
-	cur.Session = s
-	return cur, nil
-}
-
-// tokenOf finds the token a request presents. The header wins over the
-// cookie, as in Ory Kratos: a client that sends a header means it.
-// bare reports that the token came from the bare token cookie.
-func (m *Manager) tokenOf(r *http.Request) (token string, src Source, bare bool, err error) {
-	if vs := r.Header.Values(HeaderName); len(vs) > 0 {
-		if len(vs) > 1 {
-			return "", SourceHeader, false, ErrMalformedToken
-		}
-		return vs[0], SourceHeader, false, nil
-	}
-	token, found, bare, err := m.tokenFromCookie(r)
-	switch {
-	case !found:
-		return "", SourceNone, false, ErrNoSession
-	case err != nil:
-		return "", SourceCookie, bare, err
-	}
-	return token, SourceCookie, bare, nil
-}
-
-// current returns the session of r: the one the Middleware put in its
-// context, or else the one r presents, for routes outside the Middleware.
-func (m *Manager) current(r *http.Request) (Current, error) {
-	if cur, ok := FromContext(r.Context()); ok {
-		return cur, nil
-	}
-	return m.resolveRequest(r)
-}
-
-func isTokenError(err error) bool {
-	return errors.Is(err, ErrMalformedToken) || errors.Is(err, ErrUnknownToken) ||
-		errors.Is(err, ErrRevoked) || errors.Is(err, ErrExpired)
 }
 
 func (m *Manager) defaultErrorFunc(w http.ResponseWriter, r *http.Request, err error) {

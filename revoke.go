@@ -100,22 +100,28 @@ func (m *Manager) HasOAuthTokenRevoker() bool { return m.oauthRevoker != nil }
 // belongs to another user. Revoking a revoked session succeeds again and
 // returns the original revocation time and reason.
 func (m *Manager) RevokeSession(ctx context.Context, userID, sessionID string, c Cause) (Session, error) {
-	ids, at, err := m.revoke(ctx, store.Selection{UserID: userID, SessionID: sessionID}, c)
+	ids, at, err := m.revoke(ctx, store.Selection{UserID: userID, SessionID: sessionID}, c, false)
 	if errors.Is(err, store.ErrNotFound) {
 		return Session{}, ErrNotFound
 	}
 	if err != nil {
 		return Session{}, err
 	}
-	s, err := m.store.Get(ctx, sessionID)
-	if err != nil || s.UserID != userID {
-		if err == nil || errors.Is(err, store.ErrNotFound) {
-			return Session{}, ErrNotFound
-		}
-		return Session{}, fmt.Errorf("revoke: read revoked session: %w", err)
-	}
+	// The revocation has committed: it is reported before anything else
+	// can fail.
 	m.emit(ctx, Event{Cause: c, UserID: userID, SessionIDs: ids, At: at})
-	return s, nil
+	s, err := m.store.Get(ctx, sessionID)
+	switch {
+	case err == nil && s.UserID == userID:
+		return s, nil
+	case len(ids) == 1:
+		// Revoked by this call, so its revocation is known without the
+		// read-back, which failed or raced a cleanup.
+		return Session{ID: sessionID, UserID: userID, RevokedAt: at, RevokeReason: c.Reason}, nil
+	case err == nil || errors.Is(err, store.ErrNotFound):
+		return Session{}, ErrNotFound
+	}
+	return Session{}, fmt.Errorf("revoke: read revoked session: %w", err)
 }
 
 // RevokeOthers revokes every active session of a user except keepSessionID
@@ -124,7 +130,7 @@ func (m *Manager) RevokeOthers(ctx context.Context, userID, keepSessionID string
 	if keepSessionID == "" {
 		return 0, errors.New("revoke: RevokeOthers needs the session to keep")
 	}
-	ids, at, err := m.revoke(ctx, store.Selection{UserID: userID, ExceptID: keepSessionID}, c)
+	ids, at, err := m.revoke(ctx, store.Selection{UserID: userID, ExceptID: keepSessionID}, c, false)
 	if err != nil {
 		return 0, err
 	}
@@ -147,7 +153,11 @@ func AlsoOAuthTokens() RevokeAllOption { return func(o *revokeAll) { o.oauthToke
 func AlsoForgetDevices() RevokeAllOption { return func(o *revokeAll) { o.forgetDevices = true } }
 
 // RevokeAll revokes every active session of a user, atomically in the store,
-// and returns how many it revoked.
+// and returns how many it revoked. It also sets the user's not-before time
+// (see store.Selection.NotBefore): no session authenticated before the call,
+// such as a sign-in that checked the password just before it, or an scs
+// request renewing a session it loaded before it, can be created
+// afterwards.
 func (m *Manager) RevokeAll(ctx context.Context, userID string, c Cause, opts ...RevokeAllOption) (int, error) {
 	var o revokeAll
 	for _, opt := range opts {
@@ -156,7 +166,7 @@ func (m *Manager) RevokeAll(ctx context.Context, userID string, c Cause, opts ..
 	if o.oauthTokens && m.oauthRevoker == nil {
 		return 0, ErrNoOAuthTokenRevoker
 	}
-	ids, at, err := m.revoke(ctx, store.Selection{UserID: userID}, c)
+	ids, at, err := m.revoke(ctx, store.Selection{UserID: userID}, c, true)
 	if err != nil {
 		return 0, err
 	}
@@ -181,11 +191,16 @@ func (m *Manager) RevokeAll(ctx context.Context, userID string, c Cause, opts ..
 	return len(ids), nil
 }
 
-func (m *Manager) revoke(ctx context.Context, sel store.Selection, c Cause) ([]string, time.Time, error) {
+// revoke revokes sel now; with notBefore, the user's not-before time moves
+// to now as well.
+func (m *Manager) revoke(ctx context.Context, sel store.Selection, c Cause, notBefore bool) ([]string, time.Time, error) {
 	if sel.UserID == "" {
 		return nil, time.Time{}, errors.New("revoke: empty user id")
 	}
 	at := m.now()
+	if notBefore {
+		sel.NotBefore = at
+	}
 	ids, err := m.store.Revoke(ctx, sel, at, c.Reason)
 	if err != nil {
 		return nil, at, fmt.Errorf("revoke: revoke sessions: %w", err)
@@ -202,27 +217,3 @@ func (m *Manager) emit(ctx context.Context, ev Event) {
 	}
 }
 
-// touch records activity on s at now when the touch interval has passed
-// since it was last written, and returns s as it now stands.
-func (m *Manager) touch(ctx context.Context, s Session, now time.Time) (Session, error) {
-	if now.Sub(s.LastSeenAt) < m.touchInterval {
-		return s, nil
-	}
-	idle := m.idleDeadline(now)
-	err := m.store.Touch(ctx, s.ID, now, idle)
-	switch {
-	case errors.Is(err, store.ErrInactive), errors.Is(err, store.ErrNotFound):
-		// Revoked or deleted between the lookup and now.
-		return Session{}, ErrRevoked
-	case err != nil:
-		// The session is valid; a lost last-seen update is not worth
-		// failing the request for.
-		m.logger.WarnContext(ctx, "revoke: touch session failed", "session", s.ID, "err", err)
-		return s, nil
-	}
-	if idle.After(s.ExpiresAt) {
-		idle = s.ExpiresAt
-	}
-	s.LastSeenAt, s.IdleExpiresAt = now, idle
-	return s, nil
-}

@@ -18,7 +18,6 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -52,6 +51,9 @@ var (
 	// ErrNotFound means a session named by id is unknown or belongs to
 	// another user. It is the same value as store.ErrNotFound.
 	ErrNotFound = store.ErrNotFound
+	// ErrRenewElsewhere means Renew was asked to renew a session that
+	// another library's cookie carries (WithTokenCookie); renew it there.
+	ErrRenewElsewhere = errors.New("revoke: the session is in another library's token cookie: renew it there (scs: RenewToken)")
 )
 
 // HeaderName is the request header that carries a session token for
@@ -68,12 +70,14 @@ const (
 	maxTokenLength = 256 // anything longer is not a token
 )
 
+// hostCookie is DefaultCookie with its name filled in.
+var hostCookie, _ = DefaultCookie().named()
+
 // Defaults used when the corresponding option is not given.
 const (
 	DefaultLifetime      = 7 * 24 * time.Hour
 	DefaultIdleTimeout   = 24 * time.Hour
 	DefaultTouchInterval = time.Minute
-	DefaultCookieName    = "revoke_session"
 )
 
 // Device describes where a session was created from.
@@ -106,33 +110,6 @@ type Manager struct {
 	onRevoke        []func(context.Context, Event)
 }
 
-// Cookie holds the attributes of the session cookie.
-type Cookie struct {
-	Name     string
-	Domain   string
-	Path     string
-	Secure   bool
-	HttpOnly bool
-	SameSite http.SameSite
-	// Persist makes the cookie outlive the browser session (it carries
-	// Expires and Max-Age set to the session's absolute expiry). When false
-	// the cookie is a browser-session cookie.
-	Persist bool
-}
-
-// DefaultCookie returns the cookie attributes used unless WithCookie is given:
-// HttpOnly, Secure, SameSite=Lax, Path=/, persistent.
-func DefaultCookie() Cookie {
-	return Cookie{
-		Name:     DefaultCookieName,
-		Path:     "/",
-		Secure:   true,
-		HttpOnly: true,
-		SameSite: http.SameSiteLaxMode,
-		Persist:  true,
-	}
-}
-
 // Option configures a Manager.
 type Option func(*Manager) error
 
@@ -161,36 +138,6 @@ func WithCookieKeys(keyPairs ...[]byte) Option {
 			}
 		}
 		m.codecs = securecookie.CodecsFromPairs(keyPairs...)
-		return nil
-	}
-}
-
-// WithCookie sets the session cookie's attributes. Start from DefaultCookie
-// and change what you need; an empty Name is an error.
-func WithCookie(c Cookie) Option {
-	return func(m *Manager) error {
-		if c.Name == "" {
-			return errors.New("revoke: cookie name is empty")
-		}
-		if c.Path == "" {
-			c.Path = "/"
-		}
-		m.cookie = c
-		return nil
-	}
-}
-
-// WithTokenCookie makes the Manager also resolve sessions from a cookie that
-// carries a bare token rather than a signed one, as scs's session cookie does
-// (its default name is "session"). Use it with scsstore, so that an scs app's
-// existing cookies work with the middleware and the handlers. The signed
-// session cookie, when present, is preferred.
-func WithTokenCookie(name string) Option {
-	return func(m *Manager) error {
-		if name == "" {
-			return errors.New("revoke: token cookie name is empty")
-		}
-		m.tokenCookie = name
 		return nil
 	}
 }
@@ -299,7 +246,7 @@ func New(st store.SessionStore, opts ...Option) (*Manager, error) {
 	}
 	m := &Manager{
 		store:         st,
-		cookie:        DefaultCookie(),
+		cookie:        hostCookie,
 		lifetime:      DefaultLifetime,
 		idleTimeout:   DefaultIdleTimeout,
 		touchInterval: DefaultTouchInterval,
@@ -341,99 +288,27 @@ func (m *Manager) Store() store.SessionStore { return m.store }
 // Now returns the current time on the Manager's clock.
 func (m *Manager) Now() time.Time { return m.now() }
 
-// Create starts a session for userID and returns it with its token. The
-// token is shown only here: keep it on the client, it cannot be recovered.
-func (m *Manager) Create(ctx context.Context, userID string, d Device) (Session, string, error) {
-	if userID == "" {
-		return Session{}, "", errors.New("revoke: empty user id")
-	}
-	now := m.now()
-	if len(d.UserAgent) > maxUserAgent {
-		d.UserAgent = d.UserAgent[:maxUserAgent]
-	}
-	s := Session{
-		ID:            store.NewID(),
-		UserID:        userID,
-		CreatedAt:     now,
-		LastSeenAt:    now,
-		ExpiresAt:     now.Add(m.lifetime),
-		IdleExpiresAt: m.idleDeadline(now),
-		IP:            d.IP,
-		UserAgent:     d.UserAgent,
-	}
-	token := newToken()
-	s.TokenHash = HashToken(token)
-	if err := m.store.Create(ctx, s); err != nil {
-		return Session{}, "", fmt.Errorf("revoke: create session: %w", err)
-	}
-	return s, token, nil
-}
-
-// Login starts a session for userID with the device of r, sets the session
-// cookie on w and returns the session and its token (for clients that send
-// it in the X-Session-Token header instead).
-func (m *Manager) Login(w http.ResponseWriter, r *http.Request, userID string) (Session, string, error) {
-	s, token, err := m.Create(r.Context(), userID, m.DeviceOf(r))
-	if err != nil {
-		return Session{}, "", err
-	}
-	if err := m.SetCookie(w, token, s.ExpiresAt); err != nil {
-		return Session{}, "", err
-	}
-	return s, token, nil
-}
-
 // DeviceOf returns the device a request comes from.
 func (m *Manager) DeviceOf(r *http.Request) Device {
 	return Device{IP: m.clientIP(r), UserAgent: r.UserAgent()}
-}
-
-// Resolve returns the active session a token belongs to. It fails with
-// ErrMalformedToken, ErrUnknownToken, ErrRevoked or ErrExpired, or with a
-// wrapped store error when the store fails.
-func (m *Manager) Resolve(ctx context.Context, token string) (Session, error) {
-	return m.resolve(ctx, token, m.now())
-}
-
-// resolve is Resolve at the time now, which the middleware reads once per
-// request for the lookup and the touch alike.
-func (m *Manager) resolve(ctx context.Context, token string, now time.Time) (Session, error) {
-	if !ValidToken(token) {
-		return Session{}, ErrMalformedToken
-	}
-	hash := HashToken(token)
-	s, err := m.store.GetByTokenHash(ctx, hash)
-	if errors.Is(err, store.ErrNotFound) {
-		return Session{}, ErrUnknownToken
-	}
-	if err != nil {
-		return Session{}, fmt.Errorf("revoke: resolve session: %w", err)
-	}
-	// The lookup was by hash already; comparing again in constant time
-	// keeps a lenient backend from ever matching a near miss.
-	if subtle.ConstantTimeCompare(s.TokenHash, hash) != 1 {
-		return Session{}, ErrUnknownToken
-	}
-	switch {
-	case s.UserID == "":
-		// An anonymous session (scs keeps those) is nobody's login.
-		return Session{}, ErrUnknownToken
-	case s.Revoked():
-		return Session{}, ErrRevoked
-	case s.Expired(now):
-		return Session{}, ErrExpired
-	}
-	return s, nil
 }
 
 // Renew gives the current session of r a new token, against session
 // fixation after a login or a change of privilege. The old token stops
 // working at once. When the session came from the cookie, a new cookie is
 // set on w. The new token is returned.
+//
+// A session presented by a bare token cookie (an scs session, see
+// WithTokenCookie) is not renewed here, since that library would write its
+// old token back: it fails with ErrRenewElsewhere, and is renewed with that
+// library's own call (scs's RenewToken).
 func (m *Manager) Renew(w http.ResponseWriter, r *http.Request) (string, error) {
 	cur, err := m.current(r)
 	if err != nil {
 		return "", err
+	}
+	if cur.bare {
+		return "", ErrRenewElsewhere
 	}
 	token := newToken()
 	err = m.store.ReplaceToken(r.Context(), cur.ID, HashToken(token), m.now())
@@ -456,7 +331,7 @@ func (m *Manager) Renew(w http.ResponseWriter, r *http.Request) (string, error) 
 func (m *Manager) Logout(w http.ResponseWriter, r *http.Request) error {
 	m.ExpireCookie(w)
 	cur, err := m.current(r)
-	if isTokenError(err) || errors.Is(err, ErrNoSession) {
+	if Anonymous(err) {
 		return nil
 	}
 	if err != nil {
@@ -464,84 +339,6 @@ func (m *Manager) Logout(w http.ResponseWriter, r *http.Request) error {
 	}
 	_, err = m.RevokeSession(r.Context(), cur.UserID, cur.ID, Cause{Actor: "user:" + cur.UserID, Reason: ReasonLogout})
 	return err
-}
-
-// SetCookie sets the session cookie carrying token on w. expires is the
-// session's absolute expiry, used when the cookie persists.
-func (m *Manager) SetCookie(w http.ResponseWriter, token string, expires time.Time) error {
-	value, err := securecookie.EncodeMulti(m.cookie.Name, []byte(token), m.codecs...)
-	if err != nil {
-		return fmt.Errorf("revoke: encode cookie: %w", err)
-	}
-	c := m.newCookie(value)
-	if m.cookie.Persist {
-		c.Expires = expires.UTC()
-		c.MaxAge = max(1, int(expires.Sub(m.now()).Seconds()))
-	}
-	http.SetCookie(w, c)
-	w.Header().Add("Cache-Control", `no-cache="Set-Cookie"`)
-	return nil
-}
-
-// ExpireCookie tells the browser to drop the session cookie.
-// With WithTokenCookie it drops the token cookie too.
-func (m *Manager) ExpireCookie(w http.ResponseWriter) {
-	m.expireSignedCookie(w)
-	if m.tokenCookie != "" {
-		http.SetCookie(w, &http.Cookie{Name: m.tokenCookie, Path: "/", Expires: time.Unix(1, 0), MaxAge: -1,
-			Secure: m.cookie.Secure, HttpOnly: true, SameSite: m.cookie.SameSite})
-	}
-}
-
-// expireSignedCookie drops only the signed session cookie: the middleware
-// uses it for a stale cookie of its own, and leaves a token cookie to the
-// library that set it.
-func (m *Manager) expireSignedCookie(w http.ResponseWriter) {
-	c := m.newCookie("")
-	c.Expires = time.Unix(1, 0)
-	c.MaxAge = -1
-	http.SetCookie(w, c)
-}
-
-func (m *Manager) newCookie(value string) *http.Cookie {
-	return &http.Cookie{
-		Name:     m.cookie.Name,
-		Value:    value,
-		Domain:   m.cookie.Domain,
-		Path:     m.cookie.Path,
-		Secure:   m.cookie.Secure,
-		HttpOnly: m.cookie.HttpOnly,
-		SameSite: m.cookie.SameSite,
-	}
-}
-
-// CookieName returns the name of the session cookie.
-func (m *Manager) CookieName() string { return m.cookie.Name }
-
-// tokenFromCookie returns the token in r's session cookie. found is false
-// when there is none; err is ErrMalformedToken when no cookie of the name
-// passes the signature check. bare is set when the token came from the
-// bare token cookie (WithTokenCookie).
-func (m *Manager) tokenFromCookie(r *http.Request) (token string, found, bare bool, err error) {
-	// Every cookie of the name is tried: one set for a longer path or by a
-	// sibling domain comes first and must not hide, and get expired in
-	// place of, the real one.
-	for _, c := range r.CookiesNamed(m.cookie.Name) {
-		var raw []byte
-		if securecookie.DecodeMulti(m.cookie.Name, c.Value, &raw, m.codecs...) == nil {
-			return string(raw), true, false, nil
-		}
-		found = true
-	}
-	if found {
-		return "", true, false, ErrMalformedToken
-	}
-	if m.tokenCookie != "" {
-		if c, err := r.Cookie(m.tokenCookie); err == nil {
-			return c.Value, true, true, nil
-		}
-	}
-	return "", false, false, nil
 }
 
 func (m *Manager) idleDeadline(now time.Time) time.Time {

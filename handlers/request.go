@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/http"
 
@@ -109,20 +108,14 @@ func (h *Handlers) resolve(w http.ResponseWriter, r *http.Request, rq *request, 
 		r = r.Clone(r.Context())
 		r.Header.Del(revoke.HeaderName)
 	}
-	cur, err := h.m.ResolveRequest(r)
+	// The Middleware's own resolution, cookie expiry rules included.
+	cur, err := h.m.ResolveRequest(w, r)
 	rq.cur = cur
 	switch {
 	case err == nil:
 		rq.ok, rq.why = true, nil
-	case errors.Is(err, revoke.ErrNoSession):
+	case revoke.Anonymous(err):
 		rq.why = err
-	case errors.Is(err, revoke.ErrMalformedToken), errors.Is(err, revoke.ErrUnknownToken),
-		errors.Is(err, revoke.ErrRevoked), errors.Is(err, revoke.ErrExpired):
-		rq.why = err
-		if cur.Source == revoke.SourceCookie {
-			// As the Middleware does: a dead cookie is dropped.
-			h.m.ExpireCookie(w)
-		}
 	default:
 		return err
 	}

@@ -186,7 +186,8 @@ type soakSession struct {
 
 // expected is every status each kind of request may be answered with.
 var expected = map[string][]int{
-	"POST /login": {http.StatusOK},
+	// 409: the account was signed out everywhere during the sign-in.
+	"POST /login": {http.StatusOK, http.StatusConflict},
 	// Another client's "sign out my other sessions" or an administrator
 	// may have revoked the session at any moment.
 	"GET /me (cookie)": {http.StatusOK, http.StatusUnauthorized},

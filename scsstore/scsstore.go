@@ -44,6 +44,24 @@ import (
 // BoundUserKey is the scs key under which BindUser records the user.
 const BoundUserKey = "revoke.userID"
 
+// AuthenticatedAtKey is the scs key under which BindUser records when the
+// user's credentials were checked (RFC 3339 text). The session's
+// AuthenticatedAt is taken from it, or else from the time of the commit
+// that binds the session to its user.
+const AuthenticatedAtKey = "revoke.authenticatedAt"
+
+// SessionKey is the scs key under which the store records the id of the
+// revoke session that the values are stored under. It travels with the
+// values through scs's RenewToken, which is how a commit under a new token
+// is known as the renewal of that session (see CommitCtx). Apps leave it
+// alone; it is public because sm.Keys lists it.
+const SessionKey = "revoke.sessionID"
+
+// ReasonEndedTwice is the reason of the marker row DeleteCtx stores when
+// scs ends a session that had already ended: a logout racing a renewal of
+// the same session in another request. The renewal then creates nothing.
+const ReasonEndedTwice = "scs: session ended again; its renewal is refused"
+
 // ReasonDestroyed is the revocation reason recorded when scs destroys a
 // session (Destroy, RenewToken).
 const ReasonDestroyed = "scs: session destroyed"
@@ -104,10 +122,30 @@ func New(st store.DataStore, opts ...Option) *Store {
 }
 
 // BindUser binds the scs session in ctx to userID, for apps that keep the
-// user id under no fixed key. Call it after login (after sm.RenewToken).
+// user id under no fixed key, and records now as the time the user
+// authenticated. Call it right after checking the credentials (and after
+// sm.RenewToken): a revocation of all the user's sessions that lands
+// between the check and the end of the request then refuses the sign-in,
+// where a session bound by the user key alone counts as authenticated when
+// it is committed.
 func BindUser(ctx context.Context, sm *scs.SessionManager, userID string) {
 	sm.Put(ctx, BoundUserKey, userID)
+	sm.Put(ctx, AuthenticatedAtKey, time.Now().UTC().Format(time.RFC3339Nano))
 }
+
+// authenticatedAt is when the values say the user authenticated, or now.
+func authenticatedAt(values map[string]any, now time.Time) time.Time {
+	if v, ok := values[AuthenticatedAtKey].(string); ok {
+		if t, err := time.Parse(time.RFC3339Nano, v); err == nil && !t.After(now) {
+			return t
+		}
+	}
+	return now
+}
+
+// endedTwiceID is the id of the marker row that refuses the renewal of
+// session id (see ReasonEndedTwice).
+func endedTwiceID(id string) string { return id + ".ended" }
 
 // ManagerOptions returns the options that make a revoke Manager agree with
 // sm: it resolves sm's cookie (revoke.WithTokenCookie), and when its
@@ -164,15 +202,18 @@ func (s *Store) FindCtx(ctx context.Context, token string) ([]byte, bool, error)
 // dropped. A commit creates no session that would already have expired,
 // and none under a key of AllCtx: such a key only ever updates the session
 // it stood for in the last AllCtx.
+//
+// A commit under a token the store does not know creates a session only for
+// a fresh scs session, or for the renewal (scs's RenewToken) of one that
+// this renewal ended; the values then carry the id of the session they were
+// loaded from (see SessionKey). The renewal of a session that was revoked,
+// replaced or ended by anyone else creates nothing, and a renewed session
+// keeps the AuthenticatedAt of the one it replaces, so that it falls under
+// its user's not-before time like the original (see store.Selection).
 func (s *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry time.Time) error {
-	deadline, values, err := s.codec.Decode(b)
+	c, err := s.decode(b, expiry)
 	if err != nil {
-		return fmt.Errorf("scsstore: decode session: %w", err)
-	}
-	u := store.Update{UserID: s.userOf(values), Data: b, ExpiresAt: deadline, IdleExpiresAt: expiry}
-	// scs's expiry is the earlier of its deadline and its idle timeout.
-	if u.ExpiresAt.IsZero() || u.ExpiresAt.Before(expiry) {
-		u.ExpiresAt = expiry
+		return err
 	}
 	now := s.now()
 	if id, ok, standIn := s.standIn(token); standIn {
@@ -181,26 +222,20 @@ func (s *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry ti
 			// longer known, and it must never become a token.
 			return nil
 		}
-		return s.update(ctx, id, u, now)
+		sess, err := s.st.Get(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return s.commitTo(ctx, sess, c, now)
 	}
 	for range 2 {
 		sess, err := s.byToken(ctx, token)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			// A request that loaded a session which has since been
-			// revoked and cleaned up commits here too; past its expiry
-			// it must not come back.
-			if !expiry.After(now) || (!deadline.IsZero() && !deadline.After(now)) {
-				return nil
-			}
-			hash, ok := s.hashOf(token)
-			if !ok {
-				return nil // not a token scs could have made
-			}
-			err = s.st.Create(ctx, store.Session{
-				ID: store.NewID(), UserID: u.UserID, TokenHash: hash, Data: b,
-				CreatedAt: now, LastSeenAt: now, ExpiresAt: u.ExpiresAt, IdleExpiresAt: u.IdleExpiresAt,
-			})
+			err = s.create(ctx, token, c, now)
 			if errors.Is(err, store.ErrDuplicate) {
 				continue // a concurrent commit of the same new token won
 			}
@@ -208,16 +243,128 @@ func (s *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry ti
 		case err != nil:
 			return err
 		}
-		return s.update(ctx, sess.ID, u, now)
+		return s.commitTo(ctx, sess, c, now)
 	}
 	return errors.New("scsstore: commit raced with itself")
 }
 
+// commit is one decoded scs commit.
+type commit struct {
+	deadline time.Time
+	values   map[string]any
+	u        store.Update
+}
+
+func (s *Store) decode(b []byte, expiry time.Time) (commit, error) {
+	deadline, values, err := s.codec.Decode(b)
+	if err != nil {
+		return commit{}, fmt.Errorf("scsstore: decode session: %w", err)
+	}
+	u := store.Update{UserID: s.userOf(values), Data: b, ExpiresAt: deadline, IdleExpiresAt: expiry}
+	// scs's expiry is the earlier of its deadline and its idle timeout.
+	if u.ExpiresAt.IsZero() || u.ExpiresAt.Before(expiry) {
+		u.ExpiresAt = expiry
+	}
+	return commit{deadline: deadline, values: values, u: u}, nil
+}
+
+// commitTo writes a commit to the existing session sess. Binding it to a
+// user is a sign-in, authenticated now (or when BindUser says); a session
+// that is revoked, expired, gone or refused for its user's not-before time
+// stays as it is.
+func (s *Store) commitTo(ctx context.Context, sess store.Session, c commit, now time.Time) error {
+	if c.u.UserID != "" && c.u.UserID != sess.UserID {
+		c.u.AuthenticatedAt = authenticatedAt(c.values, now)
+	}
+	if err := s.withOrigin(&c, sess.ID); err != nil {
+		return err
+	}
+	return s.update(ctx, sess.ID, c.u, now)
+}
+
+// create stores a commit under a token the store does not know.
+func (s *Store) create(ctx context.Context, token string, c commit, now time.Time) error {
+	// A request that loaded a session which has since been revoked and
+	// cleaned up commits here too; past its expiry it must not come back.
+	if !c.u.IdleExpiresAt.After(now) || (!c.deadline.IsZero() && !c.deadline.After(now)) {
+		return nil
+	}
+	hash, ok := s.hashOf(token)
+	if !ok {
+		return nil // not a token scs could have made
+	}
+	sess := store.Session{
+		ID: store.NewID(), UserID: c.u.UserID, TokenHash: hash,
+		CreatedAt: now, LastSeenAt: now, ExpiresAt: c.u.ExpiresAt, IdleExpiresAt: c.u.IdleExpiresAt,
+	}
+	if sess.UserID != "" {
+		sess.AuthenticatedAt = authenticatedAt(c.values, now)
+	}
+	if from, _ := c.values[SessionKey].(string); from != "" {
+		prev, ok, err := s.renewed(ctx, from)
+		if !ok || err != nil {
+			return err
+		}
+		if sess.UserID != "" && sess.UserID == prev.UserID {
+			sess.AuthenticatedAt = prev.Authenticated()
+		}
+		sess.IP, sess.UserAgent = prev.IP, prev.UserAgent
+	}
+	if err := s.withOrigin(&c, sess.ID); err != nil {
+		return err
+	}
+	sess.Data = c.u.Data
+	err := s.st.Create(ctx, sess)
+	if errors.Is(err, store.ErrNotBefore) {
+		return nil // signed in before the user's sessions were all revoked
+	}
+	return err
+}
+
+// renewed returns the session from, whose values a commit under an unknown
+// token carries, when that commit may continue it: from was ended by scs
+// (Destroy or RenewToken) and no request tried to end it again afterwards.
+// ok is false when the commit must create nothing: from is gone, still
+// active under another token (revoke's Manager.Renew replaced it), or was
+// revoked by anyone other than scs.
+func (s *Store) renewed(ctx context.Context, from string) (prev store.Session, ok bool, err error) {
+	prev, err = s.st.Get(ctx, from)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Session{}, false, nil
+	}
+	if err != nil {
+		return store.Session{}, false, err
+	}
+	if !prev.Revoked() || prev.RevokeReason != ReasonDestroyed {
+		return store.Session{}, false, nil
+	}
+	_, err = s.st.Get(ctx, endedTwiceID(from))
+	if errors.Is(err, store.ErrNotFound) {
+		return prev, true, nil
+	}
+	return store.Session{}, false, err
+}
+
+// withOrigin records in the commit's values the id of the session they are
+// stored under, re-encoding them only when it changes.
+func (s *Store) withOrigin(c *commit, id string) error {
+	if from, _ := c.values[SessionKey].(string); from == id {
+		return nil
+	}
+	c.values[SessionKey] = id
+	b, err := s.codec.Encode(c.deadline, c.values)
+	if err != nil {
+		return fmt.Errorf("scsstore: encode session: %w", err)
+	}
+	c.u.Data = b
+	return nil
+}
+
 // update writes a commit to an existing session; one that is revoked,
-// expired or gone stays as it is.
+// expired, gone or refused for its user's not-before time stays as it is.
 func (s *Store) update(ctx context.Context, id string, u store.Update, now time.Time) error {
 	err := s.st.Update(ctx, id, u, now)
-	if errors.Is(err, store.ErrInactive) || errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrInactive) || errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrNotBefore) {
 		return nil
 	}
 	return err
@@ -225,7 +372,9 @@ func (s *Store) update(ctx context.Context, id string, u store.Update, now time.
 
 // DeleteCtx implements scs.CtxStore: scs's Destroy and RenewToken revoke the
 // session, which keeps it in the audit trail until the store cleans it up.
-// Sessions bound to no user (before login) are revoked by id alone.
+// Sessions bound to no user (before login) are revoked by id alone. Ending
+// a session that has already ended stores a marker that refuses any
+// renewal of it (see ReasonEndedTwice).
 func (s *Store) DeleteCtx(ctx context.Context, token string) error {
 	for range 2 {
 		sess, err := s.lookup(ctx, token)
@@ -235,13 +384,42 @@ func (s *Store) DeleteCtx(ctx context.Context, token string) error {
 		if err != nil {
 			return err
 		}
-		_, err = s.st.Revoke(ctx, store.Selection{UserID: sess.UserID, SessionID: sess.ID}, s.now(), ReasonDestroyed)
+		now := s.now()
+		ids, err := s.st.Revoke(ctx, store.Selection{UserID: sess.UserID, SessionID: sess.ID}, now, ReasonDestroyed)
+		if err == nil && len(ids) == 0 {
+			return s.markEndedTwice(ctx, sess, now)
+		}
 		if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 		// Rebound to another user (or deleted) since the lookup: look again.
 	}
 	return errors.New("scsstore: delete raced with a change of user")
+}
+
+// markEndedTwice stores the marker that refuses a renewal of sess: a
+// revoked row bound to no user, so no one can sign in with it or see it in
+// a user's list, kept as long as sess is.
+func (s *Store) markEndedTwice(ctx context.Context, sess store.Session, now time.Time) error {
+	expires := sess.ExpiresAt
+	if !expires.After(now) {
+		expires = now.Add(time.Second)
+	}
+	err := s.st.Create(ctx, store.Session{
+		ID: endedTwiceID(sess.ID), TokenHash: randomHash(),
+		CreatedAt: now, LastSeenAt: now, ExpiresAt: expires, IdleExpiresAt: expires,
+		RevokedAt: now, RevokeReason: ReasonEndedTwice,
+	})
+	if errors.Is(err, store.ErrDuplicate) {
+		return nil // marked already
+	}
+	return err
+}
+
+func randomHash() []byte {
+	var b [sha256.Size]byte
+	_, _ = rand.Read(b[:]) // never fails: see crypto/rand.Read
+	return b[:]
 }
 
 // AllCtx implements scs.IterableCtxStore. It costs O(all sessions), as

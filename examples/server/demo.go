@@ -78,6 +78,7 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 		a.logger.WarnContext(r.Context(), "login rate limited", "by", "username", "ip", ip)
 		return
 	}
+	checked := a.m.Now() // before the check: see revoke.AuthenticatedAt
 	u, ok := a.users.authenticate(req.Username, req.Password)
 	if !ok {
 		// The username is logged only when it names an account: anything
@@ -90,7 +91,13 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "invalid_credentials", "wrong username or password")
 		return
 	}
-	s, token, err := a.m.Login(w, r, u.ID)
+	s, token, err := a.m.Login(w, r, u.ID, revoke.AuthenticatedAt(checked))
+	if errors.Is(err, revoke.ErrNotBefore) {
+		// Every session of the account was revoked after the password
+		// check: this sign-in must not outlive that.
+		writeError(w, http.StatusConflict, "signed_out_meanwhile", "this account was just signed out everywhere; sign in again")
+		return
+	}
 	if err != nil {
 		a.logger.ErrorContext(r.Context(), "login: creating the session failed", "user", u.ID, "err", err)
 		writeError(w, http.StatusInternalServerError, "internal", "the session could not be created")

@@ -11,6 +11,7 @@ import (
 
 	"github.com/matryer/is"
 
+	"github.com/revokehq/revoke"
 	"github.com/revokehq/revoke/store"
 	"github.com/revokehq/revoke/store/memstore"
 )
@@ -143,7 +144,7 @@ func (c *client) meStatus() int {
 
 func sessionCookie(res *http.Response) *http.Cookie {
 	for _, ck := range res.Cookies() {
-		if ck.Name == "revoke_session" {
+		if ck.Name == revoke.DefaultCookieName || ck.Name == revoke.HostCookieName {
 			return ck
 		}
 	}

@@ -1,0 +1,187 @@
+package revoke
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gorilla/securecookie"
+)
+
+// Cookie holds the attributes of the session cookie.
+type Cookie struct {
+	// Name is the cookie's name. Empty means the default: HostCookieName
+	// for a Secure cookie without Domain on Path "/", whose "__Host-"
+	// prefix makes browsers refuse the same name set by a sibling
+	// subdomain, another port's page or for a narrower path, and
+	// DefaultCookieName otherwise (a development server on plain HTTP,
+	// where browsers drop Secure cookies). A name with the "__Host-" or
+	// "__Secure-" prefix must have the attributes the prefix demands.
+	Name     string
+	Domain   string
+	Path     string
+	Secure   bool
+	HttpOnly bool
+	SameSite http.SameSite
+	// Persist makes the cookie outlive the browser session (it carries
+	// Expires and Max-Age set to the session's absolute expiry). When false
+	// the cookie is a browser-session cookie.
+	Persist bool
+}
+
+// The default names of the session cookie (see Cookie.Name).
+const (
+	DefaultCookieName = "revoke_session"
+	HostCookieName    = "__Host-" + DefaultCookieName
+)
+
+// DefaultCookie returns the cookie attributes used unless WithCookie is given:
+// HttpOnly, Secure, SameSite=Lax, Path=/, persistent, and the default name,
+// which for these attributes is HostCookieName.
+func DefaultCookie() Cookie {
+	return Cookie{
+		Path:     "/",
+		Secure:   true,
+		HttpOnly: true,
+		SameSite: http.SameSiteLaxMode,
+		Persist:  true,
+	}
+}
+
+// named returns c with its default name filled in, or an error when the
+// name's prefix asks for attributes c lacks.
+func (c Cookie) named() (Cookie, error) {
+	if c.Path == "" {
+		c.Path = "/"
+	}
+	host := c.Secure && c.Domain == "" && c.Path == "/"
+	switch {
+	case c.Name == "" && host:
+		c.Name = HostCookieName
+	case c.Name == "":
+		c.Name = DefaultCookieName
+	case strings.HasPrefix(c.Name, "__Host-") && !host:
+		return Cookie{}, fmt.Errorf("revoke: cookie %q: the __Host- prefix needs Secure, no Domain and Path \"/\"", c.Name)
+	case strings.HasPrefix(c.Name, "__Secure-") && !c.Secure:
+		return Cookie{}, fmt.Errorf("revoke: cookie %q: the __Secure- prefix needs Secure", c.Name)
+	}
+	return c, nil
+}
+
+// WithCookie sets the session cookie's attributes. Start from DefaultCookie
+// and change what you need; an empty Name picks the default for the
+// attributes (see Cookie.Name).
+func WithCookie(c Cookie) Option {
+	return func(m *Manager) error {
+		named, err := c.named()
+		if err != nil {
+			return err
+		}
+		m.cookie = named
+		return nil
+	}
+}
+
+// WithTokenCookie makes the Manager also resolve sessions from a cookie that
+// carries a bare token rather than a signed one, as scs's session cookie does
+// (its default name is "session"). Use it with scsstore, so that an scs app's
+// existing cookies work with the middleware and the handlers. A usable
+// signed session cookie, when present, is preferred.
+func WithTokenCookie(name string) Option {
+	return func(m *Manager) error {
+		if name == "" {
+			return errors.New("revoke: token cookie name is empty")
+		}
+		m.tokenCookie = name
+		return nil
+	}
+}
+
+// ErrAmbiguousSession means the request carried several session cookies
+// that resolve to different usable sessions. One of them may have been
+// planted by a page of another port or a sibling subdomain (cookie
+// tossing), so none is picked: the request is anonymous.
+var ErrAmbiguousSession = errors.New("revoke: several session cookies name different sessions")
+
+// cookieTokens returns the distinct tokens in r's session cookies, signed
+// ones first: every signed cookie of the name that passes the signature
+// check, then every bare token cookie (WithTokenCookie). signedSeen reports
+// that r had a signed cookie of the name at all, valid or not.
+func (m *Manager) cookieTokens(r *http.Request) (signed, bare []string, signedSeen bool) {
+	for _, c := range r.CookiesNamed(m.cookie.Name) {
+		signedSeen = true
+		var raw []byte
+		if securecookie.DecodeMulti(m.cookie.Name, c.Value, &raw, m.codecs...) == nil {
+			signed = appendNew(signed, string(raw))
+		}
+	}
+	if m.tokenCookie != "" {
+		for _, c := range r.CookiesNamed(m.tokenCookie) {
+			bare = appendNew(bare, c.Value)
+		}
+	}
+	return signed, bare, signedSeen
+}
+
+func appendNew(list []string, v string) []string {
+	for _, have := range list {
+		if have == v {
+			return list
+		}
+	}
+	return append(list, v)
+}
+
+// SetCookie sets the session cookie carrying token on w. expires is the
+// session's absolute expiry, used when the cookie persists.
+func (m *Manager) SetCookie(w http.ResponseWriter, token string, expires time.Time) error {
+	value, err := securecookie.EncodeMulti(m.cookie.Name, []byte(token), m.codecs...)
+	if err != nil {
+		return fmt.Errorf("revoke: encode cookie: %w", err)
+	}
+	c := m.newCookie(value)
+	if m.cookie.Persist {
+		c.Expires = expires.UTC()
+		c.MaxAge = max(1, int(expires.Sub(m.now()).Seconds()))
+	}
+	http.SetCookie(w, c)
+	w.Header().Add("Cache-Control", `no-cache="Set-Cookie"`)
+	return nil
+}
+
+// ExpireCookie tells the browser to drop the session cookie.
+// With WithTokenCookie it drops the token cookie too.
+func (m *Manager) ExpireCookie(w http.ResponseWriter) {
+	m.expireSignedCookie(w)
+	if m.tokenCookie != "" {
+		http.SetCookie(w, &http.Cookie{Name: m.tokenCookie, Path: "/", Expires: time.Unix(1, 0), MaxAge: -1,
+			Secure: m.cookie.Secure, HttpOnly: true, SameSite: m.cookie.SameSite})
+	}
+}
+
+// expireSignedCookie drops only the signed session cookie: resolution uses
+// it for a stale cookie of its own, and leaves a token cookie to the
+// library that set it.
+func (m *Manager) expireSignedCookie(w http.ResponseWriter) {
+	c := m.newCookie("")
+	c.Expires = time.Unix(1, 0)
+	c.MaxAge = -1
+	http.SetCookie(w, c)
+}
+
+func (m *Manager) newCookie(value string) *http.Cookie {
+	return &http.Cookie{
+		Name:     m.cookie.Name,
+		Value:    value,
+		Domain:   m.cookie.Domain,
+		Path:     m.cookie.Path,
+		Secure:   m.cookie.Secure,
+		HttpOnly: m.cookie.HttpOnly,
+		SameSite: m.cookie.SameSite,
+	}
+}
+
+// CookieName returns the name of the session cookie.
+func (m *Manager) CookieName() string { return m.cookie.Name }
