@@ -209,4 +209,3 @@ func (m *Manager) resolve(ctx context.Context, token string, now time.Time) (Ses
 	}
 	return s, nil
 }
-

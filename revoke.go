@@ -216,4 +216,3 @@ func (m *Manager) emit(ctx context.Context, ev Event) {
 		f(ctx, ev)
 	}
 }
-
