@@ -2,8 +2,11 @@ package revoke
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/revokehq/revoke/store"
 )
 
 // Source tells how a request presented its session.
@@ -145,9 +148,16 @@ func (m *Manager) RequireSession(next http.Handler) http.Handler {
 	})
 }
 
+// defaultErrorFunc answers a store failure with 500, or 503 and Retry-After
+// when the store did not answer in time (store.ErrUnavailable).
 func (m *Manager) defaultErrorFunc(w http.ResponseWriter, r *http.Request, err error) {
 	m.logger.ErrorContext(r.Context(), "revoke: resolving session failed", "err", err, "method", r.Method, "path", r.URL.Path)
-	http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+	status := http.StatusInternalServerError
+	if errors.Is(err, store.ErrUnavailable) {
+		status = http.StatusServiceUnavailable
+		w.Header().Set("Retry-After", "1")
+	}
+	http.Error(w, http.StatusText(status), status)
 }
 
 func defaultUnauthorized(w http.ResponseWriter, _ *http.Request) {

@@ -227,3 +227,30 @@ func TestRevokeSessionWhoseReadBackFails(t *testing.T) {
 	is.True(errors.Is(err, store.ErrUnavailable))
 	is.Equal(len(events), 1)
 }
+
+// unavailableStore is a store whose lookups time out.
+type unavailableStore struct{ store.SessionStore }
+
+func (unavailableStore) GetByTokenHash(context.Context, []byte) (store.Session, error) {
+	return store.Session{}, store.ErrUnavailable
+}
+
+// TestMiddlewareStoreUnavailable: a store that does not answer in time is a
+// 503 with Retry-After, not a 500, and never reaches the handler.
+func TestMiddlewareStoreUnavailable(t *testing.T) {
+	is := is.New(t)
+	_, st := newManager(t)
+	m, err := revoke.New(unavailableStore{st})
+	is.NoErr(err)
+	srv := httptest.NewServer(m.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+		t.Error("the handler ran")
+	})))
+	defer srv.Close()
+	req, _ := http.NewRequest("GET", srv.URL, nil)
+	req.Header.Set(revoke.HeaderName, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+	res, err := http.DefaultClient.Do(req)
+	is.NoErr(err)
+	res.Body.Close()
+	is.Equal(res.StatusCode, http.StatusServiceUnavailable)
+	is.Equal(res.Header.Get("Retry-After"), "1")
+}

@@ -191,8 +191,10 @@ func WithLogger(l *slog.Logger) Option {
 
 // WithErrorFunc sets what the middleware does when the store fails while
 // resolving a session. The default logs the error and answers 500 with a
-// generic body; the request does not reach the next handler, because
-// treating an outage as "logged out" would expire every user's cookie.
+// generic body, or 503 with Retry-After when the store did not answer
+// within its deadline (store.ErrUnavailable); the request does not reach
+// the next handler, because treating an outage as "logged out" would
+// expire every user's cookie.
 func WithErrorFunc(f func(http.ResponseWriter, *http.Request, error)) Option {
 	return func(m *Manager) error {
 		if f == nil {

@@ -49,6 +49,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -93,10 +94,11 @@ type Store struct {
 	q          queries
 	cleanupKey int64 // advisory lock key of the background cleanup
 
-	log       *slog.Logger
-	retention time.Duration
-	batch     int
-	now       func() time.Time // the background cleanup's clock
+	log         *slog.Logger
+	retention   time.Duration
+	callTimeout time.Duration
+	batch       int
+	now         func() time.Time // the background cleanup's clock
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -118,7 +120,32 @@ type config struct {
 	table           string
 	cleanupInterval time.Duration
 	retention       time.Duration
+	callTimeout     time.Duration
 	log             *slog.Logger
+}
+
+func newConfig(opts []Option) config {
+	c := config{
+		table:           DefaultTable,
+		cleanupInterval: DefaultCleanupInterval,
+		retention:       DefaultRetention,
+		callTimeout:     store.DefaultCallTimeout,
+		log:             slog.Default(),
+	}
+	for _, o := range opts {
+		o(&c)
+	}
+	return c
+}
+
+// WithCallTimeout bounds each call of the store (default
+// store.DefaultCallTimeout): a server that stops answering, a lock that is
+// not granted or a pool with no free connection make the call fail with
+// store.ErrUnavailable in this time. Open also sets it as the pool's
+// connect timeout and the sessions' statement_timeout and lock_timeout,
+// unless connString sets them. Zero or less means no bound.
+func WithCallTimeout(d time.Duration) Option {
+	return func(c *config) { c.callTimeout = d }
 }
 
 // WithSchema sets the schema that holds the sessions table; Open and New
@@ -176,11 +203,23 @@ func Open(ctx context.Context, connString string, opts ...Option) (*Store, error
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: open: %w", err)
 	}
+	c := newConfig(opts)
+	if c.callTimeout > 0 {
+		if cfg.ConnConfig.ConnectTimeout == 0 {
+			cfg.ConnConfig.ConnectTimeout = c.callTimeout
+		}
+		ms := strconv.FormatInt(c.callTimeout.Milliseconds(), 10)
+		for _, p := range []string{"statement_timeout", "lock_timeout"} {
+			if _, set := cfg.ConnConfig.RuntimeParams[p]; !set {
+				cfg.ConnConfig.RuntimeParams[p] = ms
+			}
+		}
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: open: %w", err)
 	}
-	s, err := newStore(ctx, pool, true, opts)
+	s, err := newStore(ctx, pool, true, c)
 	if err != nil {
 		pool.Close()
 		return nil, err
@@ -195,19 +234,10 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error
 	if pool == nil {
 		return nil, errors.New("pgstore: new: nil pool")
 	}
-	return newStore(ctx, pool, false, opts)
+	return newStore(ctx, pool, false, newConfig(opts))
 }
 
-func newStore(ctx context.Context, pool *pgxpool.Pool, own bool, opts []Option) (*Store, error) {
-	c := config{
-		table:           DefaultTable,
-		cleanupInterval: DefaultCleanupInterval,
-		retention:       DefaultRetention,
-		log:             slog.Default(),
-	}
-	for _, o := range opts {
-		o(&c)
-	}
+func newStore(ctx context.Context, pool *pgxpool.Pool, own bool, c config) (*Store, error) {
 	if c.schema == "" {
 		// Pin the table to one schema now, so that every connection of every
 		// instance names the same table whatever its search_path says later.
@@ -232,16 +262,17 @@ func newStore(ctx context.Context, pool *pgxpool.Pool, own bool, opts []Option) 
 		return nil, fmt.Errorf("pgstore: open %s: %w", n.table, err)
 	}
 	s := &Store{
-		pool:       pool,
-		ownPool:    own,
-		names:      n,
-		q:          newQueries(n),
-		cleanupKey: lockKey("cleanup", n.table),
-		log:        c.log,
-		retention:  c.retention,
-		batch:      deleteBatch,
-		now:        time.Now,
-		done:       make(chan struct{}),
+		pool:        pool,
+		ownPool:     own,
+		names:       n,
+		q:           newQueries(n),
+		cleanupKey:  lockKey("cleanup", n.table),
+		log:         c.log,
+		retention:   c.retention,
+		callTimeout: c.callTimeout,
+		batch:       deleteBatch,
+		now:         time.Now,
+		done:        make(chan struct{}),
 	}
 	if c.cleanupInterval > 0 {
 		var cctx context.Context

@@ -176,7 +176,13 @@ func (s *Store) fail(op string, err error) error {
 	if s.closed.Load() {
 		return store.ErrClosed
 	}
-	return fmt.Errorf("pgstore: %s: %w", op, err)
+	var connect *pgconn.ConnectError
+	if pgconn.Timeout(err) || errors.As(err, &connect) {
+		// No answer in time, or no server to answer: nothing is known to
+		// have changed, and a later try may work.
+		return fmt.Errorf("pgstore: %s: %w: %w", op, store.ErrUnavailable, err)
+	}
+	return fmt.Errorf("pgstore: %s: %w", op, store.Unavailable(err))
 }
 
 // Create implements store.SessionStore. Every time except RevokedAt must be
@@ -186,6 +192,8 @@ func (s *Store) Create(ctx context.Context, sess store.Session) error {
 	if s.closed.Load() {
 		return store.ErrClosed
 	}
+	ctx, cancel := store.CallContext(ctx, s.callTimeout)
+	defer cancel()
 	if err := sess.CheckTimes(minTime, maxTime); err != nil {
 		return fmt.Errorf("pgstore: create: %w of the years 1 to 9999", err)
 	}
@@ -254,6 +262,8 @@ func (s *Store) getOne(ctx context.Context, op, query string, arg any) (store.Se
 	if s.closed.Load() {
 		return store.Session{}, store.ErrClosed
 	}
+	ctx, cancel := store.CallContext(ctx, s.callTimeout)
+	defer cancel()
 	sess, err := scan(s.pool.QueryRow(ctx, query, arg))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.Session{}, store.ErrNotFound
@@ -270,6 +280,8 @@ func (s *Store) List(ctx context.Context, userID string) ([]store.Session, error
 	if s.closed.Load() {
 		return nil, store.ErrClosed
 	}
+	ctx, cancel := store.CallContext(ctx, s.callTimeout)
+	defer cancel()
 	rows, err := s.pool.Query(ctx, s.q.list, userID)
 	if err != nil {
 		return nil, s.fail("list", err)
@@ -321,6 +333,8 @@ func (s *Store) Touch(ctx context.Context, id string, now, idleExpiresAt time.Ti
 	if s.closed.Load() {
 		return store.ErrClosed
 	}
+	ctx, cancel := store.CallContext(ctx, s.callTimeout)
+	defer cancel()
 	tag, err := s.pool.Exec(ctx, s.q.touch, ts(now), ts(idleExpiresAt), id)
 	return s.changedOne(ctx, "touch", id, tag, err)
 }
@@ -330,6 +344,8 @@ func (s *Store) ReplaceToken(ctx context.Context, id string, newHash []byte, now
 	if s.closed.Load() {
 		return store.ErrClosed
 	}
+	ctx, cancel := store.CallContext(ctx, s.callTimeout)
+	defer cancel()
 	tag, err := s.pool.Exec(ctx, s.q.replaceToken, ts(now), bytesOrEmpty(newHash), id)
 	if isDuplicate(err) {
 		return store.ErrDuplicate
@@ -375,6 +391,8 @@ func (s *Store) Revoke(ctx context.Context, sel store.Selection, now time.Time, 
 	if s.closed.Load() {
 		return nil, store.ErrClosed
 	}
+	ctx, cancel := store.CallContext(ctx, s.callTimeout)
+	defer cancel()
 	if err := sel.Check(); err != nil {
 		return nil, err
 	}
@@ -460,6 +478,8 @@ func (s *Store) Update(ctx context.Context, id string, u store.Update, now time.
 	if s.closed.Load() {
 		return store.ErrClosed
 	}
+	ctx, cancel := store.CallContext(ctx, s.callTimeout)
+	defer cancel()
 	var auth *time.Time
 	if !u.AuthenticatedAt.IsZero() {
 		t := ts(u.AuthenticatedAt)
@@ -487,6 +507,8 @@ func (s *Store) ListActive(ctx context.Context, now time.Time) ([]store.Session,
 	if s.closed.Load() {
 		return nil, store.ErrClosed
 	}
+	ctx, cancel := store.CallContext(ctx, s.callTimeout)
+	defer cancel()
 	rows, err := s.pool.Query(ctx, s.q.listActive, ts(now))
 	if err != nil {
 		return nil, s.fail("list active", err)
@@ -530,7 +552,9 @@ func (s *Store) deleteBefore(ctx context.Context, db execer, t time.Time) (int, 
 		if err := ctx.Err(); err != nil {
 			return total, err
 		}
-		tag, err := db.Exec(ctx, s.q.deleteOld, cut, s.batch)
+		bctx, cancel := store.CallContext(ctx, s.callTimeout) // each batch, not the whole run
+		tag, err := db.Exec(bctx, s.q.deleteOld, cut, s.batch)
+		cancel()
 		if err != nil {
 			return total, s.fail("delete", err)
 		}

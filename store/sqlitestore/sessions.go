@@ -146,7 +146,7 @@ func (s *Store) fail(op string, err error) error {
 	if s.closed.Load() {
 		return store.ErrClosed
 	}
-	return fmt.Errorf("sqlitestore: %s: %w", op, err)
+	return fmt.Errorf("sqlitestore: %s: %w", op, store.Unavailable(err))
 }
 
 // Create implements store.SessionStore. Every time except RevokedAt must be
@@ -155,6 +155,8 @@ func (s *Store) Create(ctx context.Context, sess store.Session) error {
 	if s.closed.Load() {
 		return store.ErrClosed
 	}
+	ctx, cancel := store.CallContext(ctx, s.callTimeout)
+	defer cancel()
 	if err := sess.CheckTimes(minTime, maxTime); err != nil {
 		return fmt.Errorf("sqlitestore: create: %w of the years 1678 to 2262", err)
 	}
@@ -204,7 +206,9 @@ func (s *Store) getOne(ctx context.Context, op string, st *sql.Stmt, arg any) (s
 	// cancellable context (every request's) database/sql and the driver
 	// each start a goroutine per query to watch it, which costs more than
 	// the read: the read runs without ctx's cancellation instead, and a ctx
-	// that has already ended is refused here.
+	// that has already ended is refused here. Nor does it take the call
+	// timeout: a read of a WAL database waits for no writer, and a lock it
+	// may meet (a checkpoint) is bounded by the busy timeout.
 	if err := ctx.Err(); err != nil {
 		return store.Session{}, s.fail(op, err)
 	}
@@ -234,6 +238,8 @@ func (s *Store) getAll(ctx context.Context, op string, st *sql.Stmt, arg any) ([
 	if s.closed.Load() {
 		return nil, store.ErrClosed
 	}
+	ctx, cancel := store.CallContext(ctx, s.callTimeout)
+	defer cancel()
 	rows, err := st.QueryContext(ctx, arg)
 	if err != nil {
 		return nil, s.fail(op, err)
@@ -285,6 +291,8 @@ func (s *Store) Touch(ctx context.Context, id string, now, idleExpiresAt time.Ti
 	if s.closed.Load() {
 		return store.ErrClosed
 	}
+	ctx, cancel := store.CallContext(ctx, s.callTimeout)
+	defer cancel()
 	res, err := s.touch.ExecContext(ctx, nanos(now), nanos(idleExpiresAt), id)
 	return s.changedOne(ctx, "touch", id, res, err)
 }
@@ -294,6 +302,8 @@ func (s *Store) ReplaceToken(ctx context.Context, id string, newHash []byte, now
 	if s.closed.Load() {
 		return store.ErrClosed
 	}
+	ctx, cancel := store.CallContext(ctx, s.callTimeout)
+	defer cancel()
 	if newHash == nil {
 		newHash = []byte{}
 	}
@@ -312,6 +322,8 @@ func (s *Store) Update(ctx context.Context, id string, u store.Update, now time.
 	if s.closed.Load() {
 		return store.ErrClosed
 	}
+	ctx, cancel := store.CallContext(ctx, s.callTimeout)
+	defer cancel()
 	// Capped here rather than in SQL, whose SET would see the old expires_at.
 	idle := u.IdleExpiresAt
 	if idle.After(u.ExpiresAt) {
@@ -388,6 +400,8 @@ func (s *Store) Revoke(ctx context.Context, sel store.Selection, now time.Time, 
 	if s.closed.Load() {
 		return nil, store.ErrClosed
 	}
+	ctx, cancel := store.CallContext(ctx, s.callTimeout)
+	defer cancel()
 	if err := sel.Check(); err != nil {
 		return nil, err
 	}
@@ -492,11 +506,7 @@ func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int, error) {
 		if err := ctx.Err(); err != nil {
 			return total, err
 		}
-		rows, err := s.deleteOld.QueryContext(ctx, after, cut, s.batch)
-		if err != nil {
-			return total, s.fail("delete", err)
-		}
-		deleted, err := collect[int64](rows)
+		deleted, err := s.deleteBatch(ctx, after, cut)
 		if err != nil {
 			return total, s.fail("delete", err)
 		}
@@ -508,4 +518,15 @@ func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int, error) {
 			after = max(after, id)
 		}
 	}
+}
+
+// deleteBatch runs one batch of DeleteBefore, bounded by the call timeout.
+func (s *Store) deleteBatch(ctx context.Context, after, cut int64) ([]int64, error) {
+	ctx, cancel := store.CallContext(ctx, s.callTimeout)
+	defer cancel()
+	rows, err := s.deleteOld.QueryContext(ctx, after, cut, s.batch)
+	if err != nil {
+		return nil, err
+	}
+	return collect[int64](rows)
 }

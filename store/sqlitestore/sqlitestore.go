@@ -75,10 +75,11 @@ type Store struct {
 	deleteOld                          *sql.Stmt
 	get, getByHash, list, listActive   *sql.Stmt
 
-	log       *slog.Logger
-	retention time.Duration
-	batch     int
-	now       func() time.Time // the background cleanup's clock
+	log         *slog.Logger
+	retention   time.Duration
+	callTimeout time.Duration
+	batch       int
+	now         func() time.Time // the background cleanup's clock
 
 	closed    atomic.Bool
 	closeOnce sync.Once
@@ -100,6 +101,7 @@ type config struct {
 	retention       time.Duration
 	readers         int
 	busyTimeout     time.Duration
+	callTimeout     time.Duration
 	syncFull        bool
 	log             *slog.Logger
 }
@@ -133,6 +135,14 @@ func WithBusyTimeout(d time.Duration) Option {
 	return func(c *config) { c.busyTimeout = max(d, 0) }
 }
 
+// WithCallTimeout bounds each call that writes or lists (default
+// store.DefaultCallTimeout): one that waits longer, for the writer or for
+// another process's lock, fails with store.ErrUnavailable. Zero or less
+// means no bound beyond the busy timeout.
+func WithCallTimeout(d time.Duration) Option {
+	return func(c *config) { c.callTimeout = d }
+}
+
 // WithSynchronousFull makes every write reach the disk before the call
 // returns (SQLite's synchronous=FULL), so that an acknowledged revocation
 // survives a power cut or a kernel crash, at the cost of a flush per write.
@@ -164,6 +174,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		retention:       DefaultRetention,
 		readers:         DefaultReaders,
 		busyTimeout:     DefaultBusyTimeout,
+		callTimeout:     store.DefaultCallTimeout,
 		log:             slog.Default(),
 	}
 	for _, o := range opts {
@@ -185,11 +196,12 @@ func Open(path string, opts ...Option) (*Store, error) {
 
 func open(path string, c config) (_ *Store, err error) {
 	s := &Store{
-		log:       c.log,
-		retention: c.retention,
-		batch:     deleteBatch,
-		now:       time.Now,
-		done:      make(chan struct{}),
+		log:         c.log,
+		retention:   c.retention,
+		callTimeout: c.callTimeout,
+		batch:       deleteBatch,
+		now:         time.Now,
+		done:        make(chan struct{}),
 	}
 	defer func() {
 		if err != nil {
