@@ -50,6 +50,9 @@ func DefaultCookie() Cookie {
 	}
 }
 
+// hostCookie is DefaultCookie with its name filled in.
+var hostCookie, _ = DefaultCookie().named()
+
 // named returns c with its default name filled in, or an error when the
 // name's prefix asks for attributes c lacks.
 func (c Cookie) named() (Cookie, error) {
@@ -95,6 +98,35 @@ func WithTokenCookie(name string) Option {
 			return errors.New("revoke: token cookie name is empty")
 		}
 		m.tokenCookie = name
+		return nil
+	}
+}
+
+// WithCookieKeys sets the keys of the session cookie as pairs of hash key
+// (HMAC-SHA256, 32 or 64 bytes recommended) and block key (AES: 16, 24 or 32
+// bytes, or nil for a signed but unencrypted cookie), as in
+// securecookie.CodecsFromPairs. New cookies use the first pair; cookies made
+// with any later pair still decode, which is how keys are rotated: put the
+// new pair first and keep the old one until its cookies have expired.
+//
+// Without this option the Manager makes a random key at start-up, so cookies
+// do not survive a restart and are not shared between instances.
+func WithCookieKeys(keyPairs ...[]byte) Option {
+	return func(m *Manager) error {
+		if len(keyPairs) == 0 || len(keyPairs[0]) == 0 {
+			return errors.New("revoke: WithCookieKeys needs at least one hash key")
+		}
+		for i := 0; i < len(keyPairs); i += 2 {
+			if len(keyPairs[i]) < 32 {
+				return fmt.Errorf("revoke: cookie hash key %d is %d bytes; use at least 32", i/2, len(keyPairs[i]))
+			}
+			if i+1 < len(keyPairs) {
+				if n := len(keyPairs[i+1]); n != 0 && n != 16 && n != 24 && n != 32 {
+					return fmt.Errorf("revoke: cookie block key %d is %d bytes; use 16, 24 or 32, or nil", i/2, n)
+				}
+			}
+		}
+		m.codecs = securecookie.CodecsFromPairs(keyPairs...)
 		return nil
 	}
 }
