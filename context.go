@@ -2,6 +2,7 @@ package revoke
 
 import (
 	"context"
+	"errors"
 	"fmt"
 )
 
@@ -60,8 +61,10 @@ func FromContext(ctx context.Context) (cur Current, ok bool) {
 }
 
 // FailureReason returns why the Middleware left the request anonymous:
-// ErrNoSession, ErrMalformedToken, ErrUnknownToken, ErrRevoked or ErrExpired.
-// It returns nil when the request has a session.
+// ErrNoSession, ErrMalformedToken, ErrUnknownToken, ErrRevoked, ErrExpired
+// or ErrAmbiguousSession. It returns nil when the request has a session,
+// and ErrNoMiddleware when the request never went through the Middleware,
+// whatever it carried.
 func FailureReason(ctx context.Context) error {
 	if _, ok := FromContext(ctx); ok {
 		return nil
@@ -69,8 +72,12 @@ func FailureReason(ctx context.Context) error {
 	if err, ok := ctx.Value(failureKey).(error); ok {
 		return err
 	}
-	return ErrNoSession
+	return ErrNoMiddleware
 }
+
+// ErrNoMiddleware is FailureReason's answer for a request that did not go
+// through Manager.Middleware: no one looked for its session.
+var ErrNoMiddleware = errors.New("revoke: no session resolved: the request did not go through Manager.Middleware")
 
 // NewContext returns a copy of ctx carrying cur, as the Middleware does. It
 // is useful in tests of handlers that read FromContext.

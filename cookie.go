@@ -3,6 +3,7 @@ package revoke
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -217,3 +218,20 @@ func (m *Manager) newCookie(value string) *http.Cookie {
 
 // CookieName returns the name of the session cookie.
 func (m *Manager) CookieName() string { return m.cookie.Name }
+
+// warnDroppedCookie logs, once per Manager, that a Secure cookie is being
+// set on a plain HTTP request from another machine, which the browser will
+// drop: the sign-in seems to work and the next page is anonymous.
+func (m *Manager) warnDroppedCookie(r *http.Request) {
+	if !m.cookie.Secure || r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https") {
+		return
+	}
+	if ip := net.ParseIP(remoteIP(r)); ip != nil && ip.IsLoopback() {
+		return // browsers keep Secure cookies from http://localhost
+	}
+	if m.insecureWarned.CompareAndSwap(false, true) {
+		m.logger.WarnContext(r.Context(), "revoke: a Secure session cookie is set over plain HTTP; the browser will drop it. "+
+			"Serve HTTPS (or send X-Forwarded-Proto: https from the proxy), or for development use revoke.WithInsecureDevelopmentCookie()",
+			"host", r.Host, "remote", r.RemoteAddr)
+	}
+}

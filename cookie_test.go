@@ -244,19 +244,23 @@ func TestOptionsValidate(t *testing.T) {
 	st := memstore.New()
 	defer st.Close()
 	for name, opt := range map[string]revoke.Option{
-		"short hash key":      revoke.WithCookieKeys([]byte("short")),
-		"bad block key":       revoke.WithCookieKeys(testKey, []byte("123")),
-		"no keys":             revoke.WithCookieKeys(),
-		"zero lifetime":       revoke.WithLifetime(0),
-		"negative idle":       revoke.WithIdleTimeout(-time.Second),
-		"touch beyond idle":   revoke.WithTouchInterval(48 * time.Hour),
-		"__Host- not secure":  revoke.WithCookie(revoke.Cookie{Name: "__Host-s", Path: "/"}),
-		"__Host- with domain": revoke.WithCookie(revoke.Cookie{Name: "__Host-s", Secure: true, Domain: "example.com"}),
-		"__Host- on a path":   revoke.WithCookie(revoke.Cookie{Name: "__Host-s", Secure: true, Path: "/app"}),
-		"__Secure- plain":     revoke.WithCookie(revoke.Cookie{Name: "__Secure-s"}),
-		"nil clock":           revoke.WithClock(nil),
-		"nil error func":      revoke.WithErrorFunc(nil),
-		"nil revocation hook": revoke.OnRevoke(nil),
+		"short hash key":                           revoke.WithCookieKeys([]byte("short")),
+		"bad block key":                            revoke.WithCookieKeys(testKey, []byte("123")),
+		"no keys":                                  revoke.WithCookieKeys(),
+		"zero lifetime":                            revoke.WithLifetime(0),
+		"negative idle":                            revoke.WithIdleTimeout(-time.Second),
+		"touch beyond idle":                        revoke.WithTouchInterval(48 * time.Hour),
+		"__Host- not secure":                       revoke.WithCookie(revoke.Cookie{Name: "__Host-s", Path: "/"}),
+		"__Host- with domain":                      revoke.WithCookie(revoke.Cookie{Name: "__Host-s", Secure: true, Domain: "example.com"}),
+		"__Host- on a path":                        revoke.WithCookie(revoke.Cookie{Name: "__Host-s", Secure: true, Path: "/app"}),
+		"__Secure- plain":                          revoke.WithCookie(revoke.Cookie{Name: "__Secure-s"}),
+		"idle beyond lifetime":                     revoke.WithIdleTimeout(8 * 24 * time.Hour),
+		"SameSite=None plain":                      revoke.WithCookie(revoke.Cookie{Name: "s", SameSite: http.SameSiteNoneMode, HttpOnly: true}),
+		"token cookie named as the session cookie": revoke.WithTokenCookie(revoke.HostCookieName),
+		"nil option":                               nil,
+		"nil clock":                                revoke.WithClock(nil),
+		"nil error func":                           revoke.WithErrorFunc(nil),
+		"nil revocation hook":                      revoke.OnRevoke(nil),
 	} {
 		t.Run(name, func(t *testing.T) {
 			if _, err := revoke.New(st, opt); err == nil {

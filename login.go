@@ -131,6 +131,7 @@ func (m *Manager) Login(w http.ResponseWriter, r *http.Request, userID string, o
 	if err != nil {
 		return Session{}, "", err
 	}
+	m.warnDroppedCookie(r)
 	if err := m.SetCookie(w, token, s.ExpiresAt); err != nil {
 		return Session{}, "", err
 	}

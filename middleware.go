@@ -45,13 +45,6 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 		case err == nil:
 			ctx = NewContext(ctx, cur)
 		case Anonymous(err):
-			if err == ErrNoSession && ctx.Value(failureKey) == nil {
-				// FailureReason already says ErrNoSession for this
-				// context: a request without a token, the common case on
-				// public pages, needs no copy.
-				next.ServeHTTP(w, r)
-				return
-			}
 			ctx = context.WithValue(ctx, failureKey, err)
 		default:
 			m.errorFunc(w, r, err)

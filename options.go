@@ -109,3 +109,16 @@ func WithClock(now func() time.Time) Option {
 		return nil
 	}
 }
+
+// WithInsecureDevelopmentCookie is for developing over plain HTTP on a host
+// that is not loopback (a LAN address, a container's name): the session
+// cookie loses its Secure flag, which browsers would otherwise drop on such
+// a connection, and is named DefaultCookieName. Browsers keep Secure
+// cookies from http://localhost, so loopback needs no option. Never use it
+// in production: the cookie then travels unencrypted.
+func WithInsecureDevelopmentCookie() Option {
+	return func(m *Manager) error {
+		m.plainHTTP = true
+		return nil
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/securecookie"
@@ -71,6 +73,9 @@ type Manager struct {
 	unauthorized  http.Handler
 	clientIP      func(*http.Request) string
 
+	plainHTTP      bool        // WithInsecureDevelopmentCookie
+	insecureWarned atomic.Bool // the Secure-over-HTTP warning was logged
+
 	oauthRevoker    OAuthTokenRevoker
 	deviceForgetter DeviceForgetter
 	onRevoke        []func(context.Context, Event)
@@ -91,13 +96,16 @@ func New(st store.SessionStore, opts ...Option) (*Manager, error) {
 		logger:        slog.Default(),
 		clientIP:      remoteIP,
 	}
-	for _, o := range opts {
+	for i, o := range opts {
+		if o == nil {
+			return nil, fmt.Errorf("revoke: option %d is nil", i)
+		}
 		if err := o(m); err != nil {
 			return nil, err
 		}
 	}
-	if m.idleTimeout > 0 && m.touchInterval >= m.idleTimeout {
-		return nil, fmt.Errorf("revoke: touch interval %v must be shorter than the idle timeout %v", m.touchInterval, m.idleTimeout)
+	if err := m.check(); err != nil {
+		return nil, err
 	}
 	if m.codecs == nil {
 		m.codecs = securecookie.CodecsFromPairs(securecookie.GenerateRandomKey(32))
@@ -117,6 +125,34 @@ func New(st store.SessionStore, opts ...Option) (*Manager, error) {
 		m.unauthorized = http.HandlerFunc(defaultUnauthorized)
 	}
 	return m, nil
+}
+
+// check refuses settings that cannot work together, and warns about a
+// cookie that scripts can read.
+func (m *Manager) check() error {
+	if m.plainHTTP {
+		m.cookie.Secure = false
+		if m.cookie.Name == HostCookieName {
+			m.cookie.Name = DefaultCookieName // browsers refuse __Host- without Secure
+		}
+	}
+	switch c := m.cookie; {
+	case m.idleTimeout > 0 && m.touchInterval >= m.idleTimeout:
+		return fmt.Errorf("revoke: touch interval %v must be shorter than the idle timeout %v", m.touchInterval, m.idleTimeout)
+	case m.idleTimeout > m.lifetime:
+		return fmt.Errorf("revoke: idle timeout %v is longer than the lifetime %v, so it would never apply", m.idleTimeout, m.lifetime)
+	case c.SameSite == http.SameSiteNoneMode && !c.Secure:
+		return errors.New("revoke: a SameSite=None cookie must be Secure: browsers drop it otherwise")
+	case m.tokenCookie != "" && m.tokenCookie == c.Name:
+		return fmt.Errorf("revoke: the token cookie and the session cookie are both named %q", c.Name)
+	case strings.HasPrefix(c.Name, "__Host-") && (!c.Secure || c.Domain != "" || c.Path != "/"):
+		return fmt.Errorf("revoke: cookie %q: the __Host- prefix needs Secure, no Domain and Path \"/\"", c.Name)
+	}
+	if !m.cookie.HttpOnly {
+		m.logger.Warn("revoke: the session cookie is not HttpOnly: any script on the page can read and send it (start from revoke.DefaultCookie())",
+			"cookie", m.cookie.Name)
+	}
+	return nil
 }
 
 // Store returns the store the Manager works on.
@@ -156,6 +192,7 @@ func (m *Manager) Renew(w http.ResponseWriter, r *http.Request) (string, error) 
 		return "", fmt.Errorf("revoke: renew token: %w", err)
 	}
 	if cur.Source == SourceCookie {
+		m.warnDroppedCookie(r)
 		if err := m.SetCookie(w, token, cur.ExpiresAt); err != nil {
 			return "", err
 		}
