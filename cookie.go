@@ -98,9 +98,31 @@ func WithTokenCookie(name string) Option {
 		if name == "" {
 			return errors.New("revoke: token cookie name is empty")
 		}
+		m.tokenCookie = func() string { return name }
+		return nil
+	}
+}
+
+// WithTokenCookieFrom is WithTokenCookie with the name read on every use,
+// for a library whose cookie name may still be set after the Manager is
+// made: scsstore.ManagerOptions passes scs's sm.Cookie.Name this way. An
+// empty name means no token cookie.
+func WithTokenCookieFrom(name func() string) Option {
+	return func(m *Manager) error {
+		if name == nil {
+			return errors.New("revoke: nil token cookie name func")
+		}
 		m.tokenCookie = name
 		return nil
 	}
+}
+
+// tokenCookieName is the name of the bare token cookie, or "".
+func (m *Manager) tokenCookieName() string {
+	if m.tokenCookie == nil {
+		return ""
+	}
+	return m.tokenCookie()
 }
 
 // WithCookieKeys sets the keys of the session cookie as pairs of hash key
@@ -150,8 +172,8 @@ func (m *Manager) cookieTokens(r *http.Request) (signed, bare []string, signedSe
 			signed = appendNew(signed, string(raw))
 		}
 	}
-	if m.tokenCookie != "" {
-		for _, c := range r.CookiesNamed(m.tokenCookie) {
+	if name := m.tokenCookieName(); name != "" && name != m.cookie.Name {
+		for _, c := range r.CookiesNamed(name) {
 			bare = appendNew(bare, c.Value)
 		}
 	}
@@ -188,8 +210,8 @@ func (m *Manager) SetCookie(w http.ResponseWriter, token string, expires time.Ti
 // With WithTokenCookie it drops the token cookie too.
 func (m *Manager) ExpireCookie(w http.ResponseWriter) {
 	m.expireSignedCookie(w)
-	if m.tokenCookie != "" {
-		http.SetCookie(w, &http.Cookie{Name: m.tokenCookie, Path: "/", Expires: time.Unix(1, 0), MaxAge: -1,
+	if name := m.tokenCookieName(); name != "" && name != m.cookie.Name {
+		http.SetCookie(w, &http.Cookie{Name: name, Path: "/", Expires: time.Unix(1, 0), MaxAge: -1,
 			Secure: m.cookie.Secure, HttpOnly: true, SameSite: m.cookie.SameSite})
 	}
 }

@@ -148,7 +148,7 @@ func (m *Manager) endPrevious(r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	_, err = m.RevokeSession(r.Context(), cur.UserID, cur.ID, Cause{Actor: "user:" + cur.UserID, Reason: ReasonReplaced})
+	_, err = m.RevokeSession(r.Context(), cur.UserID, cur.ID, Cause{Actor: UserActor(cur.UserID), Reason: ReasonReplaced})
 	if errors.Is(err, ErrNotFound) {
 		return nil // gone meanwhile
 	}

@@ -18,11 +18,29 @@ const (
 	ReasonAdminRevoked  = "revoked by administrator"
 )
 
+// Actors recorded by the library, built by the functions below so that an
+// audit trail can be read back: "user:alice", "admin:bob",
+// "admin-token:1a2b3c4d", "provider:https://idp.example", "system".
+const (
+	ActorSystem = "system" // the app itself: a cleanup, a session cap, a job
+)
+
+// UserActor is the actor of a revocation a user asked for themselves.
+func UserActor(userID string) string { return "user:" + userID }
+
+// AdminActor is the actor of a revocation an administrator's session asked for.
+func AdminActor(userID string) string { return "admin:" + userID }
+
+// ProviderActor is the actor of a revocation an identity provider asked for
+// (a back-channel logout, a security event), named by its issuer.
+func ProviderActor(issuer string) string { return "provider:" + issuer }
+
 // Cause says who asked for a revocation and why. It is stored with each
 // revoked session (the reason) and passed to every revocation hook.
 type Cause struct {
-	// Actor identifies who asked, for the audit trail: a user id, "admin
-	// token ops", "system". The library does not interpret it.
+	// Actor identifies who asked, for the audit trail: UserActor,
+	// AdminActor, ProviderActor, ActorSystem, or the app's own text. The
+	// library does not interpret it.
 	Actor string
 	// Reason is stored with each session the call revokes.
 	Reason string
@@ -207,6 +225,11 @@ func (m *Manager) revoke(ctx context.Context, sel store.Selection, c Cause, notB
 	}
 	return ids, at, nil
 }
+
+// Report delivers ev to the OnRevoke hooks, for a revocation made in the
+// store outside the Manager: scsstore reports scs's Destroy and RenewToken
+// this way. An event that revoked nothing and did nothing more is dropped.
+func (m *Manager) Report(ctx context.Context, ev Event) { m.emit(ctx, ev) }
 
 func (m *Manager) emit(ctx context.Context, ev Event) {
 	if len(ev.SessionIDs) == 0 && !ev.OAuthTokensRevoked && !ev.DevicesForgotten {

@@ -63,7 +63,7 @@ type Manager struct {
 	store         store.SessionStore
 	codecs        []securecookie.Codec
 	cookie        Cookie
-	tokenCookie   string
+	tokenCookie   func() string // nil: none
 	lifetime      time.Duration
 	idleTimeout   time.Duration
 	touchInterval time.Duration
@@ -143,7 +143,7 @@ func (m *Manager) check() error {
 		return fmt.Errorf("revoke: idle timeout %v is longer than the lifetime %v, so it would never apply", m.idleTimeout, m.lifetime)
 	case c.SameSite == http.SameSiteNoneMode && !c.Secure:
 		return errors.New("revoke: a SameSite=None cookie must be Secure: browsers drop it otherwise")
-	case m.tokenCookie != "" && m.tokenCookie == c.Name:
+	case m.tokenCookieName() == c.Name:
 		return fmt.Errorf("revoke: the token cookie and the session cookie are both named %q", c.Name)
 	case strings.HasPrefix(c.Name, "__Host-") && (!c.Secure || c.Domain != "" || c.Path != "/"):
 		return fmt.Errorf("revoke: cookie %q: the __Host- prefix needs Secure, no Domain and Path \"/\"", c.Name)
@@ -211,7 +211,7 @@ func (m *Manager) Logout(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	_, err = m.RevokeSession(r.Context(), cur.UserID, cur.ID, Cause{Actor: "user:" + cur.UserID, Reason: ReasonLogout})
+	_, err = m.RevokeSession(r.Context(), cur.UserID, cur.ID, Cause{Actor: UserActor(cur.UserID), Reason: ReasonLogout})
 	return err
 }
 

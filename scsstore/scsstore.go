@@ -31,8 +31,10 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/alexedwards/scs/v2"
@@ -79,6 +81,13 @@ type Store struct {
 	userKey string
 	hashed  bool
 	now     func() time.Time
+	log     *slog.Logger
+
+	// Set by the Option of ManagerOptions: the scs manager the store
+	// serves (whose HashTokenInStore it then follows) and the revoke
+	// Manager whose OnRevoke hooks hear of scs's Destroy and RenewToken.
+	linked  atomic.Pointer[link]
+	warnKey sync.Once // the misspelt-user-key warning
 
 	// iterated maps what scs will pass back (with hashed tokens, the hash)
 	// for each session handed out by the last AllCtx to that session's id:
@@ -112,9 +121,18 @@ func WithHashedTokens() Option { return func(s *Store) { s.hashed = true } }
 // WithClock sets the store's clock, for tests.
 func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
 
+// WithLogger sets where the store reports a likely misconfiguration
+// (default slog.Default()).
+func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
+
+type link struct {
+	sm *scs.SessionManager
+	m  *revoke.Manager
+}
+
 // New returns an scs store keeping its sessions in st.
 func New(st store.DataStore, opts ...Option) *Store {
-	s := &Store{st: st, codec: scs.GobCodec{}, now: time.Now}
+	s := &Store{st: st, codec: scs.GobCodec{}, now: time.Now, log: slog.Default()}
 	for _, o := range opts {
 		o(s)
 	}
@@ -158,23 +176,48 @@ func endedTwiceID(id string) string { return id + ".ended" }
 //	m, err := revoke.New(st, scsstore.ManagerOptions(sm)...)
 //
 // Options given after these override them.
+//
+// The options read sm when they are used: the cookie name on every
+// request, the timeouts when revoke.New runs. When sm.Store is a Store,
+// they also link the two: the Store then follows sm.HashTokenInStore (no
+// WithHashedTokens needed), and scs's Destroy and RenewToken reach the
+// Manager's OnRevoke hooks like any other revocation.
 func ManagerOptions(sm *scs.SessionManager) []revoke.Option {
-	idle := max(sm.IdleTimeout, 0)
-	touch := revoke.DefaultTouchInterval
-	if idle > 0 {
-		// revoke.New wants the touch interval shorter than the idle
-		// timeout; half of it keeps a session seen now and then alive.
-		touch = min(touch, idle/2)
+	return []revoke.Option{
+		revoke.WithTokenCookieFrom(func() string { return sm.Cookie.Name }),
+		func(m *revoke.Manager) error {
+			idle := max(sm.IdleTimeout, 0)
+			touch := revoke.DefaultTouchInterval
+			if idle > 0 {
+				// revoke.New wants the touch interval shorter than the
+				// idle timeout; half of it keeps a session seen now and
+				// then alive.
+				touch = min(touch, idle/2)
+			}
+			opts := []revoke.Option{revoke.WithIdleTimeout(idle), revoke.WithTouchInterval(touch)}
+			if sm.Lifetime > 0 {
+				opts = append(opts, revoke.WithLifetime(sm.Lifetime))
+			}
+			for _, o := range opts {
+				if err := o(m); err != nil {
+					return err
+				}
+			}
+			if st, ok := sm.Store.(*Store); ok {
+				st.linked.Store(&link{sm: sm, m: m})
+			}
+			return nil
+		},
 	}
-	opts := []revoke.Option{
-		revoke.WithTokenCookie(sm.Cookie.Name),
-		revoke.WithIdleTimeout(idle),
-		revoke.WithTouchInterval(touch),
+}
+
+// hashedTokens reports whether scs hands the store hashes of its tokens:
+// what the linked scs manager says, else WithHashedTokens.
+func (s *Store) hashedTokens() bool {
+	if l := s.linked.Load(); l != nil {
+		return l.sm.HashTokenInStore
 	}
-	if sm.Lifetime > 0 {
-		opts = append(opts, revoke.WithLifetime(sm.Lifetime))
-	}
-	return opts
+	return s.hashed
 }
 
 // FindCtx implements scs.CtxStore: the data of an active session. A key
@@ -214,6 +257,9 @@ func (s *Store) CommitCtx(ctx context.Context, token string, b []byte, expiry ti
 	c, err := s.decode(b, expiry)
 	if err != nil {
 		return err
+	}
+	if c.u.UserID == "" {
+		s.warnUnbound(c.values)
 	}
 	now := s.now()
 	if id, ok, standIn := s.standIn(token); standIn {
@@ -389,12 +435,42 @@ func (s *Store) DeleteCtx(ctx context.Context, token string) error {
 		if err == nil && len(ids) == 0 {
 			return s.markEndedTwice(ctx, sess, now)
 		}
+		if err == nil {
+			s.report(ctx, sess.UserID, ids, now)
+		}
 		if !errors.Is(err, store.ErrNotFound) {
 			return err
 		}
 		// Rebound to another user (or deleted) since the lookup: look again.
 	}
 	return errors.New("scsstore: delete raced with a change of user")
+}
+
+// report tells the linked Manager's OnRevoke hooks that scs ended a
+// user's session.
+func (s *Store) report(ctx context.Context, user string, ids []string, at time.Time) {
+	if l := s.linked.Load(); l != nil && user != "" {
+		l.m.Report(ctx, revoke.Event{
+			Cause:  revoke.Cause{Actor: revoke.UserActor(user), Reason: ReasonDestroyed},
+			UserID: user, SessionIDs: ids, At: at,
+		})
+	}
+}
+
+// warnUnbound logs, once, a commit bound to no user whose values hold a
+// key that looks like a user id: most likely WithUserKey is missing or
+// misspelt, and such sessions cannot be revoked by user.
+func (s *Store) warnUnbound(values map[string]any) {
+	for k := range values {
+		if k != SessionKey && k != AuthenticatedAtKey && strings.Contains(strings.ToLower(k), "user") {
+			s.warnKey.Do(func() {
+				s.log.Warn("scsstore: a session holds a value that looks like a user id but is bound to no user, "+
+					"so revoking the user's sessions will not end it: check WithUserKey, or call BindUser",
+					"key", k, "user_key", s.userKey)
+			})
+			return
+		}
+	}
 }
 
 // markEndedTwice stores the marker that refuses a renewal of sess: a
@@ -441,7 +517,7 @@ func (s *Store) AllCtx(ctx context.Context) (map[string][]byte, error) {
 	for _, sess := range active {
 		key := newStandIn()
 		out[key] = sess.Data
-		if s.hashed {
+		if s.hashedTokens() {
 			iterated[hashKey(key)] = sess.ID
 		} else {
 			iterated[key] = sess.ID
@@ -501,7 +577,7 @@ func (s *Store) byToken(ctx context.Context, token string) (store.Session, error
 // map.
 func (s *Store) standIn(token string) (id string, ok, standIn bool) {
 	prefixed := strings.HasPrefix(token, iteratedPrefix)
-	if !s.hashed && !prefixed {
+	if !s.hashedTokens() && !prefixed {
 		return "", false, false // a plain token: no need to take the lock
 	}
 	s.mu.Lock()
@@ -521,7 +597,7 @@ func newStandIn() string {
 // hashOf returns the revoke token hash (SHA-256 of the raw token) for what
 // scs passes: the raw token, or with hashed tokens its SHA-256 in base64url.
 func (s *Store) hashOf(token string) ([]byte, bool) {
-	if !s.hashed {
+	if !s.hashedTokens() {
 		h := sha256.Sum256([]byte(token))
 		return h[:], true
 	}
