@@ -29,6 +29,7 @@ type Store struct {
 	byHash    map[[sha256.Size]byte]*store.Session   // token hash -> session
 	byOddHash map[string]*store.Session              // hashes of any other length
 	byUser    map[string]map[*store.Session]struct{} // user id -> sessions
+	pages     map[string]*userPages                  // user id -> sessions in listing order (page.go)
 	closed    bool
 	stop      chan struct{}
 	stopped   chan struct{}
@@ -63,6 +64,7 @@ func New(opts ...Option) *Store {
 		byHash:    make(map[[sha256.Size]byte]*store.Session),
 		byOddHash: make(map[string]*store.Session),
 		byUser:    make(map[string]map[*store.Session]struct{}),
+		pages:     make(map[string]*userPages),
 		stop:      make(chan struct{}),
 		stopped:   make(chan struct{}),
 	}
@@ -106,6 +108,7 @@ func (s *Store) Create(_ context.Context, sess store.Session) error {
 	s.byID[p.ID] = p
 	s.setHashLocked(p.TokenHash, p)
 	s.indexLocked(p)
+	s.pageIndexLocked(p)
 	return nil
 }
 
@@ -220,6 +223,7 @@ func (s *Store) Revoke(_ context.Context, sel store.Selection, now time.Time, re
 	if err := sel.Check(); err != nil {
 		return nil, err
 	}
+	defer s.pruneRevokedLocked(sel.UserID)
 	var revoked []string
 	revoke := func(p *store.Session) {
 		if p.UserID != sel.UserID || p.ID == sel.ExceptID || !p.Active(now) {
@@ -257,6 +261,8 @@ func (s *Store) DeleteBefore(_ context.Context, t time.Time) (int, error) {
 		return 0, store.ErrClosed
 	}
 	n := 0
+	users := make(map[string]struct{})
+	defer s.pruneDeletedLocked(users)
 	for id, p := range s.byID {
 		var old bool
 		if p.Revoked() {
@@ -271,6 +277,7 @@ func (s *Store) DeleteBefore(_ context.Context, t time.Time) (int, error) {
 		delete(s.byID, id)
 		s.deleteHashLocked(p.TokenHash)
 		s.unindexLocked(p)
+		users[p.UserID] = struct{}{}
 		n++
 	}
 	return n, nil
@@ -291,7 +298,7 @@ func (s *Store) Close() error {
 		<-s.stopped
 		s.mu.Lock()
 		s.closed = true
-		s.byID, s.byHash, s.byOddHash, s.byUser = nil, nil, nil, nil
+		s.byID, s.byHash, s.byOddHash, s.byUser, s.pages = nil, nil, nil, nil, nil
 		s.mu.Unlock()
 	})
 	return nil
@@ -307,8 +314,10 @@ func (s *Store) Update(_ context.Context, id string, u store.Update, now time.Ti
 	}
 	if u.UserID != p.UserID {
 		s.unindexLocked(p)
+		s.pageUnindexLocked(p)
 		p.UserID = u.UserID
 		s.indexLocked(p)
+		s.pageIndexLocked(p)
 	}
 	p.Data = bytes.Clone(u.Data)
 	p.LastSeenAt = now
