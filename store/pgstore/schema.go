@@ -23,6 +23,8 @@ type names struct {
 	expiryIdx  string
 	revokedIdx string
 	activeIdx  string
+	pageIdx    string
+	liveIdx    string
 }
 
 func newNames(schema, table string) names {
@@ -39,6 +41,8 @@ func newNames(schema, table string) names {
 		expiryIdx:  local("_expiry_idx"),
 		revokedIdx: local("_revoked_at_idx"),
 		activeIdx:  local("_unrevoked_user_idx"),
+		pageIdx:    local("_user_page_idx"),
+		liveIdx:    local("_live_user_idx"),
 	}
 }
 
@@ -54,6 +58,8 @@ func (n names) expand(text string) string {
 		"{expiry_idx}", n.expiryIdx,
 		"{revoked_idx}", n.revokedIdx,
 		"{unrevoked_idx}", n.activeIdx,
+		"{page_idx}", n.pageIdx,
+		"{live_idx}", n.liveIdx,
 	).Replace(text)
 }
 
@@ -98,6 +104,24 @@ var migrations = []string{
 	// and out all day piles them up; revoking that user's sessions walks
 	// only the unrevoked ones through this index.
 	`CREATE INDEX {unrevoked_idx} ON {table} (user_id) WHERE revoked_at IS NULL;`,
+
+	// 3: the indexes that list a user's sessions a page at a time.
+	//
+	// Pages go newest first, by (created_at, id), ids compared byte by byte
+	// whatever the database's collation: the first index holds that
+	// order, and replaces the one on (user_id, created_at) that it
+	// extends. The second holds each user's unrevoked sessions by when
+	// they end (the earlier expiry, as in Session.Expired), so that a page
+	// of active sessions reads the live ones only, however many revoked or
+	// expired rows the user has. It starts with user_id and holds the rows
+	// of the index of migration 2, so it serves revocation as that one
+	// did, and replaces it: with both, the planner, which cannot see that
+	// one user's unrevoked rows are mostly expired, may take the smaller
+	// for a page and read every one of them.
+	`CREATE INDEX {page_idx} ON {table} (user_id, created_at, id COLLATE "C");
+	DROP INDEX {schema}.{user_idx};
+	CREATE INDEX {live_idx} ON {table} (user_id, LEAST(expires_at, idle_expires_at)) WHERE revoked_at IS NULL;
+	DROP INDEX {schema}.{unrevoked_idx};`,
 }
 
 // migrate brings the schema up to date in one transaction. An advisory lock

@@ -20,6 +20,7 @@ type queries struct {
 	touch, replaceToken, update                     string
 	revokeAll, revokeOne, revokeExcept              string
 	deleteOld                                       string
+	page                                            pageQueries // page.go
 }
 
 const columns = `id, user_id, token_hash, created_at, last_seen_at, expires_at,
@@ -39,9 +40,9 @@ func newQueries(n names) queries {
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`),
 		get:       n.expand(`SELECT ` + columns + ` FROM {table} WHERE id = $1`),
 		getByHash: n.expand(`SELECT ` + columns + ` FROM {table} WHERE token_hash = $1`),
-		// id breaks ties in creation time, as in memstore.
+		// The order of store.Cursor, which the page index holds.
 		list: n.expand(`SELECT ` + columns + ` FROM {table} WHERE user_id = $1
-			ORDER BY created_at DESC, id`),
+			ORDER BY created_at DESC, id COLLATE "C" DESC`),
 		// Every session of every user: O(all sessions), for scs's Iterate.
 		listActive: n.expand(`SELECT ` + columns + ` FROM {table} WHERE ` + activeAt),
 		// probe tells "unknown" from "inactive" after a write changed nothing.
@@ -87,6 +88,7 @@ func newQueries(n names) queries {
 				WHERE (LEAST(expires_at, idle_expires_at) <= $1 AND revoked_at IS NULL)
 					OR (revoked_at < $1 AND expires_at <= $1)
 				LIMIT $2 FOR UPDATE SKIP LOCKED))`),
+		page: newPageQueries(n),
 	}
 }
 
@@ -197,8 +199,7 @@ func (s *Store) getOne(ctx context.Context, op, query string, arg any) (store.Se
 	return sess, nil
 }
 
-// List implements store.SessionStore. Sessions created at the same time come
-// in the order of their ids.
+// List implements store.SessionStore.
 func (s *Store) List(ctx context.Context, userID string) ([]store.Session, error) {
 	if s.closed.Load() {
 		return nil, store.ErrClosed
