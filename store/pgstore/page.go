@@ -25,18 +25,24 @@ func newPageQueries(n names) pageQueries {
 	// past every revoked and expired row until the page is full: with a
 	// LIMIT, that plan looks cheap, and for a user with thousands of old
 	// rows it is not.
-	const live = `WITH live AS MATERIALIZED (
-			SELECT ` + columns + ` FROM {table}
-			WHERE user_id = $1 AND revoked_at IS NULL AND LEAST(expires_at, idle_expires_at) > $2)
-		SELECT ` + columns + ` FROM live`
+	// Only the keys are kept and sorted; the page's rows are read after,
+	// through the primary key, from an array of their ids: with IN
+	// (subquery) the planner may join against the whole table.
+	live := func(after string) string {
+		return `WITH live AS MATERIALIZED (
+				SELECT id, created_at FROM {table}
+				WHERE user_id = $1 AND revoked_at IS NULL AND LEAST(expires_at, idle_expires_at) > $2)
+			SELECT ` + columns + ` FROM {table} WHERE id = ANY (ARRAY(
+				SELECT id FROM live ` + after + order + ` LIMIT $3))` + order
+	}
 	return pageQueries{
 		// A range of the page index, read in order and cut off at the limit.
 		all: n.expand(`SELECT ` + columns + ` FROM {table} WHERE user_id = $1` +
 			order + ` LIMIT $2`),
 		allAfter: n.expand(`SELECT ` + columns + ` FROM {table}
 			WHERE user_id = $1 AND (created_at, id COLLATE "C") < ($3, $4)` + order + ` LIMIT $2`),
-		live:      n.expand(live + order + ` LIMIT $3`),
-		liveAfter: n.expand(live + ` WHERE (created_at, id COLLATE "C") < ($4, $5)` + order + ` LIMIT $3`),
+		live:      n.expand(live("")),
+		liveAfter: n.expand(live(`WHERE (created_at, id COLLATE "C") < ($4, $5)`)),
 	}
 }
 
