@@ -126,7 +126,9 @@ func (s *Store) ListPage(_ context.Context, userID string, q store.PageQuery) (s
 			break
 		}
 		if page.Sessions == nil {
-			page.Sessions = make([]store.Session, 0, min(q.Limit, i+1))
+			// Small at first: an active page is often far shorter than
+			// its limit.
+			page.Sessions = make([]store.Session, 0, min(q.Limit, i+1, 16))
 		}
 		page.Sessions = append(page.Sessions, copyOf(p))
 	}
