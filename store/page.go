@@ -96,6 +96,13 @@ const maxCursorID = 256
 // endian, before the id.
 const cursorHeader = 8 + 4
 
+// The times a cursor carries: the years 1 to 9999, which every backend's
+// times lie within, so that no seconds count overflows a time.Time.
+var (
+	cursorEarliest = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+	cursorLatest   = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC).Unix() - 1
+)
+
 // MarshalText implements encoding.TextMarshaler.
 func (c Cursor) MarshalText() ([]byte, error) {
 	if c.IsZero() {
@@ -103,6 +110,9 @@ func (c Cursor) MarshalText() ([]byte, error) {
 	}
 	if err := checkCursorID(c.ID); err != nil {
 		return nil, err
+	}
+	if sec := c.CreatedAt.Unix(); sec < cursorEarliest || sec > cursorLatest {
+		return nil, fmt.Errorf("%w: the time is outside the years 1 to 9999", ErrBadCursor)
 	}
 	raw := make([]byte, cursorHeader, cursorHeader+len(c.ID))
 	binary.BigEndian.PutUint64(raw, uint64(c.CreatedAt.Unix()))
@@ -124,6 +134,13 @@ func (c *Cursor) UnmarshalText(text []byte) error {
 	if len(text) > base64.RawURLEncoding.EncodedLen(cursorHeader+maxCursorID) {
 		return fmt.Errorf("%w: too long", ErrBadCursor)
 	}
+	// The decoder skips CR and LF, even when strict: refuse them, and
+	// anything else outside the alphabet, first.
+	for _, b := range text {
+		if !('A' <= b && b <= 'Z' || 'a' <= b && b <= 'z' || '0' <= b && b <= '9' || b == '-' || b == '_') {
+			return fmt.Errorf("%w: not base64url", ErrBadCursor)
+		}
+	}
 	raw := make([]byte, base64.RawURLEncoding.DecodedLen(len(text)))
 	n, err := base64.RawURLEncoding.Strict().Decode(raw, text)
 	if err != nil {
@@ -136,7 +153,7 @@ func (c *Cursor) UnmarshalText(text []byte) error {
 	sec := int64(binary.BigEndian.Uint64(raw))
 	nsec := binary.BigEndian.Uint32(raw[8:])
 	id := string(raw[cursorHeader:])
-	if nsec >= 1e9 {
+	if nsec >= 1e9 || sec < cursorEarliest || sec > cursorLatest {
 		return fmt.Errorf("%w: bad time", ErrBadCursor)
 	}
 	if err := checkCursorID(id); err != nil {

@@ -59,17 +59,20 @@ func TestCursorTextRefusesForgeries(t *testing.T) {
 	enc := func(raw string) string { return base64.RawURLEncoding.EncodeToString([]byte(raw)) }
 	header := "\x00\x00\x00\x00\x71\x3f\xb3\x00\x00\x00\x00\x05" // 1.9e9 s, 5 ns
 	for name, text := range map[string]string{
-		"padded":             string(valid) + "=",
-		"standard alphabet":  strings.NewReplacer("-", "+", "_", "/").Replace(enc(header + "sess>?>?")),
-		"not base64":         "not a cursor!",
-		"a trailing bit set": string(odd),
-		"no id":              enc(header),
-		"too short":          enc("\x00\x01"),
-		"nanoseconds >= 1e9": enc("\x00\x00\x00\x00\x71\x3f\xb3\x00\x3b\x9a\xca\x00sess-1"),
-		"a NUL in the id":    enc(header + "sess\x00"),
-		"invalid UTF-8":      enc(header + "sess\xff"),
-		"id too long":        enc(header + strings.Repeat("i", 257)),
-		"very long":          strings.Repeat("A", 10_000),
+		"padded":                string(valid) + "=",
+		"standard alphabet":     strings.NewReplacer("-", "+", "_", "/").Replace(enc(header + "sess>?>?")),
+		"not base64":            "not a cursor!",
+		"a trailing bit set":    string(odd),
+		"no id":                 enc(header),
+		"too short":             enc("\x00\x01"),
+		"nanoseconds >= 1e9":    enc("\x00\x00\x00\x00\x71\x3f\xb3\x00\x3b\x9a\xca\x00sess-1"),
+		"after the year 9999":   enc("\x00\x00\x00\x3b\x00\x00\x00\x00\x00\x00\x00\x00sess-1"),
+		"seconds that overflow": enc("\x7f\xff\xff\xff\xff\xff\xff\xff\x00\x00\x00\x00sess-1"),
+		"before the year 1":     enc("\xff\xff\xff\xf1\x00\x00\x00\x00\x00\x00\x00\x00sess-1"),
+		"a NUL in the id":       enc(header + "sess\x00"),
+		"invalid UTF-8":         enc(header + "sess\xff"),
+		"id too long":           enc(header + strings.Repeat("i", 257)),
+		"very long":             strings.Repeat("A", 10_000),
 	} {
 		t.Run(name, func(t *testing.T) {
 			is := is.New(t)
@@ -86,6 +89,10 @@ func TestCursorMarshalRefusesIDsItCannotCarry(t *testing.T) {
 	for _, id := range []string{"", strings.Repeat("i", 257), "a\x00b", "\xff"} {
 		_, err := store.Cursor{CreatedAt: time.Unix(1, 0), ID: id}.MarshalText()
 		is.True(errors.Is(err, store.ErrBadCursor))
+	}
+	for _, at := range []time.Time{time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(0, 12, 31, 0, 0, 0, 0, time.UTC)} {
+		_, err := store.Cursor{CreatedAt: at, ID: "x"}.MarshalText()
+		is.True(errors.Is(err, store.ErrBadCursor)) // a time no backend keeps
 	}
 }
 
@@ -126,4 +133,37 @@ func TestPageQueryCheck(t *testing.T) {
 	} {
 		is.True(errors.Is(q.Check(), store.ErrBadPageQuery))
 	}
+}
+
+// FuzzCursorText checks that UnmarshalText accepts only the text
+// MarshalText makes: whatever it accepts marshals back to the same text.
+func FuzzCursorText(f *testing.F) {
+	for _, c := range []store.Cursor{
+		{CreatedAt: time.Date(2031, 3, 14, 15, 9, 26, 535_897_932, time.UTC), ID: "5c2c7f1e-8f5e-4a57-9d43-0e1f2a3b4c5d"},
+		{CreatedAt: time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC), ID: "x"},
+	} {
+		text, err := c.MarshalText()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(string(text))
+	}
+	f.Add("")
+	f.Add("AAAAAAAAAAAAAAAAAA")
+	f.Fuzz(func(t *testing.T, text string) {
+		var c store.Cursor
+		if err := c.UnmarshalText([]byte(text)); err != nil {
+			if !errors.Is(err, store.ErrBadCursor) {
+				t.Fatalf("error %v is not ErrBadCursor", err)
+			}
+			return
+		}
+		again, err := c.MarshalText()
+		if err != nil {
+			t.Fatalf("accepted %q as %+v, which does not marshal: %v", text, c, err)
+		}
+		if string(again) != text {
+			t.Fatalf("accepted %q as %+v, which marshals to %q", text, c, again)
+		}
+	})
 }
