@@ -39,6 +39,9 @@ func suites(quick bool) []suite {
 		{"./store/sqlitestore", `^BenchmarkAtSize$` + sizes, ""},
 		{"./store/pgstore", `^BenchmarkAtSize$`, ""},
 		{"./scsstore", `^BenchmarkRevokeUser$` + sizes, ""},
+		{"./store/memstore", `^BenchmarkListSessions$`, ""},
+		{"./store/sqlitestore", `^BenchmarkListSessions$`, ""},
+		{"./store/pgstore", `^BenchmarkListSessions$`, ""},
 	}
 }
 

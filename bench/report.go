@@ -162,6 +162,7 @@ func (r *report) markdown() string {
 		}
 		row("revoke one user's sessions among 100,000, "+c.name, r.cell(key), base, rt, c.target+", thousands of times faster", verdict(good))
 	}
+	r.listRows(row)
 	for _, c := range []struct{ pkg, name string }{{"memstore", "memstore"}, {"sqlitestore", "SQLite"}} {
 		small, ok1 := r.ns(atSize(c.pkg, 1_000, "revoke-user"))
 		big, ok2 := r.ns(atSize(c.pkg, 1_000_000, "revoke-user"))
@@ -226,6 +227,44 @@ func (r *report) markdown() string {
 		}
 	}
 	return b.String()
+}
+
+// listSessions names a result of BenchmarkListSessions.
+func listSessions(pkg, user, op string) string {
+	return fmt.Sprintf("%s:BenchmarkListSessions/%s/%s", pkg, user, op)
+}
+
+// listRows adds the rows of the list target: a page of GET /auth/sessions
+// for a user with 20,000 revoked and expired sessions, against listing
+// every row as the handler did before it was paged; and, for reference,
+// a full page for a user with 20,000 live ones.
+func (r *report) listRows(row func(...string)) {
+	for _, c := range []struct{ pkg, name string }{{"memstore", "memstore"}, {"sqlitestore", "SQLite"}, {"pgstore", "PostgreSQL"}} {
+		page := listSessions(c.pkg, "old-rows=20000", "page")
+		v, ok := r.ns(page)
+		if !ok {
+			if why, skipped := r.skipReason(page); skipped {
+				row("`GET /auth/sessions` for a user with 20,000 old rows, "+c.name, "skipped: "+why, "", "", "< 5 ms and a few KB", "not measured")
+			}
+			continue
+		}
+		size, _ := r.get(page, "resp-B/op")
+		all := listSessions(c.pkg, "old-rows=20000", "list-every-row")
+		base, _ := r.ns(all)
+		row("`GET /auth/sessions` for a user with 20,000 old rows, "+c.name,
+			fmt.Sprintf("%s, %.1f KB", r.cell(page), size/1e3),
+			"every row listed, as before: "+r.cell(all), ratio(base, v), "< 5 ms and a few KB", verdict(v < 5e6 && size < 10e3))
+		live := listSessions(c.pkg, "live=20000", "page")
+		if lv, ok := r.ns(live); ok {
+			ls, _ := r.get(live, "resp-B/op")
+			lb, _ := r.ns(listSessions(c.pkg, "live=20000", "list-every-row"))
+			lbs, _ := r.get(listSessions(c.pkg, "live=20000", "list-every-row"), "resp-B/op")
+			row("the same, a page of 250 for a user with 20,000 live sessions, "+c.name,
+				fmt.Sprintf("%s, %.0f KB", r.cell(live), ls/1e3),
+				fmt.Sprintf("every row listed: %s, %.1f MB", r.cell(listSessions(c.pkg, "live=20000", "list-every-row")), lbs/1e6),
+				ratio(lb, lv), "", "")
+		}
+	}
 }
 
 // chartSeries is the data of the chart: revoking one user's sessions

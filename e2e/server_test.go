@@ -77,7 +77,7 @@ func (s *server) adminSessions(t *testing.T, userID string) map[string]adminSess
 	var body struct {
 		Sessions []adminSession `json:"sessions"`
 	}
-	status, err := s.adminGet("/auth/admin/api/users/"+userID+"/sessions", &body)
+	status, err := s.adminGet("/auth/admin/api/users/"+userID+"/sessions?active=false&limit=1000", &body)
 	if err != nil || status != http.StatusOK {
 		t.Fatalf("admin API: list %s's sessions: status %d, %v", userID, status, err)
 	}

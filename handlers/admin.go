@@ -4,10 +4,12 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/revokehq/revoke"
+	"github.com/revokehq/revoke/store"
 )
 
 // adminSession is a session in the admin family's camelCase JSON.
@@ -110,13 +112,17 @@ func (h *Handlers) adminRevokeSession(w http.ResponseWriter, r *http.Request, rq
 	writeJSON(w, http.StatusOK, h.adminSession(s))
 }
 
-// adminSessionList is the body of AdminListSessions: an object rather than
-// a bare array, so that paging can be added without breaking clients.
+// adminSessionList is the body of AdminListSessions: a page of sessions
+// and, unless it is the last page, the cursor of the next.
 type adminSessionList struct {
-	Sessions []adminSession `json:"sessions"`
+	Sessions   []adminSession `json:"sessions"`
+	NextCursor string         `json:"nextCursor,omitempty"`
 }
 
-// adminListSessions serves GET /auth/admin/api/users/{id}/sessions.
+// adminListSessions serves GET /auth/admin/api/users/{id}/sessions: a page
+// (limit, cursor) of the user's active sessions, or with active=false of
+// every session the store holds for the user (the audit trail), newest
+// first. A page costs what the store's ListPage does.
 func (h *Handlers) adminListSessions(w http.ResponseWriter, r *http.Request, rq *request) {
 	_, userID, ok := h.adminUser(w, r, rq)
 	if !ok {
@@ -129,39 +135,49 @@ func (h *Handlers) adminListSessions(w http.ResponseWriter, r *http.Request, rq 
 		rq.admin(w, http.StatusBadRequest, adminValidationFailed, "the query string is malformed")
 		return
 	}
-	var filter *bool
+	all := false
 	if vs, present := q["active"]; present {
-		var v bool
 		switch {
 		case len(vs) == 1 && strings.EqualFold(vs[0], "true"):
-			v = true
 		case len(vs) == 1 && strings.EqualFold(vs[0], "false"):
+			all = true
 		default:
 			rq.admin(w, http.StatusBadRequest, adminValidationFailed, "active must be true or false")
 			return
 		}
-		filter = &v
 	}
-	// With no user lookup the list itself says whether the user is known,
-	// which saves a second read.
+	limit, err := adminLimit(q)
+	if err != nil {
+		rq.admin(w, http.StatusBadRequest, adminValidationFailed,
+			"limit must be a whole number from 1 to "+strconv.Itoa(adminMaxLimit))
+		return
+	}
+	after, err := pageCursor(q, "cursor")
+	if err != nil {
+		rq.admin(w, http.StatusBadRequest, adminValidationFailed, "cursor is not one this API gave out")
+		return
+	}
 	if h.userLookup != nil && !h.adminUserExists(w, r, rq, userID) {
 		return
 	}
-	ss, err := h.m.Store().List(r.Context(), userID)
+	p, err := h.m.Store().ListPage(r.Context(), userID, store.PageQuery{Limit: limit, After: after, All: all, Now: h.m.Now()})
 	if err != nil {
 		rq.internal(w, err)
 		return
 	}
-	if h.userLookup == nil && len(ss) == 0 {
-		rq.admin(w, http.StatusNotFound, adminUserNotFound, "User not found")
+	// Without a user lookup, a user the store holds no session of is
+	// unknown; a page with sessions says the user is known already.
+	if h.userLookup == nil && len(p.Sessions) == 0 && !h.adminUserExists(w, r, rq, userID) {
 		return
 	}
-	now := h.m.Now()
-	out := adminSessionList{Sessions: []adminSession{}}
-	for _, s := range ss {
-		if filter == nil || s.Active(now) == *filter {
-			out.Sessions = append(out.Sessions, h.adminSession(s))
-		}
+	next, err := cursorText(p.Next)
+	if err != nil {
+		rq.internal(w, err)
+		return
+	}
+	out := adminSessionList{Sessions: make([]adminSession, 0, len(p.Sessions)), NextCursor: next}
+	for _, s := range p.Sessions {
+		out.Sessions = append(out.Sessions, h.adminSession(s))
 	}
 	writeJSON(w, http.StatusOK, out)
 }

@@ -201,7 +201,7 @@ func TestAdminListSessions(t *testing.T) {
 		adminCase{name: "unknown to the app's lookup", headers: ssws, path: path, status: 404, code: "USER_NOT_FOUND",
 			cfg: envConfig{handlers: []handlers.Option{handlers.WithUserLookup(func(context.Context, string) (bool, error) { return false, nil })}}},
 		adminCase{name: "store failure", headers: func(e *env) []string {
-			e.st.fail("List")
+			e.st.fail("ListPage")
 			return ssws(e)
 		}, path: path, status: 500, code: "INTERNAL_ERROR"},
 	)
@@ -232,12 +232,14 @@ func TestAdminListSessions(t *testing.T) {
 		is := is.New(t)
 		e := newEnv(t)
 		e.revokeNow(e.a2)
+		// active=false is the audit trail: revoked sessions too, newest first.
 		r := e.do("GET", "/auth/admin/api/users/alice/sessions?active=FALSE", "", "Authorization", "SSWS "+adminToken)
 		is.Equal(r.StatusCode, 200)
 		list := r.json(t)["sessions"].([]any)
-		is.Equal(len(list), 1)
+		is.Equal(len(list), 2)
 		is.Equal(list[0].(map[string]any)["id"], e.a2.ID)
 		is.True(list[0].(map[string]any)["revokedAt"] != nil)
+		is.Equal(list[1].(map[string]any)["id"], e.a1.ID)
 
 		r = e.do("GET", "/auth/admin/api/users/alice/sessions?active=true", "", "Authorization", "SSWS "+adminToken)
 		list = r.json(t)["sessions"].([]any)

@@ -249,7 +249,10 @@ func (h *Handlers) DisableMyOtherSessions() http.Handler {
 
 // ListMySessions returns the handler of GET /auth/sessions (Ory Kratos
 // listMySessions): the caller's active sessions other than the current one,
-// newest first. The current one is served by WhoAmI.
+// newest first, a page at a time as Kratos pages them: page_size (default
+// 250, at most 1000) and the opaque page_token, with a Link header to the
+// first page and, when more follow, the next. The current one is served by
+// WhoAmI.
 func (h *Handlers) ListMySessions() http.Handler { return h.byName["ListMySessions"] }
 
 // DisableMySession returns the handler of DELETE /auth/sessions/{id} (Ory
@@ -267,8 +270,11 @@ func (h *Handlers) WhoAmI() http.Handler { return h.byName["WhoAmI"] }
 func (h *Handlers) AdminRevokeSession() http.Handler { return h.byName["AdminRevokeSession"] }
 
 // AdminListSessions returns the handler of GET
-// /auth/admin/api/users/{id}/sessions: every session the store holds for the
-// user, newest first, optionally filtered with ?active=true|false.
+// /auth/admin/api/users/{id}/sessions: the user's active sessions, newest
+// first, or with ?active=false every session the store holds for the user,
+// revoked and expired ones too (the audit trail). A page holds limit
+// sessions (default 100, at most 1000); the body's nextCursor, passed back
+// as ?cursor=, gives the next page, and is left out on the last.
 func (h *Handlers) AdminListSessions() http.Handler { return h.byName["AdminListSessions"] }
 
 // AdminRevokeAllSessions returns the handler of DELETE

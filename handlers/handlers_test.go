@@ -36,12 +36,14 @@ const (
 )
 
 // failStore wraps a store and fails the operations it is told to, with an
-// error whose text must not leak. It also counts token lookups.
+// error whose text must not leak. It also counts token lookups, and calls
+// of List, which reads every row of a user and which no request may call.
 type failStore struct {
 	store.SessionStore
 	mu      sync.Mutex
 	failing map[string]bool
 	lookups atomic.Int64
+	lists   atomic.Int64
 }
 
 func (f *failStore) fail(ops ...string) {
@@ -84,10 +86,15 @@ func (f *failStore) GetByTokenHash(ctx context.Context, h []byte) (store.Session
 }
 
 func (f *failStore) List(ctx context.Context, userID string) ([]store.Session, error) {
-	if err := f.err("List"); err != nil {
-		return nil, err
-	}
+	f.lists.Add(1)
 	return f.SessionStore.List(ctx, userID)
+}
+
+func (f *failStore) ListPage(ctx context.Context, userID string, q store.PageQuery) (store.Page, error) {
+	if err := f.err("ListPage"); err != nil {
+		return store.Page{}, err
+	}
+	return f.SessionStore.ListPage(ctx, userID, q)
 }
 
 func (f *failStore) Revoke(ctx context.Context, sel store.Selection, now time.Time, reason string) ([]string, error) {
@@ -430,7 +437,7 @@ func TestRequestID(t *testing.T) {
 func TestInternalErrorsAreLoggedWithRequestID(t *testing.T) {
 	is := is.New(t)
 	e := newEnv(t)
-	e.st.fail("List")
+	e.st.fail("ListPage")
 	r := e.do("GET", "/auth/admin/api/users/alice/sessions", "", "Authorization", "SSWS "+adminToken, "X-Request-Id", "trace-500")
 	checkAdmin(t, r, 500, "INTERNAL_ERROR")
 	logs := e.logs.String()

@@ -3,10 +3,12 @@ package handlers
 import (
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
 	"github.com/revokehq/revoke"
+	"github.com/revokehq/revoke/store"
 )
 
 // kratosSession is a session in Ory Kratos's JSON shape, so that Ory's
@@ -98,26 +100,55 @@ func (h *Handlers) disableMyOtherSessions(w http.ResponseWriter, r *http.Request
 }
 
 // listMySessions serves GET /auth/sessions. As in Kratos, it lists the
-// caller's other active sessions; the current one is WhoAmI's. A user has
-// few sessions, so all are returned at once and pagination parameters are
-// ignored.
+// caller's other active sessions, newest first, a page at a time
+// (page_size and page_token, and a Link header to the first and next
+// pages); the current one is WhoAmI's. A page costs what the store's
+// ListPage does, never more for the user's revoked sessions.
 func (h *Handlers) listMySessions(w http.ResponseWriter, r *http.Request, rq *request) {
 	if !rq.kratosAuthenticated(w) {
 		return
 	}
-	ss, err := h.m.Store().List(r.Context(), rq.cur.UserID)
+	q, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		rq.kratos(w, http.StatusBadRequest, "", kratosMsgBadRequest, "The query string is malformed.")
+		return
+	}
+	size, err := kratosPageSize(q)
+	if err != nil {
+		rq.kratos(w, http.StatusBadRequest, "", kratosMsgBadRequest,
+			"page_size must be a whole number; at most "+strconv.Itoa(kratosMaxPageSize)+" are listed.")
+		return
+	}
+	after, err := pageCursor(q, "page_token")
+	if err != nil {
+		rq.kratos(w, http.StatusBadRequest, "", kratosMsgBadRequest, "The page token is invalid.")
+		return
+	}
+	cur := rq.cur
+	// One more than the page, for the current session, which is skipped.
+	p, err := h.m.Store().ListPage(r.Context(), cur.UserID, store.PageQuery{Limit: size + 1, After: after, Now: h.m.Now()})
 	if err != nil {
 		rq.internal(w, err)
 		return
 	}
-	now := h.m.Now()
-	out := []kratosSession{}
-	for _, s := range ss {
-		if s.ID != rq.cur.ID && s.Active(now) {
-			out = append(out, h.kratosSession(s, false))
+	out := make([]kratosSession, 0, min(len(p.Sessions), size))
+	next := p.Next // after the last session read, when the page is not cut short
+	for i, s := range p.Sessions {
+		if s.ID == cur.ID {
+			continue
 		}
+		if len(out) == size {
+			next = store.CursorOf(p.Sessions[i-1])
+			break
+		}
+		out = append(out, h.kratosSession(s, false))
 	}
-	w.Header().Set("X-Total-Count", strconv.Itoa(len(out)))
+	token, err := cursorText(next)
+	if err != nil {
+		rq.internal(w, err)
+		return
+	}
+	w.Header().Set("Link", kratosLink(r, q, size, token))
 	writeJSON(w, http.StatusOK, out)
 }
 

@@ -170,8 +170,7 @@ func (h *Handlers) userExists(ctx context.Context, userID string) (bool, error) 
 	if h.userLookup != nil {
 		return h.userLookup(ctx, userID)
 	}
-	ss, err := h.m.Store().List(ctx, userID)
-	return len(ss) > 0, err
+	return h.storeHasUser(ctx, userID)
 }
 
 // requestID returns the request's X-Request-Id when it is sane, else a new

@@ -8,6 +8,7 @@ require (
 	github.com/matryer/is v1.4.1
 	github.com/okta/okta-sdk-golang/v5 v5.0.2
 	github.com/ory/client-go v1.22.92
+	github.com/peterhellberg/link v1.2.0
 	github.com/revokehq/revoke v0.0.0-00010101000000-000000000000
 )
 

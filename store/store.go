@@ -197,9 +197,22 @@ type SessionStore interface {
 	GetByTokenHash(ctx context.Context, hash []byte) (Session, error)
 
 	// List returns every session the store holds for the user, active,
-	// revoked and expired alike, newest first. An unknown user gives an empty
-	// slice and no error.
+	// revoked and expired alike, newest first (in Cursor's order). An
+	// unknown user gives an empty slice and no error. It costs O(all the
+	// user's rows); a request path lists with ListPage instead.
 	List(ctx context.Context, userID string) ([]Session, error)
+
+	// ListPage returns one page of the user's sessions, at most q.Limit of
+	// them, in Cursor's order (newest first) and after q.After. Without
+	// q.All it lists only the sessions active at q.Now, and the user's
+	// revoked sessions add nothing to its cost (what expired ones not yet
+	// cleaned up add, a backend documents). With q.All it lists every
+	// session the store holds for the user, at the cost of a page. An
+	// unknown user gives an
+	// empty page and no error; a q that fails Check gives Check's error
+	// and lists nothing. A page with Limit 1 and All is how to ask whether
+	// the store holds any session of a user at all.
+	ListPage(ctx context.Context, userID string, q PageQuery) (Page, error)
 
 	// Touch records activity: it sets LastSeenAt to now and IdleExpiresAt to
 	// idleExpiresAt (capped at ExpiresAt). It never revives a session: when

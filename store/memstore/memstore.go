@@ -30,6 +30,7 @@ type Store struct {
 	byOddHash map[string]*store.Session              // hashes of any other length
 	byUser    map[string]map[*store.Session]struct{} // user id -> sessions
 	notBefore map[string]time.Time                   // user id -> not-before time
+	pages     map[string]*userPages                  // user id -> sessions in listing order (page.go)
 	closed    bool
 	stop      chan struct{}
 	stopped   chan struct{}
@@ -65,6 +66,7 @@ func New(opts ...Option) *Store {
 		byOddHash: make(map[string]*store.Session),
 		byUser:    make(map[string]map[*store.Session]struct{}),
 		notBefore: make(map[string]time.Time),
+		pages:     make(map[string]*userPages),
 		stop:      make(chan struct{}),
 		stopped:   make(chan struct{}),
 	}
@@ -112,6 +114,7 @@ func (s *Store) Create(_ context.Context, sess store.Session) error {
 	s.byID[p.ID] = p
 	s.setHashLocked(p.TokenHash, p)
 	s.indexLocked(p)
+	s.pageIndexLocked(p)
 	return nil
 }
 
@@ -229,6 +232,7 @@ func (s *Store) Revoke(_ context.Context, sel store.Selection, now time.Time, re
 	if !sel.NotBefore.IsZero() && sel.NotBefore.After(s.notBefore[sel.UserID]) {
 		s.notBefore[sel.UserID] = sel.NotBefore
 	}
+	defer s.pruneRevokedLocked(sel.UserID)
 	var revoked []string
 	revoke := func(p *store.Session) {
 		if p.UserID != sel.UserID || p.ID == sel.ExceptID || !p.Active(now) {
@@ -266,6 +270,8 @@ func (s *Store) DeleteBefore(_ context.Context, t time.Time) (int, error) {
 		return 0, store.ErrClosed
 	}
 	n := 0
+	users := make(map[string]struct{})
+	defer s.pruneDeletedLocked(users)
 	for id, p := range s.byID {
 		var old bool
 		if p.Revoked() {
@@ -280,6 +286,7 @@ func (s *Store) DeleteBefore(_ context.Context, t time.Time) (int, error) {
 		delete(s.byID, id)
 		s.deleteHashLocked(p.TokenHash)
 		s.unindexLocked(p)
+		users[p.UserID] = struct{}{}
 		n++
 	}
 	return n, nil
@@ -300,7 +307,7 @@ func (s *Store) Close() error {
 		<-s.stopped
 		s.mu.Lock()
 		s.closed = true
-		s.byID, s.byHash, s.byOddHash, s.byUser, s.notBefore = nil, nil, nil, nil, nil
+		s.byID, s.byHash, s.byOddHash, s.byUser, s.notBefore, s.pages = nil, nil, nil, nil, nil, nil
 		s.mu.Unlock()
 	})
 	return nil
@@ -324,8 +331,10 @@ func (s *Store) Update(_ context.Context, id string, u store.Update, now time.Ti
 	p.AuthenticatedAt = auth
 	if u.UserID != p.UserID {
 		s.unindexLocked(p)
+		s.pageUnindexLocked(p)
 		p.UserID = u.UserID
 		s.indexLocked(p)
+		s.pageIndexLocked(p)
 	}
 	p.Data = bytes.Clone(u.Data)
 	p.LastSeenAt = now

@@ -502,9 +502,14 @@ func TestExplainUsesIndexes(t *testing.T) {
 	}{
 		{"token lookup", s.q.getByHash, []any{[]byte("x")}, []string{n.tokenKey}},
 		{"get", s.q.get, []any{"s1"}, []string{n.pkey}},
-		{"list", s.q.list, []any{"user7"}, []string{n.userIdx}},
-		{"revoke all", s.q.revokeAll, []any{now, "r", "user7"}, []string{n.activeIdx}},
-		{"revoke all except", s.q.revokeExcept, []any{now, "r", "user7", "s7"}, []string{n.activeIdx}},
+		{"list", s.q.list, []any{"user7"}, []string{n.pageIdx}},
+		{"page of all", s.q.page.all, []any{"user7", 11}, []string{n.pageIdx}},
+		{"page of all, after a cursor", s.q.page.allAfter, []any{"user7", 11, now, "s7"}, []string{n.pageIdx}},
+		{"page of active", s.q.page.live, []any{"user7", now, 11}, []string{n.liveIdx}},
+		{"page of active, after a cursor", s.q.page.liveAfter, []any{"user7", now, 11, now, "s7"}, []string{n.liveIdx}},
+		// The live index, of unrevoked sessions, starts with user_id.
+		{"revoke all", s.q.revokeAll, []any{now, "r", "user7"}, []string{n.liveIdx}},
+		{"revoke all except", s.q.revokeExcept, []any{now, "r", "user7", "s7"}, []string{n.liveIdx}},
 		{"revoke one", s.q.revokeOne, []any{now, "r", "user7", "s7"}, nil},
 		{"touch", s.q.touch, []any{now, now, "s7"}, []string{n.pkey}},
 		{"update", s.q.update, []any{now, "user8", []byte("d"), now, now, "s7", nil}, []string{n.pkey}},

@@ -24,6 +24,9 @@ type names struct {
 	revokedIdx string
 	activeIdx  string
 	notBefore  string // schema-qualified
+
+	pageIdx string
+	liveIdx string
 }
 
 func newNames(schema, table string) names {
@@ -41,6 +44,9 @@ func newNames(schema, table string) names {
 		revokedIdx: local("_revoked_at_idx"),
 		activeIdx:  local("_unrevoked_user_idx"),
 		notBefore:  quoted(schema, table+"_user_not_before"),
+
+		pageIdx: local("_user_page_idx"),
+		liveIdx: local("_live_user_idx"),
 	}
 }
 
@@ -57,6 +63,9 @@ func (n names) expand(text string) string {
 		"{revoked_idx}", n.revokedIdx,
 		"{unrevoked_idx}", n.activeIdx,
 		"{not_before}", n.notBefore,
+
+		"{page_idx}", n.pageIdx,
+		"{live_idx}", n.liveIdx,
 	).Replace(text)
 }
 
@@ -112,6 +121,24 @@ var migrations = []string{
 		user_id    text        NOT NULL PRIMARY KEY,
 		not_before timestamptz NOT NULL
 	);`,
+
+	// 4: the indexes that list a user's sessions a page at a time.
+	//
+	// Pages go newest first, by (created_at, id), ids compared byte by byte
+	// whatever the database's collation: the first index holds that
+	// order, and replaces the one on (user_id, created_at) that it
+	// extends. The second holds each user's unrevoked sessions by when
+	// they end (the earlier expiry, as in Session.Expired), so that a page
+	// of active sessions reads the live ones only, however many revoked or
+	// expired rows the user has. It starts with user_id and holds the rows
+	// of the index of migration 2, so it serves revocation as that one
+	// did, and replaces it: with both, the planner, which cannot see that
+	// one user's unrevoked rows are mostly expired, may take the smaller
+	// for a page and read every one of them.
+	`CREATE INDEX {page_idx} ON {table} (user_id, created_at, id COLLATE "C");
+	DROP INDEX {schema}.{user_idx};
+	CREATE INDEX {live_idx} ON {table} (user_id, LEAST(expires_at, idle_expires_at)) WHERE revoked_at IS NULL;
+	DROP INDEX {schema}.{unrevoked_idx};`,
 }
 
 // migrate brings the schema up to date in one transaction. An advisory lock

@@ -21,6 +21,7 @@ type queries struct {
 	lockUser, lockUserShared, notBefore             string
 	revokeAll, revokeOne, revokeExcept              string
 	deleteOld                                       string
+	page                                            pageQueries // page.go
 }
 
 const columns = `id, user_id, token_hash, created_at, last_seen_at, expires_at,
@@ -56,9 +57,9 @@ func newQueries(n names) queries {
 			WHERE NOT ` + refusedFor("$2::text", "$13::timestamptz")),
 		get:       n.expand(`SELECT ` + selected + ` FROM {table} WHERE id = $1`),
 		getByHash: n.expand(`SELECT ` + selected + ` FROM {table} WHERE token_hash = $1`),
-		// id breaks ties in creation time, as in memstore.
+		// The order of store.Cursor, which the page index holds.
 		list: n.expand(`SELECT ` + selected + ` FROM {table} WHERE user_id = $1
-			ORDER BY created_at DESC, id`),
+			ORDER BY created_at DESC, id COLLATE "C" DESC`),
 		// Every session of every user: O(all sessions), for scs's Iterate.
 		listActive: n.expand(`SELECT ` + selected + ` FROM {table} WHERE ` + activeAt),
 		// probe tells "unknown" from "inactive" after a write changed nothing.
@@ -121,6 +122,7 @@ func newQueries(n names) queries {
 				WHERE (LEAST(expires_at, idle_expires_at) <= $1 AND revoked_at IS NULL)
 					OR (revoked_at < $1 AND expires_at <= $1)
 				LIMIT $2 FOR UPDATE SKIP LOCKED))`),
+		page: newPageQueries(n),
 	}
 }
 
@@ -274,8 +276,7 @@ func (s *Store) getOne(ctx context.Context, op, query string, arg any) (store.Se
 	return sess, nil
 }
 
-// List implements store.SessionStore. Sessions created at the same time come
-// in the order of their ids.
+// List implements store.SessionStore.
 func (s *Store) List(ctx context.Context, userID string) ([]store.Session, error) {
 	if s.closed.Load() {
 		return nil, store.ErrClosed

@@ -42,7 +42,10 @@ func TestQueryPlans(t *testing.T) {
 	}{
 		{"get by token hash", sqlGetByHash, []any{hash}, "USING INDEX sessions_by_token_hash (token_hash=?)"},
 		{"get", sqlGet, []any{"x"}, "USING INDEX sqlite_autoindex_sessions_1 (id=?)"},
-		{"list", sqlList, []any{"a"}, "USING INDEX sessions_by_user (user_id=?)"},
+		{"list", sqlList, []any{"a"}, "USING INDEX sessions_by_user_page (user_id=?)"},
+		{"page of all", sqlPageAll, []any{"a", 11}, "USING INDEX sessions_by_user_page (user_id=?)"},
+		{"page of all, after a cursor", sqlPageAllAfter, []any{"a", 11, 5, "x"},
+			"USING INDEX sessions_by_user_page (user_id=? AND (created_at,id)<(?,?))"},
 		{"revoke all", sqlRevokeAll, []any{1, "r", "a"}, "USING INDEX sessions_unrevoked_by_user (user_id=?)"},
 		{"revoke all but one", sqlRevokeExcept, []any{1, "r", "a", "x"}, "USING INDEX sessions_unrevoked_by_user (user_id=?)"},
 		{"revoke one", sqlRevokeOne, []any{1, "r", "a", "x"}, "USING INDEX"},
@@ -78,6 +81,52 @@ func TestQueryPlans(t *testing.T) {
 	}
 }
 
+// TestLivePagePlan checks that a page of active sessions chooses its rows
+// from the live index alone, reading its range of the user's live sessions
+// and no table row, then reads the page's rows by rowid. The sort is of
+// those index entries; the index cannot hold both the range and the order.
+func TestLivePagePlan(t *testing.T) {
+	s := openTest(t, WithCleanupInterval(0))
+	for _, c := range []struct {
+		name, sql string
+		args      []any
+	}{
+		{"first page", sqlPageLive, []any{"a", 1, 11}},
+		{"after a cursor", sqlPageLiveAfter, []any{"a", 1, 11, 5, "x"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			is := is.New(t)
+			plan := queryPlan(t, s, c.sql, c.args...)
+			t.Logf("plan:\n%s", plan)
+			is.True(strings.Contains(plan, "SEARCH sessions USING INTEGER PRIMARY KEY (rowid=?)"))                                 // the page's rows
+			is.True(strings.Contains(plan, "SEARCH sessions USING COVERING INDEX sessions_live_by_user (user_id=? AND <expr>>?)")) // the live range, index only
+			is.True(!strings.Contains(plan, "SCAN sessions"))
+		})
+	}
+}
+
+func queryPlan(t *testing.T, s *Store, query string, args ...any) string {
+	t.Helper()
+	rows, err := s.r.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		plan = append(plan, detail)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return strings.Join(plan, "\n")
+}
+
 func TestSchemaIndexes(t *testing.T) {
 	is := is.New(t)
 	s := openTest(t, WithCleanupInterval(0))
@@ -95,7 +144,8 @@ func TestSchemaIndexes(t *testing.T) {
 	is.NoErr(rows.Close())
 	is.Equal(got, map[string]bool{
 		"sessions_by_token_hash":      true,  // one session per token
-		"sessions_by_user":            false, // a user's sessions
+		"sessions_by_user_page":       false, // a user's sessions, in the order of pages
+		"sessions_live_by_user":       false, // a user's unrevoked sessions, by when they end
 		"sessions_unrevoked_by_user":  false, // a user's sessions still to revoke
 		"sqlite_autoindex_sessions_1": true,  // the primary key
 	})
@@ -195,6 +245,12 @@ func TestMigrateFromVersion1(t *testing.T) {
 	is.Equal(got.IP, old.IP)
 	is.Equal(got.UserAgent, old.UserAgent)
 	is.Equal(len(got.Data), 0) // with no data
+	for _, q := range []store.PageQuery{{Limit: 10, All: true}, {Limit: 10, Now: now}} {
+		p, err := s.ListPage(ctx, old.UserID, q)
+		is.NoErr(err)
+		is.Equal(len(p.Sessions), 1) // and in the new page indexes
+		is.Equal(p.Sessions[0].ID, old.ID)
+	}
 
 	later := now.Add(time.Minute)
 	is.NoErr(s.Update(ctx, old.ID, store.Update{

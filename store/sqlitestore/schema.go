@@ -55,6 +55,23 @@ var migrations = []string{
 		user_id    TEXT    NOT NULL PRIMARY KEY,
 		not_before INTEGER NOT NULL
 	) STRICT;`,
+
+	// 5: the indexes that list a user's sessions a page at a time.
+	//
+	// Pages go newest first, by (created_at, id): the first index holds
+	// that order, and replaces the one on (user_id, created_at) that it
+	// extends. The second holds each user's unrevoked sessions by when
+	// they end (the earlier expiry, as in Session.Expired), so that a page
+	// of active sessions reads the live ones only, however many revoked or
+	// expired rows the user has; created_at and id are in it so that
+	// choosing the page reads no table row, and so is revoked_at (always
+	// NULL here, a byte per entry), without which SQLite reads the row to
+	// check the index's own condition.
+	`CREATE INDEX sessions_by_user_page ON sessions (user_id, created_at, id);
+	DROP INDEX sessions_by_user;
+	CREATE INDEX sessions_live_by_user
+		ON sessions (user_id, MIN(expires_at, idle_expires_at), created_at, id, revoked_at)
+		WHERE revoked_at IS NULL;`,
 }
 
 // migrate brings the schema up to date in one immediate transaction, so that

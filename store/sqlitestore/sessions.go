@@ -45,10 +45,10 @@ var (
 
 	sqlGet       = `SELECT ` + selected + ` FROM sessions WHERE id = ?`
 	sqlGetByHash = `SELECT ` + selected + ` FROM sessions WHERE token_hash = ?`
-	// rowid breaks ties in creation time (later insert first) and matches the
-	// order of the user index, so no sorting step is needed.
-	sqlList = `SELECT ` + selected + ` FROM sessions WHERE user_id = ?
-		ORDER BY created_at DESC, rowid DESC`
+	// The order of store.Cursor, which the page index holds, so no sorting
+	// step is needed.
+	sqlList = `SELECT ` + selected + ` FROM sessions INDEXED BY sessions_by_user_page
+		WHERE user_id = ? ORDER BY created_at DESC, id DESC`
 
 	// MIN caps the idle expiry at the absolute one.
 	sqlTouch = `UPDATE sessions SET last_seen_at = ?1, idle_expires_at = MIN(?2, expires_at)
@@ -222,8 +222,7 @@ func (s *Store) getOne(ctx context.Context, op string, st *sql.Stmt, arg any) (s
 	return sess, nil
 }
 
-// List implements store.SessionStore. Sessions created at the same time come
-// most recently stored first.
+// List implements store.SessionStore.
 func (s *Store) List(ctx context.Context, userID string) ([]store.Session, error) {
 	return s.getAll(ctx, "list", s.list, userID)
 }
@@ -234,13 +233,13 @@ func (s *Store) ListActive(ctx context.Context, now time.Time) ([]store.Session,
 	return s.getAll(ctx, "list active", s.listActive, nanos(now))
 }
 
-func (s *Store) getAll(ctx context.Context, op string, st *sql.Stmt, arg any) ([]store.Session, error) {
+func (s *Store) getAll(ctx context.Context, op string, st *sql.Stmt, args ...any) ([]store.Session, error) {
 	if s.closed.Load() {
 		return nil, store.ErrClosed
 	}
 	ctx, cancel := store.CallContext(ctx, s.callTimeout)
 	defer cancel()
-	rows, err := st.QueryContext(ctx, arg)
+	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return nil, s.fail(op, err)
 	}

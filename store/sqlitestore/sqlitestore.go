@@ -74,6 +74,8 @@ type Store struct {
 	revokeAll, revokeOne, revokeExcept *sql.Stmt
 	deleteOld                          *sql.Stmt
 	get, getByHash, list, listActive   *sql.Stmt
+	pageAll, pageAllAfter              *sql.Stmt // page.go
+	pageLive, pageLiveAfter            *sql.Stmt
 
 	log         *slog.Logger
 	retention   time.Duration
@@ -298,6 +300,10 @@ func (s *Store) prepare(ctx context.Context) error {
 		{s.r, &s.getByHash, sqlGetByHash},
 		{s.r, &s.list, sqlList},
 		{s.r, &s.listActive, sqlListActive},
+		{s.r, &s.pageAll, sqlPageAll},
+		{s.r, &s.pageAllAfter, sqlPageAllAfter},
+		{s.r, &s.pageLive, sqlPageLive},
+		{s.r, &s.pageLiveAfter, sqlPageLiveAfter},
 	} {
 		st, err := p.db.PrepareContext(ctx, p.text)
 		if err != nil {
@@ -331,6 +337,7 @@ func (s *Store) closeAll() error {
 		s.insert, s.touch, s.replaceToken, s.probe, s.update, s.probeActive, s.notBefore,
 		s.revokeAll, s.revokeOne, s.revokeExcept, s.deleteOld,
 		s.get, s.getByHash, s.list, s.listActive,
+		s.pageAll, s.pageAllAfter, s.pageLive, s.pageLiveAfter,
 	} {
 		if st != nil {
 			errs = append(errs, st.Close())

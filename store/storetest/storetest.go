@@ -55,6 +55,12 @@
 //     data), so a store may return either for a session without data. As
 //     with TokenHash, a store keeps no reference to a Data slice passed in
 //     (to Create or Update) and hands out none of its own.
+//   - ListPage: a page whose Next is not zero holds Limit sessions, and the
+//     last page has a zero Next, also when it is full; After may be any
+//     position, not only a listed session's; paging on after sessions were
+//     created or revoked neither repeats nor skips one that still matches;
+//     Update moves a session to its new user's pages, and DeleteBefore
+//     takes it out of every page.
 //
 // store.DataStore is optional: only the scs adapter (scsstore) needs it. When
 // the store under test implements it, Run also checks Update and ListActive;
@@ -126,6 +132,7 @@ func Run(t *testing.T, open func(t *testing.T) store.SessionStore) {
 		{"NotBeforeRacingCreate", testNotBeforeRacingCreate},
 		{"NotBeforeRacingUpdate", testNotBeforeRacingUpdate},
 	}
+	tests = append(tests, pageTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.fn(t, openStore(t, open))

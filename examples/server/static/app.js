@@ -242,7 +242,8 @@ function statusOf(s) {
 
 async function loadAdminSessions() {
   const user = $("admin-user").value;
-  const res = await api("GET", `/auth/admin/api/users/${encodeURIComponent(user)}/sessions`);
+  // active=false: the audit trail, revoked and expired sessions too.
+  const res = await api("GET", `/auth/admin/api/users/${encodeURIComponent(user)}/sessions?active=false`);
   const list = (res && res.sessions) || [];
   const body = $("admin-sessions-body");
   if (!list.length) {
