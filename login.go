@@ -116,7 +116,8 @@ func (m *Manager) Create(ctx context.Context, userID string, d Device, opts ...L
 // it in the X-Session-Token header instead).
 //
 // The session r already presents, if any, is revoked first (reason
-// ReasonReplaced), unless KeepPreviousSession is given.
+// ReasonReplaced), unless KeepPreviousSession is given. The OnLogin hooks
+// then hear of the sign-in, and whether it comes from a new device.
 func (m *Manager) Login(w http.ResponseWriter, r *http.Request, userID string, opts ...LoginOption) (Session, string, error) {
 	l, err := loginOptions(opts)
 	if err != nil {
@@ -135,6 +136,7 @@ func (m *Manager) Login(w http.ResponseWriter, r *http.Request, userID string, o
 	if err := m.SetCookie(w, token, s.ExpiresAt); err != nil {
 		return Session{}, "", err
 	}
+	m.reportLogin(w, r, s)
 	return s, token, nil
 }
 

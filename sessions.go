@@ -79,6 +79,7 @@ type Manager struct {
 	oauthRevoker    OAuthTokenRevoker
 	deviceForgetter DeviceForgetter
 	onRevoke        []func(context.Context, Event)
+	onLogin         []func(context.Context, LoginEvent)
 }
 
 // New returns a Manager working on the given store.
