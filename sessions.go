@@ -184,10 +184,15 @@ func (m *Manager) Renew(w http.ResponseWriter, r *http.Request) (string, error) 
 	if cur.bare {
 		return "", ErrRenewElsewhere
 	}
+	return m.renew(w, r, cur)
+}
+
+// renew gives cur a new token, setting the cookie when cur came from it.
+func (m *Manager) renew(w http.ResponseWriter, r *http.Request, cur Current) (string, error) {
 	token := newToken()
-	err = m.store.ReplaceToken(r.Context(), cur.ID, HashToken(token), m.now())
+	err := m.store.ReplaceToken(r.Context(), cur.ID, HashToken(token), m.now())
 	switch {
-	case errors.Is(err, store.ErrInactive):
+	case errors.Is(err, store.ErrInactive), errors.Is(err, store.ErrNotFound):
 		return "", ErrRevoked
 	case err != nil:
 		return "", fmt.Errorf("revoke: renew token: %w", err)
