@@ -70,7 +70,8 @@ func newClient(t *testing.T, base string) *client {
 	return &client{t: t, http: http.DefaultClient, base: base, header: http.Header{}}
 }
 
-// do sends a request and returns the response with its body read.
+// do sends a request and returns the response with its body read. extra
+// holds header names and values, Host among them.
 func (c *client) do(method, path, body string, extra ...string) (*http.Response, []byte) {
 	c.t.Helper()
 	var r io.Reader
@@ -88,6 +89,10 @@ func (c *client) do(method, path, body string, extra ...string) (*http.Response,
 		req.Header[k] = vs
 	}
 	for i := 0; i+1 < len(extra); i += 2 {
+		if http.CanonicalHeaderKey(extra[i]) == "Host" {
+			req.Host = extra[i+1] // net/http sends req.Host, not a Host header
+			continue
+		}
 		req.Header.Set(extra[i], extra[i+1])
 	}
 	if c.cookie != nil {

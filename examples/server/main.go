@@ -16,6 +16,11 @@
 // the demo serves plain HTTP, over which a Secure cookie is not sent back
 // by every client. Give the flag whenever the demo is reached over HTTPS.
 //
+// While the password is the default, the demo listens on loopback only and
+// answers only requests whose Host is that address or localhost, so that a
+// page at another origin that resolves to 127.0.0.1 (DNS rebinding) cannot
+// use the public password through a visitor's browser.
+//
 // Routes: POST /login, POST /logout, GET /me, the "Active sessions" page at
 // GET /, the administrators' GET /demo/users and GET /demo/audit, and every
 // endpoint of the handlers package at its default path. POST /login allows
@@ -92,8 +97,14 @@ func serve(ctx context.Context, cfg config, st store.SessionStore, logger *slog.
 	if err != nil {
 		return err
 	}
+	var h http.Handler = a
+	if cfg.defaultPassword {
+		ip := ln.Addr().(*net.TCPAddr).IP
+		h = requireHost(a, ip)
+		logger.Info("default password in use: answering only requests for " + hostForURL(ip) + " and localhost")
+	}
 	srv := &http.Server{
-		Handler:           a,
+		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      15 * time.Second,
