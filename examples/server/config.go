@@ -48,10 +48,13 @@ type config struct {
 	// is anonymous. Turn it on whenever the demo is reached over HTTPS (for
 	// example behind a TLS-terminating proxy).
 	secureCookie bool
-	// loginAttempts is how many sign-in attempts one client address, and
-	// one username, may make per minute; 0 turns the limit off (for load
-	// tests from a single address).
+	// loginAttempts is how many sign-in attempts, right or wrong, one
+	// client address may make per minute; 0 turns the limit off (for load
+	// tests from a single address). loginFailures is how many of them may
+	// fail per username and address (and five times that per address over
+	// all usernames); 0 turns those limits off.
 	loginAttempts int
+	loginFailures int
 
 	password        string
 	defaultPassword bool
@@ -72,7 +75,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.StringVar(&cfg.postgres, "postgres", "", "keep sessions in the PostgreSQL database at this `URL` (or key=value string) instead of SQLite")
 	fs.StringVar(&cfg.pgSchema, "postgres-schema", "", "PostgreSQL schema `name` for the sessions tables with -postgres, created when missing (default: the connection's current schema)")
 	fs.BoolVar(&cfg.secureCookie, "secure-cookie", false, "mark the session cookie Secure (set it when serving over HTTPS)")
-	fs.IntVar(&cfg.loginAttempts, "login-attempts", defaultLoginAttempts, "sign-in attempts allowed per minute from one address and for one username; 0 turns the limit off")
+	fs.IntVar(&cfg.loginAttempts, "login-attempts", defaultLoginAttempts, "sign-in attempts, right or wrong, allowed per minute from one address; 0 turns the limit off")
+	fs.IntVar(&cfg.loginFailures, "login-failures", defaultLoginFailures, fmt.Sprintf("failed sign-ins allowed per minute for one username from one address (and %d times as many from one address over all usernames); 0 turns these limits off", addressFailuresFactor))
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: server [flags]\n\nThe revoke demo server.\n\nFlags:\n")
 		fs.PrintDefaults()

@@ -23,7 +23,8 @@ const (
 // newTestServer serves a demo app on a memory store.
 func newTestServer(t *testing.T, change ...func(*config)) (*httptest.Server, *app) {
 	t.Helper()
-	cfg := config{addr: "127.0.0.1:0", memory: true, password: testPassword, adminToken: testAdminToken, loginAttempts: defaultLoginAttempts}
+	cfg := config{addr: "127.0.0.1:0", memory: true, password: testPassword, adminToken: testAdminToken,
+		loginAttempts: defaultLoginAttempts, loginFailures: defaultLoginFailures}
 	for _, f := range change {
 		f(&cfg)
 	}

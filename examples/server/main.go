@@ -23,8 +23,11 @@
 //
 // Routes: POST /login, POST /logout, GET /me, the "Active sessions" page at
 // GET /, the administrators' GET /demo/users and GET /demo/audit, and every
-// endpoint of the handlers package at its default path. POST /login allows
-// 10 attempts a minute per client address and per username.
+// endpoint of the handlers package at its default path. POST /login allows,
+// per minute, 10 failed attempts for one username from one address, 50
+// failed attempts from one address, and 300 attempts in all from one
+// address; no limit is shared between addresses, so guessing from one
+// address locks no one out elsewhere.
 package main
 
 import (
