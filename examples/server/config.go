@@ -91,7 +91,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 			envCookieKey, envAdminToken)
 		fmt.Fprintf(out, "\nEnvironment:\n"+
 			"  %s  password of every demo user (default %q)\n"+
-			"  %s    token for the admin APIs (default: random, printed at start-up)\n"+
+			"  %s    token for the admin APIs (default: random, shown at start-up on a terminal only)\n"+
 			"  %s     session cookie key, hex or base64, at least %d bytes (default: random)\n",
 			envPassword, defaultPassword, envAdminToken, envCookieKey, minCookieKey)
 	}
@@ -225,10 +225,9 @@ func redactConnString(connString string) string {
 	return fmt.Sprintf("postgres://%s@%s/%s", cfg.User, strings.Join(hosts, ","), cfg.Database)
 }
 
-// announce tells the operator what the demo runs with. The generated admin
-// token goes to out once, not to the structured log, which may be shipped
-// elsewhere.
-func (c config) announce(logger *slog.Logger, out io.Writer) {
+// announce tells the operator what the demo runs with. out is stdout, and
+// terminal says whether it is a terminal (see showAdminToken).
+func (c config) announce(logger *slog.Logger, out io.Writer, terminal bool) {
 	var regular, admins []string
 	for _, u := range demoUsers {
 		if u.Admin {
@@ -245,9 +244,5 @@ func (c config) announce(logger *slog.Logger, out io.Writer) {
 	if c.cookieKey == nil {
 		logger.Warn("using a random cookie key: session cookies will not survive a restart (set " + envCookieKey + " to keep them)")
 	}
-	if c.adminTokenMade {
-		fmt.Fprintf(out, "Admin API token (generated, shown once; set %s to choose one): %s\n", envAdminToken, c.adminToken)
-	} else {
-		logger.Info("admin API token read from " + envAdminToken)
-	}
+	showAdminToken(c, logger, out, terminal)
 }

@@ -15,7 +15,7 @@ import (
 // every such request is refused before it reaches a route.
 func TestForeignHostRefused(t *testing.T) {
 	is := is.New(t)
-	r := startRun(t, []string{"-memory"}, env()) // REVOKE_DEMO_PASSWORD unset
+	r := startRun(t, []string{"-memory"}, env(envAdminToken, testAdminToken)) // REVOKE_DEMO_PASSWORD unset
 	u, err := url.Parse(r.base)
 	is.NoErr(err)
 	c := newClient(t, r.base)
@@ -31,7 +31,7 @@ func TestForeignHostRefused(t *testing.T) {
 		res, _ := c.do(http.MethodGet, path, "", page...)
 		is.Equal(res.StatusCode, http.StatusMisdirectedRequest) // every route
 	}
-	res, _ = c.do(http.MethodDelete, "/api/v1/users/alice/sessions", "", append(page, "Authorization", "SSWS "+adminTokenOf(t, r))...)
+	res, _ = c.do(http.MethodDelete, "/api/v1/users/alice/sessions", "", append(page, "Authorization", "SSWS "+testAdminToken)...)
 	is.Equal(res.StatusCode, http.StatusMisdirectedRequest) // even with the admin token
 	is.Equal(c.withToken(alice.Token).meStatus(), http.StatusOK)
 
@@ -61,14 +61,4 @@ func TestAnyHostWithChosenPassword(t *testing.T) {
 	lr, _ := c.login("alice", testPassword)
 	res, _ = c.withToken(lr.Token).do(http.MethodGet, "/me", "", "Host", "demo.example:443")
 	is.Equal(res.StatusCode, http.StatusOK)
-}
-
-// adminTokenOf returns the admin API token the demo generated and printed.
-func adminTokenOf(t *testing.T, r *running) string {
-	t.Helper()
-	m := adminTokenRE.FindStringSubmatch(r.out.String())
-	if m == nil {
-		t.Fatalf("no admin token printed:\n%s", r.out)
-	}
-	return m[1]
 }

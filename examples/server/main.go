@@ -8,7 +8,8 @@
 //
 // Sign in as alice, bob or carol (regular users) or admin, with the password
 // in REVOKE_DEMO_PASSWORD (default "demo"). The admin API token is
-// REVOKE_ADMIN_TOKEN, or a random one printed at start-up. REVOKE_COOKIE_KEY
+// REVOKE_ADMIN_TOKEN, or a random one shown at start-up when stdout is a
+// terminal (never in the log, which may be kept or shipped). REVOKE_COOKIE_KEY
 // (hex or base64, at least 32 bytes) keeps session cookies valid across
 // restarts.
 //
@@ -94,7 +95,7 @@ func serve(ctx context.Context, cfg config, st store.SessionStore, logger *slog.
 	if err != nil {
 		return err
 	}
-	cfg.announce(logger, stdout)
+	cfg.announce(logger, stdout, isTerminal(stdout))
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
