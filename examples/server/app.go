@@ -35,7 +35,8 @@ type app struct {
 	audit  *auditLog
 	m      *revoke.Manager
 	h      http.Handler
-	signIn *signInLimits
+	signIn *signInLimits // of POST /login
+	limits *routeLimits  // of the demo's other routes
 
 	adminTokenHash [sha256.Size]byte
 }
@@ -72,6 +73,9 @@ func newApp(cfg config, st store.SessionStore, logger *slog.Logger) (*app, error
 		return nil, err
 	}
 	a.m = m
+	if a.limits, err = newRouteLimits(cfg.routeRequests, m); err != nil {
+		return nil, err
+	}
 
 	hopts := []handlers.Option{
 		handlers.WithLogger(logger),
@@ -110,9 +114,10 @@ func (a *app) routes(mux *http.ServeMux) {
 	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusForbidden, "forbidden", "cross-origin request refused")
 	}))
-	session := a.m.Middleware
+	// session resolves the session, within the routes' rate limits.
+	session := func(next http.Handler) http.Handler { return a.limits.wrap(a.m.Middleware, next) }
 
-	mux.Handle("POST /login", csrf.Handler(http.HandlerFunc(a.login)))
+	mux.Handle("POST /login", csrf.Handler(http.HandlerFunc(a.login))) // limited by signInLimits
 	mux.Handle("POST /logout", csrf.Handler(session(http.HandlerFunc(a.logout))))
 	mux.Handle("GET /me", session(http.HandlerFunc(a.me)))
 	mux.Handle("GET /demo/users", session(a.requireAdmin(a.listUsers)))

@@ -55,6 +55,11 @@ type config struct {
 	// all usernames); 0 turns those limits off.
 	loginAttempts int
 	loginFailures int
+	// routeRequests is how many requests a minute one session (or one
+	// address, without a valid session) may make to the demo's own routes
+	// but /login, and a tenth of what one address may make over all its
+	// sessions; 0 turns the limit off.
+	routeRequests int
 
 	password        string
 	defaultPassword bool
@@ -76,6 +81,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.StringVar(&cfg.pgSchema, "postgres-schema", "", "PostgreSQL schema `name` for the sessions tables with -postgres, created when missing (default: the connection's current schema)")
 	fs.BoolVar(&cfg.secureCookie, "secure-cookie", false, "mark the session cookie Secure (set it when serving over HTTPS)")
 	fs.IntVar(&cfg.loginAttempts, "login-attempts", defaultLoginAttempts, "sign-in attempts, right or wrong, allowed per minute from one address; 0 turns the limit off")
+	fs.IntVar(&cfg.routeRequests, "route-requests", defaultRouteRequests, fmt.Sprintf("requests allowed per minute to /me, /logout and /demo/* per session, or per address without one (and %d times as many from one address in all); 0 turns the limit off", routeAddressFactor))
 	fs.IntVar(&cfg.loginFailures, "login-failures", defaultLoginFailures, fmt.Sprintf("failed sign-ins allowed per minute for one username from one address (and %d times as many from one address over all usernames); 0 turns these limits off", addressFailuresFactor))
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: server [flags]\n\nThe revoke demo server.\n\nFlags:\n")

@@ -24,7 +24,7 @@ const (
 func newTestServer(t *testing.T, change ...func(*config)) (*httptest.Server, *app) {
 	t.Helper()
 	cfg := config{addr: "127.0.0.1:0", memory: true, password: testPassword, adminToken: testAdminToken,
-		loginAttempts: defaultLoginAttempts, loginFailures: defaultLoginFailures}
+		loginAttempts: defaultLoginAttempts, loginFailures: defaultLoginFailures, routeRequests: defaultRouteRequests}
 	for _, f := range change {
 		f(&cfg)
 	}

@@ -28,7 +28,9 @@
 // per minute, 10 failed attempts for one username from one address, 50
 // failed attempts from one address, and 300 attempts in all from one
 // address; no limit is shared between addresses, so guessing from one
-// address locks no one out elsewhere.
+// address locks no one out elsewhere. The other routes of the demo allow 600
+// requests a minute per session (or per address without one) and 6000 per
+// address.
 package main
 
 import (
