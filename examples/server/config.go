@@ -48,6 +48,13 @@ type config struct {
 	// is anonymous. Turn it on whenever the demo is reached over HTTPS (for
 	// example behind a TLS-terminating proxy).
 	secureCookie bool
+	// tls serves HTTPS, with the certificate and key in the PEM files
+	// tlsCert and tlsKey, or with a self-signed certificate generated at
+	// start-up when they are empty. Giving tlsCert implies tls. The session
+	// cookie is Secure whenever the demo serves HTTPS.
+	tls     bool
+	tlsCert string
+	tlsKey  string
 	// loginAttempts is how many sign-in attempts, right or wrong, one
 	// client address may make per minute; 0 turns the limit off (for load
 	// tests from a single address). loginFailures is how many of them may
@@ -79,7 +86,10 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.BoolVar(&cfg.memory, "memory", false, "keep sessions in memory instead of SQLite")
 	fs.StringVar(&cfg.postgres, "postgres", "", "keep sessions in the PostgreSQL database at this `URL` (or key=value string) instead of SQLite")
 	fs.StringVar(&cfg.pgSchema, "postgres-schema", "", "PostgreSQL schema `name` for the sessions tables with -postgres, created when missing (default: the connection's current schema)")
-	fs.BoolVar(&cfg.secureCookie, "secure-cookie", false, "mark the session cookie Secure (set it when serving over HTTPS)")
+	fs.BoolVar(&cfg.secureCookie, "secure-cookie", false, "mark the session cookie Secure (set it when HTTPS ends in front of the demo; -tls sets it)")
+	fs.BoolVar(&cfg.tls, "tls", false, "serve HTTPS, with a self-signed certificate for localhost, 127.0.0.1 and ::1 generated at start-up (written to a file, and how to trust it printed) unless -tls-cert and -tls-key are given")
+	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "serve HTTPS with the certificate (chain) in this PEM `file`; needs -tls-key")
+	fs.StringVar(&cfg.tlsKey, "tls-key", "", "private key of -tls-cert, a PEM `file`")
 	fs.IntVar(&cfg.loginAttempts, "login-attempts", defaultLoginAttempts, "sign-in attempts, right or wrong, allowed per minute from one address; 0 turns the limit off")
 	fs.IntVar(&cfg.routeRequests, "route-requests", defaultRouteRequests, fmt.Sprintf("requests allowed per minute to /me, /logout and /demo/* per session, or per address without one (and %d times as many from one address in all); 0 turns the limit off", routeAddressFactor))
 	fs.IntVar(&cfg.loginFailures, "login-failures", defaultLoginFailures, fmt.Sprintf("failed sign-ins allowed per minute for one username from one address (and %d times as many from one address over all usernames); 0 turns these limits off", addressFailuresFactor))
@@ -109,6 +119,12 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	}
 	if err := checkStoreFlags(fs, cfg); err != nil {
 		return config{}, err
+	}
+	if err := checkTLSFlags(cfg); err != nil {
+		return config{}, err
+	}
+	if cfg.serveTLS() {
+		cfg.secureCookie = true
 	}
 
 	cfg.password = getenv(envPassword)

@@ -5,6 +5,7 @@
 //	go run ./examples/server                 # http://127.0.0.1:8080, revoke-demo.db
 //	go run ./examples/server -memory         # nothing written to disk
 //	go run ./examples/server -addr 127.0.0.1:9000 -db /tmp/demo.db
+//	go run ./examples/server -tls            # https://127.0.0.1:8080, self-signed
 //
 // Sign in as alice, bob or carol (regular users) or admin, with the password
 // in REVOKE_DEMO_PASSWORD (default "demo"). The admin API token is
@@ -13,9 +14,12 @@
 // (hex or base64, at least 32 bytes) keeps session cookies valid across
 // restarts.
 //
-// The session cookie is not marked Secure unless -secure-cookie is given:
-// the demo serves plain HTTP, over which a Secure cookie is not sent back
-// by every client. Give the flag whenever the demo is reached over HTTPS.
+// -tls serves HTTPS, with a certificate generated at start-up for the
+// loopback names (written to a file, its path and how to trust it printed)
+// or with -tls-cert and -tls-key. Over HTTPS the session cookie is Secure.
+// Over plain HTTP it is not, unless -secure-cookie is given (for HTTPS that
+// ends in a proxy in front of the demo): a Secure cookie is not sent back
+// over HTTP by every client.
 //
 // While the password is the default, the demo listens on loopback only and
 // answers only requests whose Host is that address or localhost, so that a
@@ -44,6 +48,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -110,11 +115,11 @@ func serve(ctx context.Context, cfg config, st store.SessionStore, logger *slog.
 	if err != nil {
 		return err
 	}
+	listen := ln.Addr().(*net.TCPAddr)
 	var h http.Handler = a
 	if cfg.defaultPassword {
-		ip := ln.Addr().(*net.TCPAddr).IP
-		h = requireHost(a, ip)
-		logger.Info("default password in use: answering only requests for " + hostForURL(ip) + " and localhost")
+		h = requireHost(a, listen.IP)
+		logger.Info("default password in use: answering only requests for " + hostForURL(listen.IP) + " and localhost")
 	}
 	srv := &http.Server{
 		Handler:           h,
@@ -125,10 +130,26 @@ func serve(ctx context.Context, cfg config, st store.SessionStore, logger *slog.
 		IdleTimeout:       time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "url", "http://"+ln.Addr().String()+"/", "store", cfg.storeName())
+	scheme := "http"
+	if cfg.serveTLS() {
+		tc, cleanup, err := cfg.tlsConfig(listen.IP, strconv.Itoa(listen.Port), logger, stdout)
+		if err != nil {
+			_ = ln.Close()
+			return err
+		}
+		defer cleanup()
+		srv.TLSConfig, scheme = tc, "https"
+	}
+	logger.Info("listening", "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String()+"/", "store", cfg.storeName())
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if srv.TLSConfig != nil {
+			errc <- srv.ServeTLS(ln, "", "") // the certificate is in TLSConfig
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return err

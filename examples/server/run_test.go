@@ -130,7 +130,8 @@ func TestRunHelp(t *testing.T) {
 	is := is.New(t)
 	var out bytes.Buffer
 	is.NoErr(run(context.Background(), []string{"-h"}, env(), &out))
-	for _, s := range []string{"-addr", "-db", "-memory", "-secure-cookie", envPassword, envAdminToken, envCookieKey} {
+	for _, s := range []string{"-addr", "-db", "-memory", "-secure-cookie", "-tls", "-tls-cert", "-tls-key",
+		"-login-attempts", "-login-failures", "-route-requests", envPassword, envAdminToken, envCookieKey} {
 		is.True(strings.Contains(out.String(), s)) // usage mentions every setting
 	}
 }
