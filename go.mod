@@ -8,6 +8,7 @@ require (
 	github.com/gorilla/securecookie v1.1.2
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/matryer/is v1.4.1
+	golang.org/x/term v0.47.0
 	modernc.org/sqlite v1.61.1
 )
 

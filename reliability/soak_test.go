@@ -68,9 +68,10 @@ func TestSoak(t *testing.T) {
 	warmup := min(duration/5, 30*time.Second)
 
 	dir := t.TempDir()
-	// Every worker signs in from 127.0.0.1 over and over: the per-address
-	// sign-in limit, there to stop password guessing, would refuse them.
-	srv := demoproc.Start(t, demoproc.Build(t, dir), []string{"-db", filepath.Join(dir, "soak.db"), "-login-attempts", "0"}, []string{
+	// Every worker signs in and calls /me from 127.0.0.1 over and over: the
+	// demo's per-address limits on sign-ins and on its own routes would
+	// refuse them.
+	srv := demoproc.Start(t, demoproc.Build(t, dir), []string{"-db", filepath.Join(dir, "soak.db"), "-login-attempts", "0", "-route-requests", "0"}, []string{
 		"REVOKE_ADMIN_TOKEN=" + soakAdminToken,
 		"REVOKE_DEMO_PASSWORD=" + soakPassword,
 		"REVOKE_COOKIE_KEY=" + hex.EncodeToString([]byte(rand.Text()+rand.Text())),

@@ -4,13 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"embed"
-	"fmt"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"time"
-
-	"github.com/go-chi/httprate"
 
 	"github.com/revokehq/revoke"
 	"github.com/revokehq/revoke/handlers"
@@ -29,24 +26,17 @@ var rateLimits = map[handlers.Family]handlers.RateLimit{
 	handlers.FamilyAdmin:  {Requests: 300, Window: time.Minute},
 }
 
-// Sign-in attempts allowed by default per loginWindow from one client
-// address, and for one username from any address: enough for people who
-// mistype, far too few to guess passwords.
-const (
-	defaultLoginAttempts = 10
-	loginWindow          = time.Minute
-)
-
 // app is the demo web app: its own routes (sign-in, the page, the audit
 // log) and every endpoint of the handlers package.
 type app struct {
-	cfg        config
-	logger     *slog.Logger
-	users      *users
-	audit      *auditLog
-	m          *revoke.Manager
-	h          http.Handler
-	loginLimit *httprate.RateLimiter // keys: "ip:" and "user:"; nil when off
+	cfg    config
+	logger *slog.Logger
+	users  *users
+	audit  *auditLog
+	m      *revoke.Manager
+	h      http.Handler
+	signIn *signInLimits // of POST /login
+	limits *routeLimits  // of the demo's other routes
 
 	adminTokenHash [sha256.Size]byte
 }
@@ -60,15 +50,11 @@ func newApp(cfg config, st store.SessionStore, logger *slog.Logger) (*app, error
 		audit:          newAuditLog(logger),
 		adminTokenHash: sha256.Sum256([]byte(cfg.adminToken)),
 	}
-	if cfg.loginAttempts < 0 {
-		return nil, fmt.Errorf("-login-attempts must not be negative, got %d", cfg.loginAttempts)
+	signIn, err := newSignInLimits(cfg.loginAttempts, cfg.loginFailures)
+	if err != nil {
+		return nil, err
 	}
-	if cfg.loginAttempts > 0 {
-		a.loginLimit = httprate.NewRateLimiter(cfg.loginAttempts, loginWindow,
-			httprate.WithLimitHandler(func(w http.ResponseWriter, _ *http.Request) {
-				writeError(w, http.StatusTooManyRequests, "rate_limited", "too many sign-in attempts; try again later")
-			}))
-	}
+	a.signIn = signIn
 
 	cookie := revoke.DefaultCookie()
 	cookie.Secure = cfg.secureCookie // see config.secureCookie for why it is off by default
@@ -87,6 +73,9 @@ func newApp(cfg config, st store.SessionStore, logger *slog.Logger) (*app, error
 		return nil, err
 	}
 	a.m = m
+	if a.limits, err = newRouteLimits(cfg.routeRequests, m); err != nil {
+		return nil, err
+	}
 
 	hopts := []handlers.Option{
 		handlers.WithLogger(logger),
@@ -125,9 +114,10 @@ func (a *app) routes(mux *http.ServeMux) {
 	csrf.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		writeError(w, http.StatusForbidden, "forbidden", "cross-origin request refused")
 	}))
-	session := a.m.Middleware
+	// session resolves the session, within the routes' rate limits.
+	session := func(next http.Handler) http.Handler { return a.limits.wrap(a.m.Middleware, next) }
 
-	mux.Handle("POST /login", csrf.Handler(http.HandlerFunc(a.login)))
+	mux.Handle("POST /login", csrf.Handler(http.HandlerFunc(a.login))) // limited by signInLimits
 	mux.Handle("POST /logout", csrf.Handler(session(http.HandlerFunc(a.logout))))
 	mux.Handle("GET /me", session(http.HandlerFunc(a.me)))
 	mux.Handle("GET /demo/users", session(a.requireAdmin(a.listUsers)))

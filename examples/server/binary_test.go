@@ -16,16 +16,14 @@ import (
 )
 
 // startServer runs the binary on a free loopback port with its sessions in
-// db, and waits until it listens. It returns the server and the admin token
-// it generated and printed.
-func startServer(t *testing.T, bin, db, cookieKey string) (*demoproc.Process, string) {
+// db, and waits until it listens.
+func startServer(t *testing.T, bin, db, cookieKey string) *demoproc.Process {
 	t.Helper()
-	p := demoproc.Start(t, bin, []string{"-db", db}, []string{envPassword + "=" + testPassword, envCookieKey + "=" + cookieKey})
-	m := adminTokenRE.FindStringSubmatch(p.Output())
-	if m == nil {
-		t.Fatalf("no admin token printed:\n%s", p.Output())
-	}
-	return p, m[1]
+	return demoproc.Start(t, bin, []string{"-db", db}, []string{
+		envPassword + "=" + testPassword,
+		envCookieKey + "=" + cookieKey,
+		envAdminToken + "=" + testAdminToken,
+	})
 }
 
 // TestBinary builds the demo, runs it on SQLite and walks the four
@@ -44,7 +42,8 @@ func TestBinary(t *testing.T) {
 	bin := demoproc.Build(t, dir)
 	db := filepath.Join(dir, "demo.db")
 	cookieKey := hex.EncodeToString([]byte(rand.Text() + rand.Text()))
-	p, adminToken := startServer(t, bin, db, cookieKey)
+	p := startServer(t, bin, db, cookieKey)
+	adminToken := testAdminToken
 
 	res, b := newClient(t, p.URL()).do(http.MethodGet, "/", "")
 	is.Equal(res.StatusCode, http.StatusOK) // the page
@@ -123,7 +122,7 @@ func TestBinary(t *testing.T) {
 	// Sessions and revocations are in the SQLite file, and the cookie key
 	// is fixed: after a restart alice's browser is still signed in and
 	// every revoked session stays revoked.
-	p, _ = startServer(t, bin, db, cookieKey)
+	p = startServer(t, bin, db, cookieKey)
 	alice.base, api.base = p.URL(), p.URL()
 	alice.header.Set("Origin", p.URL())
 	res, b = alice.do(http.MethodGet, "/me", "")

@@ -48,10 +48,25 @@ type config struct {
 	// is anonymous. Turn it on whenever the demo is reached over HTTPS (for
 	// example behind a TLS-terminating proxy).
 	secureCookie bool
-	// loginAttempts is how many sign-in attempts one client address, and
-	// one username, may make per minute; 0 turns the limit off (for load
-	// tests from a single address).
+	// tls serves HTTPS, with the certificate and key in the PEM files
+	// tlsCert and tlsKey, or with a self-signed certificate generated at
+	// start-up when they are empty. Giving tlsCert implies tls. The session
+	// cookie is Secure whenever the demo serves HTTPS.
+	tls     bool
+	tlsCert string
+	tlsKey  string
+	// loginAttempts is how many sign-in attempts, right or wrong, one
+	// client address may make per minute; 0 turns the limit off (for load
+	// tests from a single address). loginFailures is how many of them may
+	// fail per username and address (and five times that per address over
+	// all usernames); 0 turns those limits off.
 	loginAttempts int
+	loginFailures int
+	// routeRequests is how many requests a minute one session (or one
+	// address, without a valid session) may make to the demo's own routes
+	// but /login, and a tenth of what one address may make over all its
+	// sessions; 0 turns the limit off.
+	routeRequests int
 
 	password        string
 	defaultPassword bool
@@ -71,8 +86,13 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.BoolVar(&cfg.memory, "memory", false, "keep sessions in memory instead of SQLite")
 	fs.StringVar(&cfg.postgres, "postgres", "", "keep sessions in the PostgreSQL database at this `URL` (or key=value string) instead of SQLite")
 	fs.StringVar(&cfg.pgSchema, "postgres-schema", "", "PostgreSQL schema `name` for the sessions tables with -postgres, created when missing (default: the connection's current schema)")
-	fs.BoolVar(&cfg.secureCookie, "secure-cookie", false, "mark the session cookie Secure (set it when serving over HTTPS)")
-	fs.IntVar(&cfg.loginAttempts, "login-attempts", defaultLoginAttempts, "sign-in attempts allowed per minute from one address and for one username; 0 turns the limit off")
+	fs.BoolVar(&cfg.secureCookie, "secure-cookie", false, "mark the session cookie Secure (set it when HTTPS ends in front of the demo; -tls sets it)")
+	fs.BoolVar(&cfg.tls, "tls", false, "serve HTTPS, with a self-signed certificate for localhost, 127.0.0.1 and ::1 generated at start-up (written to a file, and how to trust it printed) unless -tls-cert and -tls-key are given")
+	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "serve HTTPS with the certificate (chain) in this PEM `file`; needs -tls-key")
+	fs.StringVar(&cfg.tlsKey, "tls-key", "", "private key of -tls-cert, a PEM `file`")
+	fs.IntVar(&cfg.loginAttempts, "login-attempts", defaultLoginAttempts, "sign-in attempts, right or wrong, allowed per minute from one address; 0 turns the limit off")
+	fs.IntVar(&cfg.routeRequests, "route-requests", defaultRouteRequests, fmt.Sprintf("requests allowed per minute to /me, /logout and /demo/* per session, or per address without one (and %d times as many from one address in all); 0 turns the limit off", routeAddressFactor))
+	fs.IntVar(&cfg.loginFailures, "login-failures", defaultLoginFailures, fmt.Sprintf("failed sign-ins allowed per minute for one username from one address (and %d times as many from one address over all usernames); 0 turns these limits off", addressFailuresFactor))
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: server [flags]\n\nThe revoke demo server.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -87,7 +107,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 			envCookieKey, envAdminToken)
 		fmt.Fprintf(out, "\nEnvironment:\n"+
 			"  %s  password of every demo user (default %q)\n"+
-			"  %s    token for the admin APIs (default: random, printed at start-up)\n"+
+			"  %s    token for the admin APIs (default: random, shown at start-up on a terminal only)\n"+
 			"  %s     session cookie key, hex or base64, at least %d bytes (default: random)\n",
 			envPassword, defaultPassword, envAdminToken, envCookieKey, minCookieKey)
 	}
@@ -99,6 +119,12 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	}
 	if err := checkStoreFlags(fs, cfg); err != nil {
 		return config{}, err
+	}
+	if err := checkTLSFlags(cfg); err != nil {
+		return config{}, err
+	}
+	if cfg.serveTLS() {
+		cfg.secureCookie = true
 	}
 
 	cfg.password = getenv(envPassword)
@@ -221,10 +247,9 @@ func redactConnString(connString string) string {
 	return fmt.Sprintf("postgres://%s@%s/%s", cfg.User, strings.Join(hosts, ","), cfg.Database)
 }
 
-// announce tells the operator what the demo runs with. The generated admin
-// token goes to out once, not to the structured log, which may be shipped
-// elsewhere.
-func (c config) announce(logger *slog.Logger, out io.Writer) {
+// announce tells the operator what the demo runs with. out is stdout, and
+// terminal says whether it is a terminal (see showAdminToken).
+func (c config) announce(logger *slog.Logger, out io.Writer, terminal bool) {
 	var regular, admins []string
 	for _, u := range demoUsers {
 		if u.Admin {
@@ -241,9 +266,5 @@ func (c config) announce(logger *slog.Logger, out io.Writer) {
 	if c.cookieKey == nil {
 		logger.Warn("using a random cookie key: session cookies will not survive a restart (set " + envCookieKey + " to keep them)")
 	}
-	if c.adminTokenMade {
-		fmt.Fprintf(out, "Admin API token (generated, shown once; set %s to choose one): %s\n", envAdminToken, c.adminToken)
-	} else {
-		logger.Info("admin API token read from " + envAdminToken)
-	}
+	showAdminToken(c, logger, out, terminal)
 }

@@ -4,13 +4,10 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"io"
-	"log/slog"
 	"strings"
 	"testing"
 
 	"github.com/matryer/is"
-
-	"github.com/revokehq/revoke/store/memstore"
 )
 
 func env(kv ...string) func(string) string {
@@ -104,23 +101,4 @@ func TestParseKey(t *testing.T) {
 		is.NoErr(err)
 		is.Equal(key, raw)
 	}
-}
-
-func TestLoginAttemptsFlag(t *testing.T) {
-	is := is.New(t)
-	cfg, err := parseConfig(nil, env(), io.Discard)
-	is.NoErr(err)
-	is.Equal(cfg.loginAttempts, defaultLoginAttempts)
-
-	cfg, err = parseConfig([]string{"-login-attempts", "0"}, env(), io.Discard)
-	is.NoErr(err)
-	st := memstore.New()
-	defer st.Close()
-	a, err := newApp(cfg, st, slog.New(slog.DiscardHandler))
-	is.NoErr(err)
-	is.True(a.loginLimit == nil) // off
-
-	cfg.loginAttempts = -1
-	_, err = newApp(cfg, st, slog.New(slog.DiscardHandler))
-	is.True(err != nil)
 }

@@ -3,14 +3,11 @@ package main
 import (
 	"crypto/sha256"
 	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"strings"
-
-	"github.com/go-chi/httprate"
 
 	"github.com/revokehq/revoke"
 )
@@ -45,11 +42,12 @@ type errorResponse struct {
 
 // login handles POST /login: JSON credentials in, a new session out, as the
 // session cookie and as a token in the body. Attempts are limited per
-// client address and per username (see config.loginAttempts).
+// client address, and failed ones per username and address (see
+// signInLimits).
 func (a *app) login(w http.ResponseWriter, r *http.Request) {
 	ip := a.m.DeviceOf(r).IP
-	if a.loginLimit != nil && a.loginLimit.RespondOnLimit(w, r, "ip:"+httprate.CanonicalizeIP(ip)) {
-		a.logger.WarnContext(r.Context(), "login rate limited", "by", "ip", "ip", ip)
+	if !a.signIn.admit(w, r, ip) {
+		a.logger.WarnContext(r.Context(), "login rate limited", "by", "address", "ip", ip)
 		return
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxLoginBody))
@@ -71,11 +69,9 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "bad_request", "username and password are required")
 		return
 	}
-	// Keyed by a digest: the username is the client's text, of any length,
-	// and may be a password typed into the wrong field.
-	userKey := sha256.Sum256([]byte(req.Username))
-	if a.loginLimit != nil && a.loginLimit.RespondOnLimit(w, r, "user:"+hex.EncodeToString(userKey[:])) {
-		a.logger.WarnContext(r.Context(), "login rate limited", "by", "username", "ip", ip)
+	refund, ok := a.signIn.reserveFailure(w, r, ip, req.Username)
+	if !ok {
+		a.logger.WarnContext(r.Context(), "login rate limited", "by", "failures", "ip", ip)
 		return
 	}
 	checked := a.m.Now() // before the check: see revoke.AuthenticatedAt
@@ -91,6 +87,7 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "invalid_credentials", "wrong username or password")
 		return
 	}
+	refund() // the right password: not a failure
 	s, token, err := a.m.Login(w, r, u.ID, revoke.AuthenticatedAt(checked))
 	if errors.Is(err, revoke.ErrNotBefore) {
 		// Every session of the account was revoked after the password

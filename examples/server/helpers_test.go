@@ -24,7 +24,8 @@ const (
 // newTestServer serves a demo app on a memory store.
 func newTestServer(t *testing.T, change ...func(*config)) (*httptest.Server, *app) {
 	t.Helper()
-	cfg := config{addr: "127.0.0.1:0", memory: true, password: testPassword, adminToken: testAdminToken, loginAttempts: defaultLoginAttempts}
+	cfg := config{addr: "127.0.0.1:0", memory: true, password: testPassword, adminToken: testAdminToken,
+		loginAttempts: defaultLoginAttempts, loginFailures: defaultLoginFailures, routeRequests: defaultRouteRequests}
 	for _, f := range change {
 		f(&cfg)
 	}
@@ -71,7 +72,8 @@ func newClient(t *testing.T, base string) *client {
 	return &client{t: t, http: http.DefaultClient, base: base, header: http.Header{}}
 }
 
-// do sends a request and returns the response with its body read.
+// do sends a request and returns the response with its body read. extra
+// holds header names and values, Host among them.
 func (c *client) do(method, path, body string, extra ...string) (*http.Response, []byte) {
 	c.t.Helper()
 	var r io.Reader
@@ -89,6 +91,10 @@ func (c *client) do(method, path, body string, extra ...string) (*http.Response,
 		req.Header[k] = vs
 	}
 	for i := 0; i+1 < len(extra); i += 2 {
+		if http.CanonicalHeaderKey(extra[i]) == "Host" {
+			req.Host = extra[i+1] // net/http sends req.Host, not a Host header
+			continue
+		}
 		req.Header.Set(extra[i], extra[i+1])
 	}
 	if c.cookie != nil {

@@ -5,21 +5,36 @@
 //	go run ./examples/server                 # http://127.0.0.1:8080, revoke-demo.db
 //	go run ./examples/server -memory         # nothing written to disk
 //	go run ./examples/server -addr 127.0.0.1:9000 -db /tmp/demo.db
+//	go run ./examples/server -tls            # https://127.0.0.1:8080, self-signed
 //
 // Sign in as alice, bob or carol (regular users) or admin, with the password
 // in REVOKE_DEMO_PASSWORD (default "demo"). The admin API token is
-// REVOKE_ADMIN_TOKEN, or a random one printed at start-up. REVOKE_COOKIE_KEY
+// REVOKE_ADMIN_TOKEN, or a random one shown at start-up when stdout is a
+// terminal (never in the log, which may be kept or shipped). REVOKE_COOKIE_KEY
 // (hex or base64, at least 32 bytes) keeps session cookies valid across
 // restarts.
 //
-// The session cookie is not marked Secure unless -secure-cookie is given:
-// the demo serves plain HTTP, over which a Secure cookie is not sent back
-// by every client. Give the flag whenever the demo is reached over HTTPS.
+// -tls serves HTTPS, with a certificate generated at start-up for the
+// loopback names (written to a file, its path and how to trust it printed)
+// or with -tls-cert and -tls-key. Over HTTPS the session cookie is Secure.
+// Over plain HTTP it is not, unless -secure-cookie is given (for HTTPS that
+// ends in a proxy in front of the demo): a Secure cookie is not sent back
+// over HTTP by every client.
+//
+// While the password is the default, the demo listens on loopback only and
+// answers only requests whose Host is that address or localhost, so that a
+// page at another origin that resolves to 127.0.0.1 (DNS rebinding) cannot
+// use the public password through a visitor's browser.
 //
 // Routes: POST /login, POST /logout, GET /me, the "Active sessions" page at
 // GET /, the administrators' GET /demo/users and GET /demo/audit, and every
-// endpoint of the handlers package at its default path. POST /login allows
-// 10 attempts a minute per client address and per username.
+// endpoint of the handlers package at its default path. POST /login allows,
+// per minute, 10 failed attempts for one username from one address, 50
+// failed attempts from one address, and 300 attempts in all from one
+// address; no limit is shared between addresses, so guessing from one
+// address locks no one out elsewhere. The other routes of the demo allow 600
+// requests a minute per session (or per address without one) and 6000 per
+// address.
 package main
 
 import (
@@ -33,6 +48,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -42,6 +58,13 @@ import (
 // shutdownTimeout bounds how long in-flight requests may take to finish
 // once a stop signal has arrived.
 const shutdownTimeout = 10 * time.Second
+
+// maxHeaderBytes bounds a request's headers, in place of net/http's 1 MiB:
+// every connection that sends half a header holds what it sent until
+// ReadHeaderTimeout, so the default let 100 of them take 100 MiB. The demo's
+// clients send a cookie or a token and a few short headers; 16 KiB is what
+// Node's HTTP server allows too.
+const maxHeaderBytes = 16 << 10
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -86,24 +109,47 @@ func serve(ctx context.Context, cfg config, st store.SessionStore, logger *slog.
 	if err != nil {
 		return err
 	}
-	cfg.announce(logger, stdout)
+	cfg.announce(logger, stdout, isTerminal(stdout))
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {
 		return err
 	}
+	listen := ln.Addr().(*net.TCPAddr)
+	var h http.Handler = a
+	if cfg.defaultPassword {
+		h = requireHost(a, listen.IP)
+		logger.Info("default password in use: answering only requests for " + hostForURL(listen.IP) + " and localhost")
+	}
 	srv := &http.Server{
-		Handler:           a,
+		Handler:           h,
 		ReadHeaderTimeout: 5 * time.Second,
+		MaxHeaderBytes:    maxHeaderBytes,
 		ReadTimeout:       15 * time.Second,
 		WriteTimeout:      15 * time.Second,
 		IdleTimeout:       time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	logger.Info("listening", "addr", ln.Addr().String(), "url", "http://"+ln.Addr().String()+"/", "store", cfg.storeName())
+	scheme := "http"
+	if cfg.serveTLS() {
+		tc, cleanup, err := cfg.tlsConfig(listen.IP, strconv.Itoa(listen.Port), logger, stdout)
+		if err != nil {
+			_ = ln.Close()
+			return err
+		}
+		defer cleanup()
+		srv.TLSConfig, scheme = tc, "https"
+	}
+	logger.Info("listening", "addr", ln.Addr().String(), "url", scheme+"://"+ln.Addr().String()+"/", "store", cfg.storeName())
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if srv.TLSConfig != nil {
+			errc <- srv.ServeTLS(ln, "", "") // the certificate is in TLSConfig
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"time"
 
 	"github.com/revokehq/revoke/store"
@@ -30,8 +31,15 @@ func openStore(ctx context.Context, cfg config, logger *slog.Logger) (store.Sess
 	case cfg.postgres != "":
 		return openPostgres(ctx, cfg, logger)
 	}
+	created, err := createDBFile(cfg.dbPath, logger)
+	if err != nil {
+		return nil, err
+	}
 	st, err := sqlitestore.Open(cfg.dbPath, sqlitestore.WithRetention(retention), sqlitestore.WithLogger(logger))
 	if err != nil {
+		if created {
+			_ = os.Remove(cfg.dbPath)
+		}
 		return nil, fmt.Errorf("open %s: %w", cfg.dbPath, err)
 	}
 	return st, nil
