@@ -40,6 +40,22 @@ func TestRevokeUserSessions(t *testing.T) {
 		{name: "admin session cookie, same origin", req: func(e *env) request {
 			return request{"/api/v1/users/alice/sessions", []string{"Cookie", e.cookie(e.r1.token), "Sec-Fetch-Site", "same-origin"}}
 		}, status: 204, revoked: true},
+		// Okta's Python SDK v3 joins scheme and token without a space.
+		{name: "api token without the space", req: func(e *env) request {
+			return request{"/api/v1/users/alice/sessions", []string{"Authorization", "SSWS" + adminToken}}
+		}, status: 204, revoked: true},
+		{name: "bearer without the space", req: func(e *env) request {
+			return request{"/api/v1/users/alice/sessions", []string{"Authorization", "Bearer" + goodBearer}}
+		}, status: 204, revoked: true},
+		{name: "scheme in lower case", req: func(e *env) request {
+			return request{"/api/v1/users/alice/sessions", []string{"Authorization", "ssws " + adminToken}}
+		}, status: 204, revoked: true},
+		{name: "scheme in upper case, no space", req: func(e *env) request {
+			return request{"/api/v1/users/alice/sessions", []string{"Authorization", "BEARER" + adminToken}}
+		}, status: 204, revoked: true},
+		{name: "tab and spaces before the token", req: func(e *env) request {
+			return request{"/api/v1/users/alice/sessions", []string{"Authorization", "SSWS\t  " + adminToken}}
+		}, status: 204, revoked: true},
 		{name: "booleans in any case", req: func(e *env) request {
 			return request{"/api/v1/users/alice/sessions?forgetDevices=FALSE&oauthTokens=False", sso(adminToken)}
 		}, status: 204, revoked: true},
@@ -59,6 +75,15 @@ func TestRevokeUserSessions(t *testing.T) {
 			status: 401, code: "E0000011"},
 		{name: "credentials before validation", req: func(e *env) request { return request{"/api/v1/users/alice/sessions?oauthTokens=x", nil} },
 			status: 401, code: "E0000011"},
+		{name: "unknown api token without the space", req: func(e *env) request {
+			return request{"/api/v1/users/alice/sessions", []string{"Authorization", "SSWSnot-the-admin-token-at-all"}}
+		}, status: 401, code: "E0000011"},
+		{name: "admin token glued to another scheme", req: func(e *env) request {
+			return request{"/api/v1/users/alice/sessions", []string{"Authorization", "Basic" + adminToken}}
+		}, status: 401, code: "E0000011"},
+		{name: "admin token with a character after the scheme", req: func(e *env) request {
+			return request{"/api/v1/users/alice/sessions", []string{"Authorization", "SSWS:" + adminToken}}
+		}, status: 401, code: "E0000011"},
 		{name: "bearer not permitted", req: func(e *env) request { return request{"/api/v1/users/alice/sessions", bearer(readOnlyBearer)} },
 			status: 403, code: "E0000006", summary: "You do not have permission to perform the requested action"},
 		{name: "session of a non-admin", req: func(e *env) request {
@@ -234,6 +259,9 @@ func TestEndUserSessions(t *testing.T) {
 		}, status: 403, code: "E0000006"},
 		{name: "bearer token", req: func(e *env) request { return request{"", []string{"Authorization", "Bearer " + goodBearer}} },
 			status: 403, code: "E0000006"},
+		{name: "api token without the space", req: func(e *env) request {
+			return request{"", []string{"Cookie", e.cookie(e.a1.token), "Authorization", "SSWS" + adminToken}}
+		}, status: 403, code: "E0000006"},
 		{name: "session token header", req: func(e *env) request { return request{"", []string{"X-Session-Token", e.a1.token}} },
 			status: 403, code: "E0000006"},
 		{name: "no session", req: func(e *env) request { return request{"", nil} },
