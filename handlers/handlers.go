@@ -280,7 +280,14 @@ func (h *Handlers) AdminRevokeAllSessions() http.Handler {
 // Mount registers every route on mux at its default path, with its method in
 // the pattern. A request with another method on one of these paths gets 405
 // with an Allow header, in the family's error shape, and a path whose last id
-// is empty ("/auth/sessions/") gets its route's 400.
+// is empty ("/auth/sessions/") gets its route's 400. The Okta routes also
+// answer on their paths with a trailing slash.
+//
+// Mount also takes the families' prefixes, /api/v1/, /auth/ and
+// /auth/admin/: a path under one of them that matches no route gets 404 in
+// the family's shape. The app's own, more specific, patterns under them
+// still win; an app that registers one of these prefixes itself must not
+// call Mount on the same mux.
 func (h *Handlers) Mount(mux *http.ServeMux) {
 	allow := make(map[string][]string)
 	var paths []string
@@ -317,6 +324,8 @@ func (h *Handlers) Mount(mux *http.ServeMux) {
 		}
 		mux.Handle(p, h.methodNotAllowed(familyOf(p), p, allow))
 	}
+	h.mountTrailingSlash(mux, allow)
+	h.mountNotFound(mux)
 }
 
 // Handler returns a new ServeMux with every route mounted.

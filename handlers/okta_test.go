@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -172,6 +173,37 @@ func TestRevokeUserSessionsExtras(t *testing.T) {
 		is.Equal(e.forgt.Load(), int64(1)) // not asked to forget this time
 	})
 
+	// Okta's Python SDK 2.x puts a slash before the query and spells
+	// Python's booleans: the same route, the same parameters.
+	t.Run("trailing slash before the query", func(t *testing.T) {
+		is := is.New(t)
+		var e *env
+		e = newEnvWith(t, envConfig{manager: []revoke.Option{
+			revoke.WithOAuthTokenRevoker(func(context.Context, string) error { e.oauth.Add(1); return nil }),
+		}})
+		r := e.do("DELETE", "/api/v1/users/alice/sessions/?oauthTokens=True&forgetDevices=False", "", "Authorization", "SSWS "+adminToken)
+		is.Equal(r.StatusCode, 204)
+		is.Equal(len(r.body), 0)
+		checkRateHeaders(t, r)
+		is.Equal(e.oauth.Load(), int64(1)) // oauthTokens=True
+		is.Equal(e.forgt.Load(), int64(0)) // forgetDevices=False
+		is.True(!e.active(e.a1.token))
+		is.True(!e.active(e.a2.token))
+		is.True(e.active(e.b1.token))
+
+		r = e.do("DELETE", "/api/v1/users/bob/sessions/", "", "Authorization", "SSWS "+adminToken)
+		is.Equal(r.StatusCode, 204)
+		is.True(!e.active(e.b1.token))
+
+		r = e.do("DELETE", "/api/v1/users/nobody/sessions/?oauthTokens=True", "", "Authorization", "SSWS "+adminToken)
+		checkOkta(t, r, 404, "E0000007") // still the user's 404, not the prefix's
+		is.Equal(r.json(t)["errorSummary"], "Not found: Resource not found: nobody (User)")
+		r = e.do("DELETE", "/api/v1/users/alice/sessions/?oauthTokens=yes", "", "Authorization", "SSWS "+adminToken)
+		checkOkta(t, r, 400, "E0000001")
+		r = e.do("DELETE", "/api/v1/users/alice/sessions/", "")
+		checkOkta(t, r, 401, "E0000011")
+	})
+
 	t.Run("a failing OAuth revoker is a 500 that says the sessions are gone", func(t *testing.T) {
 		is := is.New(t)
 		e := newEnvWith(t, envConfig{manager: []revoke.Option{
@@ -333,6 +365,63 @@ func TestEndUserSessions(t *testing.T) {
 		r := e.do("DELETE", path, "", "Cookie", e.cookie(e.a1.token))
 		checkOkta(t, r, 405, "E0000022")
 		is.Equal(r.Header.Get("Allow"), "POST")
+	})
+
+	t.Run("trailing slash", func(t *testing.T) {
+		is := is.New(t)
+		e := newEnv(t)
+		r := e.do("POST", path+"/", `{"keepCurrent":true}`, "Cookie", e.cookie(e.a1.token), "Content-Type", "application/json")
+		is.Equal(r.StatusCode, 200)
+		is.Equal(len(r.body), 0)
+		is.True(e.active(e.a1.token))
+		is.True(!e.active(e.a2.token))
+		r = e.do("GET", path+"/", "", "Cookie", e.cookie(e.a1.token))
+		checkOkta(t, r, 405, "E0000022")
+		is.Equal(r.Header.Get("Allow"), "POST")
+	})
+}
+
+// TestNoRoute: a path under a family's prefix that is no route is answered
+// 404 in the family's shape, whatever the method and credentials, and one
+// outside every prefix is left to the app's ServeMux.
+func TestNoRoute(t *testing.T) {
+	e := newEnv(t)
+	t.Run("okta", func(t *testing.T) {
+		r := e.do("GET", "/api/v1/users/alice", "", "Authorization", "SSWS "+adminToken)
+		v := checkOkta(t, r, 404, "E0000007")
+		is.New(t).Equal(v["errorSummary"], "Not found: Resource not found: /api/v1/users/alice")
+		checkRateHeaders(t, r)
+		checkOkta(t, e.do("BREW", "/api/v1/", ""), 404, "E0000007")
+	})
+	t.Run("kratos", func(t *testing.T) {
+		is := is.New(t)
+		v := checkKratos(t, e.do("GET", "/auth/sessions/whoami/x", "", "X-Session-Token", e.a1.token), 404)
+		is.Equal(v["message"], "The requested resource could not be found")
+		checkKratos(t, e.do("PUT", "/auth/administrator", ""), 404) // not under /auth/admin/
+	})
+	t.Run("admin", func(t *testing.T) {
+		is := is.New(t)
+		r := e.do("PATCH", "/auth/admin/api/users", "", "Authorization", "SSWS "+adminToken)
+		checkAdmin(t, r, 404, "ROUTE_NOT_FOUND")
+		is.Equal(r.json(t)["message"], "Cannot PATCH /auth/admin/api/users")
+	})
+	t.Run("outside the prefixes", func(t *testing.T) {
+		is := is.New(t)
+		r := e.do("GET", "/api/v2/users", "")
+		is.Equal(r.StatusCode, 404)
+		is.True(strings.HasPrefix(r.Header.Get("Content-Type"), "text/plain")) // the ServeMux's own
+	})
+	t.Run("the app's own routes under a prefix win", func(t *testing.T) {
+		is := is.New(t)
+		mux := http.NewServeMux()
+		e.h.Mount(mux)
+		mux.HandleFunc("GET /auth/login", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) })
+		mux.HandleFunc("/api/v1/widgets/", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) })
+		for _, p := range []string{"/auth/login", "/api/v1/widgets/w1"} {
+			rec := httptest.NewRecorder()
+			mux.ServeHTTP(rec, httptest.NewRequest("GET", p, nil))
+			is.Equal(rec.Code, http.StatusTeapot)
+		}
 	})
 }
 
