@@ -26,7 +26,10 @@
 //
 // Each family answers errors in its own JSON shape, rate-limits per client
 // address and per caller (see RateLimit), and echoes a request id in
-// X-Request-Id. Unsafe requests pass http.CrossOriginProtection unless they
+// X-Request-Id. A store that does not answer in time (an error matching
+// store.ErrUnavailable) gets 503 with Retry-After; on the Okta routes every
+// 429 and 503 also carries the Date and the single integer
+// X-Rate-Limit-Reset that Okta's SDKs compute their retry wait from. Unsafe requests pass http.CrossOriginProtection unless they
 // carry their credential in a header a browser never adds by itself:
 // X-Session-Token, or an SSWS or Bearer Authorization header. Who counts as
 // an administrator is decided by the authorizers given to New
