@@ -204,6 +204,26 @@ func TestRevokeUserSessionsExtras(t *testing.T) {
 		checkOkta(t, r, 401, "E0000011")
 	})
 
+	// Okta's SDKs escape a login's '+' and '@' (Go's and Python 2.x's
+	// leave them raw); either way it names the same user, and a '+' is
+	// never read as a space.
+	t.Run("a login with + and @", func(t *testing.T) {
+		for _, p := range []string{"a.b%2Bc%40example.com", "a.b+c@example.com", "a.b%2Bc@example.com"} {
+			t.Run(p, func(t *testing.T) {
+				is := is.New(t)
+				e := newEnvWith(t, envConfig{handlers: []handlers.Option{handlers.WithUserLookup(
+					func(_ context.Context, id string) (bool, error) { return id == "a.b+c@example.com", nil })}})
+				s := e.login("a.b+c@example.com")
+				spaced := e.login("a.b c@example.com")
+				r := e.do("DELETE", "/api/v1/users/"+p+"/sessions", "", "Authorization", "SSWS "+adminToken)
+				is.Equal(r.StatusCode, 204)
+				is.True(!e.active(s.token))
+				is.True(e.active(spaced.token))
+				is.True(e.active(e.a1.token))
+			})
+		}
+	})
+
 	t.Run("a failing OAuth revoker is a 500 that says the sessions are gone", func(t *testing.T) {
 		is := is.New(t)
 		e := newEnvWith(t, envConfig{manager: []revoke.Option{
