@@ -456,7 +456,8 @@ func checkRateHeaders(t *testing.T, r response) {
 	now := time.Now().Unix()
 	is.True(reset >= now-1 && reset <= now+int64(handlers.DefaultRateLimitWindow/time.Second)+3600)
 	_, err = http.ParseTime(r.Header.Get("Date"))
-	is.NoErr(err) // Date
+	is.NoErr(err)                                                             // Date
+	is.Equal(r.Header.Get("X-Okta-Request-Id"), r.Header.Get("X-Request-Id")) // Okta's name for the request id
 }
 
 // TestEndUserSessionsCookieNotHeader: the route acts on the session
