@@ -3,8 +3,10 @@ package interop
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"testing"
 )
 
 // How each Okta SDK version puts revokeUserSessions and endUserSessions on
@@ -345,4 +347,62 @@ func withCookie(head []string, cookie string) []string {
 		out = append(out, h)
 	}
 	return out
+}
+
+// TestSDKWireMatchesResearch pins the rendered requests to the research
+// file's text (7.1): R1 of Python v3 in full, the R2 request lines, the R3
+// paths, and the R4 bodies with their Content-Length.
+func TestSDKWireMatchesResearch(t *testing.T) {
+	wires := map[string]sdkWire{}
+	for _, w := range sdkWires() {
+		wires[w.name] = w
+	}
+	const token, user, login = "00TESTTOKEN", "00u1abcDEF2ghi3JKL4", "a.b+c@example.com"
+	tr, fa := true, false
+
+	got := rawRequest("DELETE", wires["Python v3.4.4"].revokeTarget(user, nil, nil), wires["Python v3.4.4"].head(token, false, nil), nil)
+	want := "DELETE /api/v1/users/00u1abcDEF2ghi3JKL4/sessions HTTP/1.1\r\nHost: okta.test\r\nAccept: application/json\r\n" +
+		"User-Agent: OpenAPI-Generator/1.0.0/python\r\nAuthorization: SSWS00TESTTOKEN\r\nContent-Length: 0\r\n\r\n"
+	if got != want {
+		t.Errorf("Python v3.4.4 R1:\n%q\nwant\n%q", got, want)
+	}
+
+	for name, want := range map[string]string{
+		"Python v3.4.4":                  "/api/v1/users/00u1abcDEF2ghi3JKL4/sessions?oauthTokens=true&forgetDevices=false",
+		"Java":                           "/api/v1/users/00u1abcDEF2ghi3JKL4/sessions?oauthTokens=true&forgetDevices=false",
+		".NET v10.0.3":                   "/api/v1/users/00u1abcDEF2ghi3JKL4/sessions?oauthTokens=true&forgetDevices=false",
+		"Node 8.2.0":                     "/api/v1/users/00u1abcDEF2ghi3JKL4/sessions?oauthTokens=true&forgetDevices=false",
+		"Go v6.1.5":                      "/api/v1/users/00u1abcDEF2ghi3JKL4/sessions?forgetDevices=false&oauthTokens=true",
+		".NET v9.2.3 (v7.0.0 to v9.2.3)": "/api/v1/users/00u1abcDEF2ghi3JKL4/sessions?oauthTokens=true",
+		"Go v5.0.6":                      "/api/v1/users/00u1abcDEF2ghi3JKL4/sessions?oauthTokens=true",
+		"Node 7.3.0":                     "/api/v1/users/00u1abcDEF2ghi3JKL4/sessions?oauthTokens=true",
+	} {
+		if got := wires[name].revokeTarget(user, &tr, &fa); got != want {
+			t.Errorf("%s R2: %s, want %s", name, got, want)
+		}
+	}
+	if got := wires["Python 2.9.13"].revokeTarget(user, &tr, nil); got != "/api/v1/users/00u1abcDEF2ghi3JKL4/sessions/?oauthTokens=True" {
+		t.Errorf("Python 2.9.13 R2: %s", got)
+	}
+
+	for name, want := range map[string]string{
+		"Python v3.4.4": "/api/v1/users/a.b%2Bc%40example.com/sessions",
+		"Java":          "/api/v1/users/a.b%2Bc%40example.com/sessions",
+		".NET v10.0.3":  "/api/v1/users/a.b%2Bc%40example.com/sessions",
+		"Node 8.2.0":    "/api/v1/users/a.b%2Bc%40example.com/sessions",
+		"Go v6.1.5":     "/api/v1/users/a.b+c@example.com/sessions",
+		"Python 2.9.13": "/api/v1/users/a.b+c@example.com/sessions",
+	} {
+		if got := wires[name].revokeTarget(login, nil, nil); got != want {
+			t.Errorf("%s R3: %s, want %s", name, got, want)
+		}
+	}
+
+	for name, length := range map[string]string{"Java": "26", ".NET v10.0.3": "20", "Go v6.0.0": "21", "Node 8.2.0": "20"} {
+		body := endCalls[name][0].body
+		head := wires[name].head(token, true, body)
+		if !slices.Contains(head, "Content-Length: "+length) || !slices.Contains(head, "Content-Type: application/json") {
+			t.Errorf("%s R4: %q for body %q", name, head, body)
+		}
+	}
 }

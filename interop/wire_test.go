@@ -252,6 +252,16 @@ func revokeScenarios() []revokeScenario {
 				is.Equal(e.forget.calls(), []string{sdkUser}) // not sent: the default
 			}
 		}},
+		{"R2 oauthTokens=true alone", func(t *testing.T, sdk sdkWire) {
+			is := is.New(t)
+			e := newEnv(t, envConfig{users: []string{sdkUser}})
+			s1 := e.login(sdkUser)
+			raw := sdk.revokeRequest(adminToken, sdkUser, ptr(true), nil)
+			e.checkAnswer(t, sdk.model, opRevoke, e.replay(t, raw), http.StatusNoContent, "")
+			is.True(!e.active(s1.token))
+			is.Equal(e.oauth.calls(), []string{sdkUser})
+			is.Equal(e.forget.calls(), []string{sdkUser}) // forgetDevices not sent: the default
+		}},
 		{"R3 a login that needs escaping", func(t *testing.T, sdk sdkWire) {
 			is := is.New(t)
 			e := newEnv(t, envConfig{users: []string{sdkLogin}})
