@@ -20,10 +20,6 @@ var familyPrefixes = []struct {
 	{"/auth/admin/", FamilyAdmin},
 }
 
-// Okta error code of a path that matches no route; Okta answers unknown
-// resources with it.
-const oktaNoRoute = oktaNotFound
-
 // Admin error code of a path that matches no route.
 const adminRouteNotFound = "ROUTE_NOT_FOUND"
 
@@ -34,7 +30,8 @@ func (h *Handlers) routeNotFound(fam Family) http.Handler {
 		path := shorten(r.URL.Path)
 		switch fam {
 		case FamilyOkta:
-			rq.okta(w, http.StatusNotFound, oktaNoRoute, "Not found: Resource not found: "+path)
+			// Okta answers an unknown resource with E0000007.
+			rq.okta(w, http.StatusNotFound, oktaNotFound, "Not found: Resource not found: "+path)
 		case FamilyKratos:
 			rq.kratos(w, http.StatusNotFound, "", kratosMsgNotFound, "No route matches the path "+path+".")
 		default:
