@@ -75,7 +75,7 @@ const minAdminToken = 16
 
 // WithAdminTokens accepts these static API tokens as administrators, sent as
 // "Authorization: SSWS <token>" (Okta's scheme) or "Authorization: Bearer
-// <token>". Only their SHA-256 hashes are kept, and a presented token is
+// <token>", the scheme in any case and the space optional. Only their SHA-256 hashes are kept, and a presented token is
 // compared with every one of them in constant time. The audit actor is
 // "admin-token:" and the first 8 hex digits of the token's hash, which names
 // the token without revealing it. Static tokens are checked before any other
@@ -99,7 +99,7 @@ func WithAdminTokens(tokens ...string) Option {
 }
 
 // BearerFunc validates an access token sent as "Authorization: Bearer
-// <token>" and returns the subject it was issued to. It returns
+// <token>" (the scheme in any case, the space optional) and returns the subject it was issued to. It returns
 // ErrInvalidCredentials for an unknown, expired or revoked token (401) and
 // ErrNotPermitted for a valid token without administrator rights (403).
 type BearerFunc func(ctx context.Context, token string) (subject string, err error)
@@ -160,8 +160,15 @@ func (rq *request) authorizeAdmin(w http.ResponseWriter, r *http.Request) (Grant
 	return Grant{}, false
 }
 
+// tokenSchemes are the Authorization schemes that carry an API or access
+// token, as authorization returns them.
+var tokenSchemes = [...]string{"SSWS", "Bearer"}
+
 // authorization returns the scheme and credentials of the Authorization
-// header. present is false without one; ok is false for several.
+// header. present is false without one; ok is false for several. SSWS and
+// Bearer are recognised in any case, with or without whitespace before the
+// token (Okta's Python SDK v3 sends "SSWS<token>"), and returned as spelt
+// in tokenSchemes.
 func authorization(r *http.Request) (scheme, cred string, present, ok bool) {
 	vs := r.Header.Values("Authorization")
 	switch len(vs) {
@@ -171,7 +178,13 @@ func authorization(r *http.Request) (scheme, cred string, present, ok bool) {
 	default:
 		return "", "", true, false
 	}
-	scheme, cred, _ = strings.Cut(strings.TrimSpace(vs[0]), " ")
+	v := strings.TrimSpace(vs[0])
+	for _, s := range tokenSchemes {
+		if len(v) >= len(s) && strings.EqualFold(v[:len(s)], s) {
+			return s, strings.TrimSpace(v[len(s):]), true, true
+		}
+	}
+	scheme, cred, _ = strings.Cut(v, " ")
 	return scheme, strings.TrimSpace(cred), true, true
 }
 

@@ -326,6 +326,19 @@ func wrongMethodInputs() []badInput {
 			allowed[p] = append(allowed[p], http.MethodHead)
 		}
 	}
+	// The Okta routes' paths with a trailing slash are the same routes.
+	for _, rt := range handlers.Routes() {
+		if rt.Family != handlers.FamilyOkta {
+			continue
+		}
+		p := concretePath(rt.Pattern)
+		slashed := p + "/"
+		if _, ok := allowed[slashed]; !ok {
+			paths = append(paths, slashed)
+			creds[slashed] = creds[p]
+		}
+		allowed[slashed] = append(allowed[slashed], rt.Method)
+	}
 	codes := map[handlers.Family]string{handlers.FamilyOkta: "E0000022", handlers.FamilyAdmin: "METHOD_NOT_ALLOWED"}
 	var out []badInput
 	for _, p := range paths {
@@ -560,13 +573,19 @@ func endpointInputs() []badInput {
 	)
 
 	// Path tricks. The ServeMux redirects a path with // or dot segments
-	// to its cleaned form (307, which this client does not follow) and
-	// answers 404 for one that is no route; neither reaches a handler.
+	// to its cleaned form (307, which this client does not follow), before
+	// any handler. A path under a family's prefix that is no route gets
+	// 404 in the family's shape; only one outside every prefix gets the
+	// ServeMux's own 404.
 	moved := func(name, method, p string, headers func(*env) []string) badInput {
 		return badInput{name: name, method: method, path: p, headers: headers, status: http.StatusTemporaryRedirect, notOurs: true}
 	}
 	none := func(name, method, p string, headers func(*env) []string) badInput {
 		return badInput{name: name, method: method, path: p, headers: headers, status: 404, notOurs: true}
+	}
+	noRoute := func(name, method, p string, headers func(*env) []string) badInput {
+		codes := map[handlers.Family]string{handlers.FamilyOkta: "E0000007", handlers.FamilyAdmin: "ROUTE_NOT_FOUND"}
+		return badInput{name: name, method: method, path: p, headers: headers, status: 404, code: codes[familyOfPath(p)]}
 	}
 	add(
 		moved("leading double slash", "DELETE", "/"+pOktaRevoke, admin),
@@ -577,22 +596,41 @@ func endpointInputs() []badInput {
 		moved("dot segment as my session id", "DELETE", "/auth/sessions/.", alice),
 		moved("double slash before the session id", "DELETE", "/auth/admin/api/users/alice/sessions//{a2}", admin),
 		moved("double slash in the cookie route", "POST", "/api/v1/users/me/lifecycle//delete_sessions", jsonCookie),
-		none("trailing slash", "DELETE", pOktaRevoke+"/", admin),
 		none("encoded slash between literal segments", "DELETE", "/auth%2Fsessions", alice),
-		none("encoded slash joining id and literal", "DELETE", "/auth/admin/api/users/alice%2Fsessions", admin),
 		none("path in upper case", "DELETE", "/API/V1/users/alice/sessions", admin),
-		none("path parameter after the literal", "DELETE", pOktaRevoke+";jsessionid=1", admin),
-		none("encoded question mark in the literal", "DELETE", pOktaRevoke+"%3F", admin),
-		none("extra segment", "DELETE", "/auth/admin/api/users/alice/sessions/{a2}/x", admin),
+		noRoute("encoded slash joining id and literal", "DELETE", "/auth/admin/api/users/alice%2Fsessions", admin),
+		noRoute("path parameter after the literal", "DELETE", pOktaRevoke+";jsessionid=1", admin),
+		noRoute("encoded question mark in the literal", "DELETE", pOktaRevoke+"%3F", admin),
+		noRoute("extra segment", "DELETE", "/auth/admin/api/users/alice/sessions/{a2}/x", admin),
+		moved("two trailing slashes", "DELETE", pOktaRevoke+"//", admin),
+		noRoute("segment after the trailing slash", "DELETE", pOktaRevoke+"/x", admin),
 		// The ServeMux takes a segment of exactly %2F for a trailing slash,
 		// which no wildcard matches.
-		none("user id exactly %2F to revoke user sessions", "DELETE", "/api/v1/users/%2F/sessions", admin),
-		none("user id exactly %2F to admin revoke all", "DELETE", "/auth/admin/api/users/%2F/sessions", admin),
+		noRoute("user id exactly %2F to revoke user sessions", "DELETE", "/api/v1/users/%2F/sessions", admin),
+		noRoute("user id exactly %2F to admin revoke all", "DELETE", "/auth/admin/api/users/%2F/sessions", admin),
 		badInput{name: "session id exactly %2F to admin revoke session", method: "DELETE",
 			path: "/auth/admin/api/users/alice/sessions/%2F", headers: admin, status: 400, code: "VALIDATION_FAILED"},
 		badInput{name: "session id exactly %2F to disable my session", method: "DELETE",
 			path: "/auth/sessions/%2F", headers: alice, status: 400},
 	)
+	// Paths under each family's prefix that are no route, with and
+	// without credentials and with several methods.
+	for _, p := range []string{
+		"/api/v1/", "/api/v1/users", "/api/v1/users/alice", "/api/v1/users/alice/sessions/" + "{a2}",
+		"/api/v1/users/me/lifecycle", "/api/v1/users/me/lifecycle/delete_sessions/x", "/api/v1/groups/g1/users",
+		"/auth/", "/auth/nothing", "/auth/sessions/whoami/", "/auth/sessions/{a2}/x", "/auth/self-service/logout",
+		"/auth/admin/", "/auth/admin/api/users", "/auth/admin/api/users/alice", "/auth/admin/api/users/alice/x",
+	} {
+		creds := admin
+		if familyOfPath(p) == handlers.FamilyKratos {
+			creds = alice
+		}
+		add(
+			noRoute("no route "+p, "GET", p, creds),
+			noRoute("no route "+p+", DELETE, no credentials", "DELETE", p, nil),
+			noRoute("no route "+p+", POST", "POST", p, creds),
+		)
+	}
 
 	// Headers no handler sees: net/http refuses a header block over its
 	// limit (1 MB and some slack) itself, credentials and all.

@@ -4,9 +4,14 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
+
+	"github.com/revokehq/revoke/store"
 )
 
 // problem is a failure that any family can meet; each family words it in
@@ -20,7 +25,12 @@ const (
 	probRateLimited                     // 429
 	probMethodNotAllowed                // 405
 	probInternal                        // 500
+	probUnavailable                     // the store did not answer: 503
 )
+
+// retryAfterUnavailable is the Retry-After of a 503, in seconds: a store
+// that missed its deadline is often back within a few.
+const retryAfterUnavailable = 2
 
 // fail answers p in the request's family shape.
 func (rq *request) fail(w http.ResponseWriter, p problem) {
@@ -35,14 +45,23 @@ func (rq *request) fail(w http.ResponseWriter, p problem) {
 }
 
 // internal logs err with the request id and answers 500 without its text
-// (which may name tables, hosts or drivers).
+// (which may name tables, hosts or drivers), or 503 with Retry-After when
+// the store did not answer in time (store.ErrUnavailable): nothing is
+// known to have changed, and the caller may retry.
 func (rq *request) internal(w http.ResponseWriter, err error) {
-	rq.log.Error("handlers: internal error", "family", string(rq.family), "err", err)
+	p := probInternal
+	if errors.Is(err, store.ErrUnavailable) {
+		p = probUnavailable
+		rq.log.Warn("handlers: store unavailable", "family", string(rq.family), "err", err)
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterUnavailable))
+	} else {
+		rq.log.Error("handlers: internal error", "family", string(rq.family), "err", err)
+	}
 	if rq.family == FamilyKratos {
-		rq.kratosProblem(w, probInternal, err)
+		rq.kratosProblem(w, p, err)
 		return
 	}
-	rq.fail(w, probInternal)
+	rq.fail(w, p)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -81,6 +100,7 @@ const (
 	oktaForbidden      = "E0000006"
 	oktaNotFound       = "E0000007"
 	oktaInternal       = "E0000009"
+	oktaUnavailable    = "E0000010"
 	oktaInvalidToken   = "E0000011"
 	oktaMethod         = "E0000022"
 	oktaRateLimited    = "E0000047"
@@ -97,7 +117,31 @@ func (rq *request) okta(w http.ResponseWriter, status int, code, summary string,
 	for _, c := range causes {
 		e.ErrorCauses = append(e.ErrorCauses, oktaCause{c})
 	}
+	switch status {
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		oktaRetryHeaders(w.Header(), time.Now())
+	}
 	writeJSON(w, status, e)
+}
+
+// oktaRetryHeaders gives an answer that Okta's SDKs retry (429, 503, 504)
+// the two headers their retry logic computes its wait from: Date, and
+// exactly one X-Rate-Limit-Reset in integer epoch seconds. Without them
+// Python's SDK fails with an AttributeError, Go's gives up, and .NET's
+// reports a silent success. A reset the rate limiter set is kept; without
+// one (a 503 with rate limiting off) it is the Retry-After.
+func oktaRetryHeaders(h http.Header, now time.Time) {
+	h.Set("Date", now.UTC().Format(http.TimeFormat))
+	if vs := h.Values("X-Rate-Limit-Reset"); len(vs) == 1 {
+		if _, err := strconv.ParseInt(vs[0], 10, 64); err == nil {
+			return
+		}
+	}
+	after := retryAfterUnavailable
+	if n, err := strconv.Atoi(h.Get("Retry-After")); err == nil && n >= 0 {
+		after = n
+	}
+	h.Set("X-Rate-Limit-Reset", strconv.FormatInt(now.Unix()+int64(after), 10))
 }
 
 func (rq *request) oktaProblem(w http.ResponseWriter, p problem) {
@@ -113,6 +157,9 @@ func (rq *request) oktaProblem(w http.ResponseWriter, p problem) {
 		rq.okta(w, http.StatusTooManyRequests, oktaRateLimited, "API call exceeded rate limit due to too many requests.")
 	case probMethodNotAllowed:
 		rq.okta(w, http.StatusMethodNotAllowed, oktaMethod, "The endpoint does not support the provided HTTP method")
+	case probUnavailable:
+		rq.okta(w, http.StatusServiceUnavailable, oktaUnavailable, "Service is temporarily unavailable",
+			"Retry the request later")
 	default:
 		rq.okta(w, http.StatusInternalServerError, oktaInternal, "Internal Server Error")
 	}
@@ -158,6 +205,7 @@ const (
 	kratosMsgForbidden    = "The requested action was forbidden"
 	kratosMsgNotFound     = "The requested resource could not be found"
 	kratosMsgInternal     = "An internal server error occurred, please contact the system administrator"
+	kratosMsgUnavailable  = "The service is temporarily unavailable"
 )
 
 func (rq *request) kratos(w http.ResponseWriter, status int, id, message, reason string) {
@@ -186,18 +234,28 @@ func (rq *request) kratosProblem(w http.ResponseWriter, p problem, cause error) 
 			"Too many requests were made; retry later.")
 	case probMethodNotAllowed:
 		rq.kratos(w, http.StatusMethodNotAllowed, "", "The request method is not supported by this endpoint", "")
+	case probUnavailable:
+		rq.kratosInternal(w, http.StatusServiceUnavailable, kratosMsgUnavailable,
+			"The session store did not answer in time; retry later.", cause)
 	default:
-		e := kratosError{
-			Code:    http.StatusInternalServerError,
-			Status:  http.StatusText(http.StatusInternalServerError),
-			Request: rq.id,
-			Message: kratosMsgInternal,
-		}
-		if rq.h.debug && cause != nil {
-			e.Debug = cause.Error()
-		}
-		writeJSON(w, http.StatusInternalServerError, kratosErrorBody{e})
+		rq.kratosInternal(w, http.StatusInternalServerError, kratosMsgInternal, "", cause)
 	}
+}
+
+// kratosInternal answers a failure of the server's own, with the cause's
+// text in debug only when the app turned debugging on.
+func (rq *request) kratosInternal(w http.ResponseWriter, status int, message, reason string, cause error) {
+	e := kratosError{
+		Code:    status,
+		Status:  http.StatusText(status),
+		Request: rq.id,
+		Reason:  reason,
+		Message: message,
+	}
+	if rq.h.debug && cause != nil {
+		e.Debug = cause.Error()
+	}
+	writeJSON(w, status, kratosErrorBody{e})
 }
 
 // ---- Admin: ApiErrorResponseDto ----
@@ -219,6 +277,7 @@ const (
 	adminMethodNotAllowed = "METHOD_NOT_ALLOWED"
 	adminRateLimited      = "RATE_LIMITED"
 	adminInternal         = "INTERNAL_ERROR"
+	adminUnavailable      = "STORE_UNAVAILABLE"
 )
 
 func (rq *request) admin(w http.ResponseWriter, status int, code, message string) {
@@ -242,6 +301,8 @@ func (rq *request) adminProblem(w http.ResponseWriter, p problem) {
 		rq.admin(w, http.StatusTooManyRequests, adminRateLimited, "Too many requests")
 	case probMethodNotAllowed:
 		rq.admin(w, http.StatusMethodNotAllowed, adminMethodNotAllowed, "Method not allowed")
+	case probUnavailable:
+		rq.admin(w, http.StatusServiceUnavailable, adminUnavailable, "The session store did not answer in time; retry later")
 	default:
 		rq.admin(w, http.StatusInternalServerError, adminInternal, "Internal server error")
 	}

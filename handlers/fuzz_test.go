@@ -350,16 +350,16 @@ func FuzzAdminIDs(f *testing.F) {
 		if r.StatusCode >= 400 {
 			var v map[string]any
 			if err := json.Unmarshal(r.body, &v); err != nil {
-				// The ServeMux takes a segment of exactly %2F for a
-				// trailing slash, so no wildcard matches it: its own 404
-				// answers before any handler.
-				if r.StatusCode == 404 && id == "/" && len(revoked) == 0 {
-					return
-				}
 				t.Fatalf("%d with a body that is not JSON: %q", r.StatusCode, r.body)
 			}
 			codes := map[int][]string{400: {"VALIDATION_FAILED"}, 403: {"FORBIDDEN"}, 404: {"USER_NOT_FOUND", "SESSION_NOT_FOUND"}}
 			code, _ := v["code"].(string)
+			// The ServeMux takes a segment of exactly %2F for a trailing
+			// slash, so no route's wildcard matches it: the admin prefix
+			// answers.
+			if id == "/" && r.StatusCode == 404 {
+				codes[404] = []string{"ROUTE_NOT_FOUND"}
+			}
 			if !slices.Contains(codes[r.StatusCode], code) {
 				t.Fatalf("%d with code %q", r.StatusCode, code)
 			}

@@ -26,7 +26,10 @@
 //
 // Each family answers errors in its own JSON shape, rate-limits per client
 // address and per caller (see RateLimit), and echoes a request id in
-// X-Request-Id. Unsafe requests pass http.CrossOriginProtection unless they
+// X-Request-Id. A store that does not answer in time (an error matching
+// store.ErrUnavailable) gets 503 with Retry-After; on the Okta routes every
+// 429 and 503 also carries the Date and the single integer
+// X-Rate-Limit-Reset that Okta's SDKs compute their retry wait from. Unsafe requests pass http.CrossOriginProtection unless they
 // carry their credential in a header a browser never adds by itself:
 // X-Session-Token, or an SSWS or Bearer Authorization header. Who counts as
 // an administrator is decided by the authorizers given to New
@@ -286,7 +289,14 @@ func (h *Handlers) AdminRevokeAllSessions() http.Handler {
 // Mount registers every route on mux at its default path, with its method in
 // the pattern. A request with another method on one of these paths gets 405
 // with an Allow header, in the family's error shape, and a path whose last id
-// is empty ("/auth/sessions/") gets its route's 400.
+// is empty ("/auth/sessions/") gets its route's 400. The Okta routes also
+// answer on their paths with a trailing slash.
+//
+// Mount also takes the families' prefixes, /api/v1/, /auth/ and
+// /auth/admin/: a path under one of them that matches no route gets 404 in
+// the family's shape. The app's own, more specific, patterns under them
+// still win; an app that registers one of these prefixes itself must not
+// call Mount on the same mux.
 func (h *Handlers) Mount(mux *http.ServeMux) {
 	allow := make(map[string][]string)
 	var paths []string
@@ -323,6 +333,8 @@ func (h *Handlers) Mount(mux *http.ServeMux) {
 		}
 		mux.Handle(p, h.methodNotAllowed(familyOf(p), p, allow))
 	}
+	h.mountTrailingSlash(mux, allow)
+	h.mountNotFound(mux)
 }
 
 // Handler returns a new ServeMux with every route mounted.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -41,16 +42,23 @@ const (
 type failStore struct {
 	store.SessionStore
 	mu      sync.Mutex
-	failing map[string]bool
+	failing map[string]error
 	lookups atomic.Int64
 	lists   atomic.Int64
 }
 
-func (f *failStore) fail(ops ...string) {
+func (f *failStore) fail(ops ...string) { f.failWith(errors.New(secret), ops...) }
+
+// failUnavailable fails ops as a store that missed its deadline does.
+func (f *failStore) failUnavailable(ops ...string) {
+	f.failWith(fmt.Errorf("memstore: %w: %s", store.ErrUnavailable, secret), ops...)
+}
+
+func (f *failStore) failWith(err error, ops ...string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, op := range ops {
-		f.failing[op] = true
+		f.failing[op] = err
 	}
 }
 
@@ -64,10 +72,7 @@ func (f *failStore) heal() {
 func (f *failStore) err(op string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.failing[op] {
-		return errors.New(secret)
-	}
-	return nil
+	return f.failing[op]
 }
 
 func (f *failStore) Get(ctx context.Context, id string) (store.Session, error) {
@@ -157,7 +162,7 @@ func newEnv(t *testing.T, hopts ...handlers.Option) *env {
 func newEnvWith(t *testing.T, cfg envConfig) *env {
 	t.Helper()
 	e := &env{t: t, logs: &syncBuffer{}}
-	e.st = &failStore{SessionStore: memstore.New(), failing: map[string]bool{}}
+	e.st = &failStore{SessionStore: memstore.New(), failing: map[string]error{}}
 	t.Cleanup(func() { _ = e.st.Close() })
 
 	cookie := revoke.DefaultCookie()

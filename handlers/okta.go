@@ -39,7 +39,7 @@ func (h *Handlers) revokeUserSessions(w http.ResponseWriter, r *http.Request, rq
 
 	userID := r.PathValue("userId")
 	ctx := r.Context()
-	if !validID(userID) {
+	if !validOktaUserID(userID) {
 		rq.oktaUserNotFound(w, shorten(userID))
 		return
 	}
@@ -78,6 +78,14 @@ func (h *Handlers) revokeUserSessions(w http.ResponseWriter, r *http.Request, rq
 	rq.log.InfoContext(ctx, "handlers: user sessions revoked", "actor", grant.Actor, "user", userID,
 		"revoked", n, "oauth_tokens", oauthTokens, "forget_devices", forgetDevices)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// validOktaUserID reports whether s can name a user of the Okta routes: a
+// valid id (see validID), in which a '+' may also stand, as in the login
+// a.b+c@example.com that Okta's SDKs send escaped (%2B) or, Go's and
+// Python 2.x's, raw.
+func validOktaUserID(s string) bool {
+	return validID(strings.ReplaceAll(s, "+", "-"))
 }
 
 // oktaQuery parses the query string. url.URL.Query drops every pair it

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -40,6 +41,22 @@ func TestRevokeUserSessions(t *testing.T) {
 		{name: "admin session cookie, same origin", req: func(e *env) request {
 			return request{"/api/v1/users/alice/sessions", []string{"Cookie", e.cookie(e.r1.token), "Sec-Fetch-Site", "same-origin"}}
 		}, status: 204, revoked: true},
+		// Okta's Python SDK v3 joins scheme and token without a space.
+		{name: "api token without the space", req: func(e *env) request {
+			return request{"/api/v1/users/alice/sessions", []string{"Authorization", "SSWS" + adminToken}}
+		}, status: 204, revoked: true},
+		{name: "bearer without the space", req: func(e *env) request {
+			return request{"/api/v1/users/alice/sessions", []string{"Authorization", "Bearer" + goodBearer}}
+		}, status: 204, revoked: true},
+		{name: "scheme in lower case", req: func(e *env) request {
+			return request{"/api/v1/users/alice/sessions", []string{"Authorization", "ssws " + adminToken}}
+		}, status: 204, revoked: true},
+		{name: "scheme in upper case, no space", req: func(e *env) request {
+			return request{"/api/v1/users/alice/sessions", []string{"Authorization", "BEARER" + adminToken}}
+		}, status: 204, revoked: true},
+		{name: "tab and spaces before the token", req: func(e *env) request {
+			return request{"/api/v1/users/alice/sessions", []string{"Authorization", "SSWS\t  " + adminToken}}
+		}, status: 204, revoked: true},
 		{name: "booleans in any case", req: func(e *env) request {
 			return request{"/api/v1/users/alice/sessions?forgetDevices=FALSE&oauthTokens=False", sso(adminToken)}
 		}, status: 204, revoked: true},
@@ -59,6 +76,15 @@ func TestRevokeUserSessions(t *testing.T) {
 			status: 401, code: "E0000011"},
 		{name: "credentials before validation", req: func(e *env) request { return request{"/api/v1/users/alice/sessions?oauthTokens=x", nil} },
 			status: 401, code: "E0000011"},
+		{name: "unknown api token without the space", req: func(e *env) request {
+			return request{"/api/v1/users/alice/sessions", []string{"Authorization", "SSWSnot-the-admin-token-at-all"}}
+		}, status: 401, code: "E0000011"},
+		{name: "admin token glued to another scheme", req: func(e *env) request {
+			return request{"/api/v1/users/alice/sessions", []string{"Authorization", "Basic" + adminToken}}
+		}, status: 401, code: "E0000011"},
+		{name: "admin token with a character after the scheme", req: func(e *env) request {
+			return request{"/api/v1/users/alice/sessions", []string{"Authorization", "SSWS:" + adminToken}}
+		}, status: 401, code: "E0000011"},
 		{name: "bearer not permitted", req: func(e *env) request { return request{"/api/v1/users/alice/sessions", bearer(readOnlyBearer)} },
 			status: 403, code: "E0000006", summary: "You do not have permission to perform the requested action"},
 		{name: "session of a non-admin", req: func(e *env) request {
@@ -145,6 +171,57 @@ func TestRevokeUserSessionsExtras(t *testing.T) {
 		r = e.do("DELETE", "/api/v1/users/bob/sessions?forgetDevices=false", "", "Authorization", "SSWS "+adminToken)
 		is.Equal(r.StatusCode, 204)
 		is.Equal(e.forgt.Load(), int64(1)) // not asked to forget this time
+	})
+
+	// Okta's Python SDK 2.x puts a slash before the query and spells
+	// Python's booleans: the same route, the same parameters.
+	t.Run("trailing slash before the query", func(t *testing.T) {
+		is := is.New(t)
+		var e *env
+		e = newEnvWith(t, envConfig{manager: []revoke.Option{
+			revoke.WithOAuthTokenRevoker(func(context.Context, string) error { e.oauth.Add(1); return nil }),
+		}})
+		r := e.do("DELETE", "/api/v1/users/alice/sessions/?oauthTokens=True&forgetDevices=False", "", "Authorization", "SSWS "+adminToken)
+		is.Equal(r.StatusCode, 204)
+		is.Equal(len(r.body), 0)
+		checkRateHeaders(t, r)
+		is.Equal(e.oauth.Load(), int64(1)) // oauthTokens=True
+		is.Equal(e.forgt.Load(), int64(0)) // forgetDevices=False
+		is.True(!e.active(e.a1.token))
+		is.True(!e.active(e.a2.token))
+		is.True(e.active(e.b1.token))
+
+		r = e.do("DELETE", "/api/v1/users/bob/sessions/", "", "Authorization", "SSWS "+adminToken)
+		is.Equal(r.StatusCode, 204)
+		is.True(!e.active(e.b1.token))
+
+		r = e.do("DELETE", "/api/v1/users/nobody/sessions/?oauthTokens=True", "", "Authorization", "SSWS "+adminToken)
+		checkOkta(t, r, 404, "E0000007") // still the user's 404, not the prefix's
+		is.Equal(r.json(t)["errorSummary"], "Not found: Resource not found: nobody (User)")
+		r = e.do("DELETE", "/api/v1/users/alice/sessions/?oauthTokens=yes", "", "Authorization", "SSWS "+adminToken)
+		checkOkta(t, r, 400, "E0000001")
+		r = e.do("DELETE", "/api/v1/users/alice/sessions/", "")
+		checkOkta(t, r, 401, "E0000011")
+	})
+
+	// Okta's SDKs escape a login's '+' and '@' (Go's and Python 2.x's
+	// leave them raw); either way it names the same user, and a '+' is
+	// never read as a space.
+	t.Run("a login with + and @", func(t *testing.T) {
+		for _, p := range []string{"a.b%2Bc%40example.com", "a.b+c@example.com", "a.b%2Bc@example.com"} {
+			t.Run(p, func(t *testing.T) {
+				is := is.New(t)
+				e := newEnvWith(t, envConfig{handlers: []handlers.Option{handlers.WithUserLookup(
+					func(_ context.Context, id string) (bool, error) { return id == "a.b+c@example.com", nil })}})
+				s := e.login("a.b+c@example.com")
+				spaced := e.login("a.b c@example.com")
+				r := e.do("DELETE", "/api/v1/users/"+p+"/sessions", "", "Authorization", "SSWS "+adminToken)
+				is.Equal(r.StatusCode, 204)
+				is.True(!e.active(s.token))
+				is.True(e.active(spaced.token))
+				is.True(e.active(e.a1.token))
+			})
+		}
 	})
 
 	t.Run("a failing OAuth revoker is a 500 that says the sessions are gone", func(t *testing.T) {
@@ -234,6 +311,9 @@ func TestEndUserSessions(t *testing.T) {
 		}, status: 403, code: "E0000006"},
 		{name: "bearer token", req: func(e *env) request { return request{"", []string{"Authorization", "Bearer " + goodBearer}} },
 			status: 403, code: "E0000006"},
+		{name: "api token without the space", req: func(e *env) request {
+			return request{"", []string{"Cookie", e.cookie(e.a1.token), "Authorization", "SSWS" + adminToken}}
+		}, status: 403, code: "E0000006"},
 		{name: "session token header", req: func(e *env) request { return request{"", []string{"X-Session-Token", e.a1.token}} },
 			status: 403, code: "E0000006"},
 		{name: "no session", req: func(e *env) request { return request{"", nil} },
@@ -306,6 +386,63 @@ func TestEndUserSessions(t *testing.T) {
 		checkOkta(t, r, 405, "E0000022")
 		is.Equal(r.Header.Get("Allow"), "POST")
 	})
+
+	t.Run("trailing slash", func(t *testing.T) {
+		is := is.New(t)
+		e := newEnv(t)
+		r := e.do("POST", path+"/", `{"keepCurrent":true}`, "Cookie", e.cookie(e.a1.token), "Content-Type", "application/json")
+		is.Equal(r.StatusCode, 200)
+		is.Equal(len(r.body), 0)
+		is.True(e.active(e.a1.token))
+		is.True(!e.active(e.a2.token))
+		r = e.do("GET", path+"/", "", "Cookie", e.cookie(e.a1.token))
+		checkOkta(t, r, 405, "E0000022")
+		is.Equal(r.Header.Get("Allow"), "POST")
+	})
+}
+
+// TestNoRoute: a path under a family's prefix that is no route is answered
+// 404 in the family's shape, whatever the method and credentials, and one
+// outside every prefix is left to the app's ServeMux.
+func TestNoRoute(t *testing.T) {
+	e := newEnv(t)
+	t.Run("okta", func(t *testing.T) {
+		r := e.do("GET", "/api/v1/users/alice", "", "Authorization", "SSWS "+adminToken)
+		v := checkOkta(t, r, 404, "E0000007")
+		is.New(t).Equal(v["errorSummary"], "Not found: Resource not found: /api/v1/users/alice")
+		checkRateHeaders(t, r)
+		checkOkta(t, e.do("BREW", "/api/v1/", ""), 404, "E0000007")
+	})
+	t.Run("kratos", func(t *testing.T) {
+		is := is.New(t)
+		v := checkKratos(t, e.do("GET", "/auth/sessions/whoami/x", "", "X-Session-Token", e.a1.token), 404)
+		is.Equal(v["message"], "The requested resource could not be found")
+		checkKratos(t, e.do("PUT", "/auth/administrator", ""), 404) // not under /auth/admin/
+	})
+	t.Run("admin", func(t *testing.T) {
+		is := is.New(t)
+		r := e.do("PATCH", "/auth/admin/api/users", "", "Authorization", "SSWS "+adminToken)
+		checkAdmin(t, r, 404, "ROUTE_NOT_FOUND")
+		is.Equal(r.json(t)["message"], "Cannot PATCH /auth/admin/api/users")
+	})
+	t.Run("outside the prefixes", func(t *testing.T) {
+		is := is.New(t)
+		r := e.do("GET", "/api/v2/users", "")
+		is.Equal(r.StatusCode, 404)
+		is.True(strings.HasPrefix(r.Header.Get("Content-Type"), "text/plain")) // the ServeMux's own
+	})
+	t.Run("the app's own routes under a prefix win", func(t *testing.T) {
+		is := is.New(t)
+		mux := http.NewServeMux()
+		e.h.Mount(mux)
+		mux.HandleFunc("GET /auth/login", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) })
+		mux.HandleFunc("/api/v1/widgets/", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) })
+		for _, p := range []string{"/auth/login", "/api/v1/widgets/w1"} {
+			rec := httptest.NewRecorder()
+			mux.ServeHTTP(rec, httptest.NewRequest("GET", p, nil))
+			is.Equal(rec.Code, http.StatusTeapot)
+		}
+	})
 }
 
 // checkRateHeaders asserts the rate-limit headers Okta's SDKs read.
@@ -319,7 +456,8 @@ func checkRateHeaders(t *testing.T, r response) {
 	now := time.Now().Unix()
 	is.True(reset >= now-1 && reset <= now+int64(handlers.DefaultRateLimitWindow/time.Second)+3600)
 	_, err = http.ParseTime(r.Header.Get("Date"))
-	is.NoErr(err) // Date
+	is.NoErr(err)                                                             // Date
+	is.Equal(r.Header.Get("X-Okta-Request-Id"), r.Header.Get("X-Request-Id")) // Okta's name for the request id
 }
 
 // TestEndUserSessionsCookieNotHeader: the route acts on the session

@@ -64,20 +64,24 @@ func loadOpenAPI(t *testing.T) oaDoc {
 }
 
 // exercised lists, per route, the statuses the handler tests assert for it
-// (okta_test.go, kratos_test.go, admin_test.go; 429 for every route in
-// TestOpenAPIPathsAreServed). The document must list exactly these: a
-// status documented but never produced in a test is a guess.
+// (okta_test.go, kratos_test.go, admin_test.go; 405, 429 and 503 for every
+// route in TestOpenAPIPathsAreServed). The document must list exactly
+// these: a status documented but never produced in a test is a guess.
 var exercised = map[string][]int{
-	"RevokeUserSessions":     {204, 400, 401, 403, 404, 429, 500},
-	"EndUserSessions":        {200, 400, 403, 404, 429, 500},
-	"DisableMyOtherSessions": {200, 400, 401, 403, 429, 500},
-	"ListMySessions":         {200, 400, 401, 429, 500},
-	"DisableMySession":       {204, 400, 401, 403, 404, 429, 500},
-	"WhoAmI":                 {200, 400, 401, 429, 500},
-	"AdminRevokeSession":     {200, 400, 401, 403, 404, 429, 500},
-	"AdminListSessions":      {200, 400, 401, 403, 404, 429, 500},
-	"AdminRevokeAllSessions": {200, 400, 401, 403, 404, 429, 500},
+	"RevokeUserSessions":     {204, 400, 401, 403, 404, 405, 429, 500, 503},
+	"EndUserSessions":        {200, 400, 403, 404, 405, 429, 500, 503},
+	"DisableMyOtherSessions": {200, 400, 401, 403, 405, 429, 500, 503},
+	"ListMySessions":         {200, 400, 401, 405, 429, 500, 503},
+	"DisableMySession":       {204, 400, 401, 403, 404, 405, 429, 500, 503},
+	"WhoAmI":                 {200, 400, 401, 405, 429, 500, 503},
+	"AdminRevokeSession":     {200, 400, 401, 403, 404, 405, 429, 500, 503},
+	"AdminListSessions":      {200, 400, 401, 403, 404, 405, 429, 500, 503},
+	"AdminRevokeAllSessions": {200, 400, 401, 403, 404, 405, 429, 500, 503},
 }
+
+// retried are the statuses Okta's SDKs retry: their answers must document
+// Retry-After, and on Okta routes Date.
+var retried = []string{"429", "503"}
 
 // familyDoc is what the document must say of every operation of a family.
 var familyDoc = map[handlers.Family]struct {
@@ -161,14 +165,26 @@ func checkOperation(t *testing.T, doc oaDoc, rt handlers.Route, op oaOperation) 
 	is.Equal(codes, exercised[rt.Name]) // documented statuses are those the tests produce
 
 	fam := familyDoc[rt.Family]
+	ids := []string{"X-Request-Id"}
+	if rt.Family == handlers.FamilyOkta {
+		ids = append(ids, "X-Okta-Request-Id")
+	}
 	for code, resp := range op.Responses {
-		for _, h := range append([]string{"X-Request-Id"}, fam.rateHeaders...) {
+		for _, h := range append(ids, fam.rateHeaders...) {
 			_, ok := resp.Headers[h]
 			is.True(ok) // every response documents the request id and rate-limit headers
 		}
-		if code == "429" {
+		if slices.Contains(retried, code) {
 			_, ok := resp.Headers["Retry-After"]
-			is.True(ok) // 429 documents Retry-After
+			is.True(ok) // 429 and 503 document Retry-After
+			if rt.Family == handlers.FamilyOkta {
+				_, ok := resp.Headers["Date"]
+				is.True(ok) // and on Okta routes Date
+			}
+		}
+		if code == "405" {
+			_, ok := resp.Headers["Allow"]
+			is.True(ok) // 405 documents Allow
 		}
 		if n, _ := strconv.Atoi(code); n >= 400 {
 			is.Equal(resp.Content["application/json"].Schema.Ref, fam.errorSchema) // the family's error schema
@@ -224,11 +240,14 @@ func TestOpenAPIPathsAreServed(t *testing.T) {
 					handlers.WithRateLimit(handlers.FamilyKratos, limit),
 					handlers.WithRateLimit(handlers.FamilyAdmin, limit))
 				// Kratos's {id} is a session, the admin routes' a user.
-				id := "alice"
-				if strings.HasPrefix(path, "/auth/sessions/") {
-					id = e.a2.ID
+				fill := func(e *env) string {
+					id := "alice"
+					if strings.HasPrefix(path, "/auth/sessions/") {
+						id = e.a2.ID
+					}
+					return strings.NewReplacer("{userId}", "alice", "{id}", id, "{sessionId}", e.a2.ID).Replace(path)
 				}
-				url := strings.NewReplacer("{userId}", "alice", "{id}", id, "{sessionId}", e.a2.ID).Replace(path)
+				url := fill(e)
 
 				// No credentials: refused by the handler, as documented.
 				r := e.do(strings.ToUpper(method), url, "")
@@ -240,8 +259,67 @@ func TestOpenAPIPathsAreServed(t *testing.T) {
 				is.Equal(r.StatusCode, 429)
 
 				is.True(e.active(e.a1.token) && e.active(e.a2.token)) // nothing revoked
+
+				// A method no route serves, then a store that does not
+				// answer, with credentials the route accepts.
+				e = newEnv(t)
+				url = fill(e)
+				creds := credentialsFor(routeNamed(t, op.OperationID))(e)
+				r = e.do("PUT", url, "", creds...)
+				checkDocumented(t, doc, op, r)
+				is.Equal(r.StatusCode, 405)
+				e.st.failUnavailable("Get", "GetByTokenHash", "ListPage", "Revoke")
+				r = e.do(strings.ToUpper(method), url, "", creds...)
+				checkDocumented(t, doc, op, r)
+				is.Equal(r.StatusCode, 503)
 			})
 		}
+	}
+}
+
+func routeNamed(t *testing.T, name string) handlers.Route {
+	t.Helper()
+	for _, rt := range handlers.Routes() {
+		if rt.Name == name {
+			return rt
+		}
+	}
+	t.Fatalf("no route is named %q", name)
+	return handlers.Route{}
+}
+
+// TestOpenAPIUnmatchedPaths: the document names each family's prefix and
+// the 404 a path under it that is no route gets, and that is what such a
+// path gets.
+func TestOpenAPIUnmatchedPaths(t *testing.T) {
+	is := is.New(t)
+	var doc struct {
+		Unmatched []struct {
+			Prefix   string `json:"prefix"`
+			Family   string `json:"family"`
+			Response struct {
+				Ref string `json:"$ref"`
+			} `json:"response"`
+		} `json:"x-unmatched-paths"`
+		Components struct {
+			Responses map[string]oaResponse `json:"responses"`
+		} `json:"components"`
+	}
+	is.NoErr(json.Unmarshal(handlers.OpenAPI(), &doc))
+	full := loadOpenAPI(t)
+	want := map[string]handlers.Family{"/api/v1/": handlers.FamilyOkta, "/auth/": handlers.FamilyKratos, "/auth/admin/": handlers.FamilyAdmin}
+	is.Equal(len(doc.Unmatched), len(want))
+	e := newEnv(t)
+	for _, u := range doc.Unmatched {
+		is.Equal(handlers.Family(u.Family), want[u.Prefix]) // the prefix's family
+		resp, ok := doc.Components.Responses[strings.TrimPrefix(u.Response.Ref, "#/components/responses/")]
+		is.True(ok) // the response is defined
+		is.Equal(resp.Content["application/json"].Schema.Ref, familyDoc[handlers.Family(u.Family)].errorSchema)
+
+		r := e.do("GET", u.Prefix+"no/such/route", "")
+		is.Equal(r.StatusCode, 404)
+		checkDocumented(t, full, oaOperation{OperationID: u.Prefix, Responses: map[string]oaResponse{"404": resp}}, r)
+		checkFamilyError(t, handlers.Family(u.Family), "GET", r, 404, map[string]string{"okta": "E0000007", "admin": "ROUTE_NOT_FOUND"}[u.Family])
 	}
 }
 

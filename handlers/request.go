@@ -12,6 +12,9 @@ import (
 // RequestIDHeader is the header a request id is read from and echoed in.
 const RequestIDHeader = "X-Request-Id"
 
+// oktaRequestIDHeader echoes the request id on the Okta routes too.
+const oktaRequestIDHeader = "X-Okta-Request-Id"
+
 // maxRequestID bounds a client-supplied request id; a longer or odd one is
 // replaced rather than copied into logs and bodies.
 const maxRequestID = 128
@@ -70,6 +73,11 @@ func (h *Handlers) limitedEndpoint(fam Family, lim *limiter, from sessionFrom, s
 		rq := &request{id: requestID(r), family: fam, h: h, why: revoke.ErrNoSession}
 		rq.log = h.logger.With("request_id", rq.id)
 		w.Header().Set(RequestIDHeader, rq.id)
+		if fam == FamilyOkta {
+			// Okta's name for it, which its SDKs send back in
+			// X-Okta-Retry-For when they retry.
+			w.Header().Set(oktaRequestIDHeader, rq.id)
+		}
 		ctx := context.WithValue(r.Context(), requestKey{}, rq)
 		r = r.WithContext(ctx)
 

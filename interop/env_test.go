@@ -15,6 +15,7 @@ import (
 
 	"github.com/revokehq/revoke"
 	"github.com/revokehq/revoke/handlers"
+	"github.com/revokehq/revoke/store"
 	"github.com/revokehq/revoke/store/memstore"
 )
 
@@ -104,12 +105,19 @@ type env struct {
 	oauth  *recorder
 	forget *recorder
 	users  map[string]bool // the user lookup's directory
+	// rateLimited is whether the handlers rate-limit, and so send the
+	// rate-limit headers on every answer.
+	rateLimited bool
 }
 
 type envConfig struct {
 	noOAuthRevoker bool
 	store          *memstore.Store // shared with another env when set
 	handlers       []handlers.Option
+	users          []string // known to the user lookup, besides the usual ones
+	noRateLimit    bool     // handlers.WithoutRateLimit()
+	// wrapStore, when set, wraps the store the Manager uses.
+	wrapStore func(store.SessionStore) store.SessionStore
 }
 
 func newEnv(t *testing.T, cfg envConfig) *env {
@@ -121,10 +129,17 @@ func newEnv(t *testing.T, cfg envConfig) *env {
 		forget: &recorder{},
 		users:  map[string]bool{"00u1alice": true, "00u2bob": true, "ory-user": true},
 	}
+	for _, u := range cfg.users {
+		e.users[u] = true
+	}
 	e.st = cfg.store
 	if e.st == nil {
 		e.st = memstore.New()
 		t.Cleanup(func() { _ = e.st.Close() })
+	}
+	var st store.SessionStore = e.st
+	if cfg.wrapStore != nil {
+		st = cfg.wrapStore(st)
 	}
 
 	cookie := revoke.DefaultCookie()
@@ -137,7 +152,7 @@ func newEnv(t *testing.T, cfg envConfig) *env {
 	if !cfg.noOAuthRevoker {
 		mopts = append(mopts, revoke.WithOAuthTokenRevoker(e.oauth.record))
 	}
-	m, err := revoke.New(e.st, mopts...)
+	m, err := revoke.New(st, mopts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,6 +164,10 @@ func newEnv(t *testing.T, cfg envConfig) *env {
 		handlers.WithUserLookup(func(_ context.Context, userID string) (bool, error) {
 			return e.users[userID], nil
 		}),
+	}
+	e.rateLimited = !cfg.noRateLimit
+	if cfg.noRateLimit {
+		hopts = append(hopts, handlers.WithoutRateLimit())
 	}
 	h, err := handlers.New(m, append(hopts, cfg.handlers...)...)
 	if err != nil {
