@@ -101,3 +101,27 @@ func TestScsLogoutsReachTheAuditHook(t *testing.T) {
 		is.Equal(len(ev.SessionIDs), 1)
 	}
 }
+
+// TestScsSessionsGetADevice: an scs session, created by a commit that
+// knows no request, gets the device of the first request the Manager
+// resolves it for, so that "your sessions" can tell them apart.
+func TestScsSessionsGetADevice(t *testing.T) {
+	is := is.New(t)
+	f := newApp(t, false, nil)
+	token := f.signIn(t, "alice")
+	s, err := f.m.Resolve(context.Background(), token)
+	is.NoErr(err)
+	is.Equal(s.UserAgent, "") // a commit has no request to read it from
+
+	r := httptest.NewRequest("GET", "/", nil)
+	r.AddCookie(&http.Cookie{Name: f.sm.Cookie.Name, Value: token})
+	r.Header.Set("User-Agent", "Firefox/133.0")
+	r.RemoteAddr = "198.51.100.7:4000"
+	cur, err := f.m.ResolveRequest(nil, r)
+	is.NoErr(err)
+	is.Equal(cur.UserAgent, "Firefox/133.0")
+	s, err = f.m.Resolve(context.Background(), token)
+	is.NoErr(err)
+	is.Equal(s.IP, "198.51.100.7") // stored
+	is.Equal(s.UserAgent, "Firefox/133.0")
+}

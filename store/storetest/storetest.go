@@ -131,6 +131,7 @@ func Run(t *testing.T, open func(t *testing.T) store.SessionStore) {
 		{"NotBeforeRefusesUpdate", testNotBeforeRefusesUpdate},
 		{"NotBeforeRacingCreate", testNotBeforeRacingCreate},
 		{"NotBeforeRacingUpdate", testNotBeforeRacingUpdate},
+		{"RecordDevice", testRecordDevice},
 	}
 	tests = append(tests, pageTests...)
 	for _, tt := range tests {
