@@ -30,6 +30,7 @@ type Store struct {
 	byOddHash map[string]*store.Session              // hashes of any other length
 	byUser    map[string]map[*store.Session]struct{} // user id -> sessions
 	notBefore map[string]time.Time                   // user id -> not-before time
+	providers providerIndex                          // see provider.go
 	closed    bool
 	stop      chan struct{}
 	stopped   chan struct{}
@@ -301,6 +302,7 @@ func (s *Store) Close() error {
 		s.mu.Lock()
 		s.closed = true
 		s.byID, s.byHash, s.byOddHash, s.byUser, s.notBefore = nil, nil, nil, nil, nil
+		s.providers = providerIndex{}
 		s.mu.Unlock()
 	})
 	return nil

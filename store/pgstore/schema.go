@@ -24,6 +24,7 @@ type names struct {
 	revokedIdx string
 	activeIdx  string
 	notBefore  string // schema-qualified
+	idp        idpNames // see provider.go
 }
 
 func newNames(schema, table string) names {
@@ -41,6 +42,7 @@ func newNames(schema, table string) names {
 		revokedIdx: local("_revoked_at_idx"),
 		activeIdx:  local("_unrevoked_user_idx"),
 		notBefore:  quoted(schema, table+"_user_not_before"),
+		idp:        newIDPNames(schema, table),
 	}
 }
 
@@ -57,7 +59,7 @@ func (n names) expand(text string) string {
 		"{revoked_idx}", n.revokedIdx,
 		"{unrevoked_idx}", n.activeIdx,
 		"{not_before}", n.notBefore,
-	).Replace(text)
+	).Replace(n.idp.expand(text))
 }
 
 // migrations[i] takes the schema from version i to version i+1. Append new
@@ -112,6 +114,10 @@ var migrations = []string{
 		user_id    text        NOT NULL PRIMARY KEY,
 		not_before timestamptz NOT NULL
 	);`,
+
+	// 4: identity-provider sign-ins (store.ProviderStore) and used token
+	// ids (store.TokenIDStore); see provider.go.
+	providerMigration,
 }
 
 // migrate brings the schema up to date in one transaction. An advisory lock

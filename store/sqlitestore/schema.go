@@ -55,6 +55,10 @@ var migrations = []string{
 		user_id    TEXT    NOT NULL PRIMARY KEY,
 		not_before INTEGER NOT NULL
 	) STRICT;`,
+
+	// 5: identity-provider sign-ins (store.ProviderStore) and used token
+	// ids (store.TokenIDStore); see provider.go.
+	providerMigration,
 }
 
 // migrate brings the schema up to date in one immediate transaction, so that
