@@ -23,7 +23,7 @@ type names struct {
 	expiryIdx  string
 	revokedIdx string
 	activeIdx  string
-	notBefore  string // schema-qualified
+	notBefore  string   // schema-qualified
 	idp        idpNames // see provider.go
 }
 
