@@ -117,6 +117,7 @@ func freePort(t *testing.T) int {
 
 // hydra is a running Hydra.
 type hydra struct {
+	bin    string
 	issuer string // the public URL, which is the issuer
 	admin  string // the admin API's URL
 	log    *syncBuffer
@@ -124,7 +125,7 @@ type hydra struct {
 
 // hydraConfig is what the test app tells Hydra.
 type hydraConfig struct {
-	loginURL, consentURL string
+	loginURL, consentURL, logoutURL string
 }
 
 // startHydra migrates a fresh database and runs hydra serve all on free
@@ -132,8 +133,12 @@ type hydraConfig struct {
 func startHydra(t *testing.T, dsn string, cfg hydraConfig) *hydra {
 	t.Helper()
 	bin := hydraBinary(t)
+	if cfg.logoutURL == "" {
+		cfg.logoutURL = cfg.loginURL // unused by the test app
+	}
 	pub, adm := freePort(t), freePort(t)
 	h := &hydra{
+		bin:    bin,
 		issuer: fmt.Sprintf("http://127.0.0.1:%d", pub),
 		admin:  fmt.Sprintf("http://127.0.0.1:%d", adm),
 		log:    &syncBuffer{},
@@ -143,6 +148,7 @@ func startHydra(t *testing.T, dsn string, cfg hydraConfig) *hydra {
 		"URLS_SELF_ISSUER="+h.issuer,
 		"URLS_LOGIN="+cfg.loginURL,
 		"URLS_CONSENT="+cfg.consentURL,
+		"URLS_LOGOUT="+cfg.logoutURL,
 		"SECRETS_SYSTEM="+rand.Text(),
 		"SERVE_PUBLIC_HOST=127.0.0.1",
 		fmt.Sprintf("SERVE_PUBLIC_PORT=%d", pub),

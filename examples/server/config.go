@@ -58,6 +58,8 @@ type config struct {
 	adminToken      string
 	adminTokenMade  bool   // adminToken was generated, not configured
 	cookieKey       []byte // nil: a random key, cookies die with the process
+
+	oidc oidcFlags // sign-in through an OpenID provider; see oidc.go
 }
 
 // parseConfig reads the flags in args and the settings in getenv. Usage
@@ -73,6 +75,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.StringVar(&cfg.pgSchema, "postgres-schema", "", "PostgreSQL schema `name` for the sessions tables with -postgres, created when missing (default: the connection's current schema)")
 	fs.BoolVar(&cfg.secureCookie, "secure-cookie", false, "mark the session cookie Secure (set it when serving over HTTPS)")
 	fs.IntVar(&cfg.loginAttempts, "login-attempts", defaultLoginAttempts, "sign-in attempts allowed per minute from one address and for one username; 0 turns the limit off")
+	cfg.oidc.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: server [flags]\n\nThe revoke demo server.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -98,6 +101,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		return config{}, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
 	if err := checkStoreFlags(fs, cfg); err != nil {
+		return config{}, err
+	}
+	if err := cfg.oidc.check(); err != nil {
 		return config{}, err
 	}
 
