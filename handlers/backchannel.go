@@ -62,21 +62,19 @@ func (h *Handlers) backChannelLogout(w http.ResponseWriter, r *http.Request, rq 
 		return
 	}
 
-	// The jti is recorded before anything is revoked, so that of two
-	// deliveries of one token only one acts.
+	// A token seen before is refused. Its jti is recorded only once the
+	// revocation has succeeded, so that a provider retrying after a
+	// failure (503) is not refused as a replay. Two deliveries at once may
+	// both act, which ends the same sessions at the same moment.
 	now := h.m.Now()
-	until := tok.IssuedAt.Add(p.MaxAge)
-	if tok.Expiry.After(until) {
-		until = tok.Expiry
-	}
-	err = store.UseTokenID(ctx, h.m.Store(), tok.Issuer, tok.TokenID, now, until.Add(p.ClockSkew))
-	switch {
-	case errors.Is(err, store.ErrReplayed):
-		rq.log.WarnContext(ctx, "handlers: logout token replayed", "issuer", tok.Issuer, "jti", tok.TokenID)
-		rq.oauth(w, http.StatusBadRequest, oauthInvalidRequest, "The logout token was already used.")
-		return
+	st := h.m.Store()
+	switch used, err := store.TokenIDUsed(ctx, st, tok.Issuer, tok.TokenID, now); {
 	case err != nil:
 		rq.storeFailed(w, err)
+		return
+	case used:
+		rq.log.WarnContext(ctx, "handlers: logout token replayed", "issuer", tok.Issuer, "jti", tok.TokenID)
+		rq.oauth(w, http.StatusBadRequest, oauthInvalidRequest, "The logout token was already used.")
 		return
 	}
 
@@ -88,8 +86,20 @@ func (h *Handlers) backChannelLogout(w http.ResponseWriter, r *http.Request, rq 
 		n, err = h.revokeProviderSubject(ctx, p, tok.Subject, cause)
 	}
 	if err != nil {
-		rq.log.ErrorContext(ctx, "handlers: logout token accepted but the revocation failed",
+		rq.log.ErrorContext(ctx, "handlers: logout token valid but the revocation failed",
 			"issuer", tok.Issuer, "jti", tok.TokenID, "sid", tok.SessionID, "sub", tok.Subject, "err", err)
+		rq.storeFailed(w, err)
+		return
+	}
+	until := tok.IssuedAt.Add(p.MaxAge)
+	if tok.Expiry.After(until) {
+		until = tok.Expiry
+	}
+	err = store.UseTokenID(ctx, st, tok.Issuer, tok.TokenID, now, until.Add(p.ClockSkew))
+	if err != nil && !errors.Is(err, store.ErrReplayed) { // replayed: a delivery at the same time recorded it
+		// Revoked, but a replay would not be refused: the provider's
+		// retry records it (and revokes nothing new).
+		rq.log.ErrorContext(ctx, "handlers: logout token acted on but not recorded", "issuer", tok.Issuer, "jti", tok.TokenID, "err", err)
 		rq.storeFailed(w, err)
 		return
 	}

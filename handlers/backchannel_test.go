@@ -273,6 +273,22 @@ func TestBackChannelLogoutStoreFailures(t *testing.T) {
 	}
 }
 
+// A provider that retries after the revocation itself failed is not
+// refused as a replay.
+func TestBackChannelLogoutRetryAfterAFailedRevocation(t *testing.T) {
+	is := is.New(t)
+	e := newIDPEnv(t, idpConfig{})
+	f := newBCLFixture(e, 0)
+	token := e.keyA.sign(t, logoutClaims(issuerA, clientA, f.sub, f.sid))
+	e.st.failRevoke.Store(true)
+	checkOAuth(t, e.postLogout(token), 503, "temporarily_unavailable")
+	e.st.failRevoke.Store(false)
+	is.True(e.active(f.inSID1))
+	is.Equal(e.postLogout(token).StatusCode, 200)
+	is.True(!e.active(f.inSID1))
+	checkOAuth(t, e.postLogout(token), 400, "invalid_request") // now it is a replay
+}
+
 func TestBackChannelLogoutRateLimit(t *testing.T) {
 	is := is.New(t)
 	e := newIDPEnv(t, idpConfig{handlers: []handlers.Option{

@@ -112,7 +112,22 @@ func jwksServer(t *testing.T, keys ...signingKey) (string, *atomic.Int64) {
 // whose text must not leak.
 type flakyStore struct {
 	*memstore.Store
-	mode atomic.Int32 // 0 healthy, 1 unavailable, 2 broken
+	mode       atomic.Int32 // 0 healthy, 1 unavailable, 2 broken
+	failRevoke atomic.Bool  // the revocation itself does not answer
+}
+
+func (f *flakyStore) TokenIDUsed(ctx context.Context, issuer, jti string, now time.Time) (bool, error) {
+	if err := f.err(); err != nil {
+		return false, err
+	}
+	return f.Store.TokenIDUsed(ctx, issuer, jti, now)
+}
+
+func (f *flakyStore) EndProviderSession(ctx context.Context, issuer, sid string, now, until time.Time) ([]store.ProviderLink, error) {
+	if f.failRevoke.Load() {
+		return nil, store.ErrUnavailable
+	}
+	return f.Store.EndProviderSession(ctx, issuer, sid, now, until)
 }
 
 const (

@@ -76,6 +76,11 @@ type TokenIDStore interface {
 	// nothing and returns ErrReplayed; the check and the insert are
 	// atomic, so of two concurrent calls with one id exactly one succeeds.
 	UseTokenID(ctx context.Context, issuer, jti string, now, until time.Time) error
+
+	// TokenIDUsed reports whether the token id (issuer, jti) is recorded
+	// and still remembered at now. A caller that must not record an id
+	// before its action succeeds checks with it, acts, and then records.
+	TokenIDUsed(ctx context.Context, issuer, jti string, now time.Time) (bool, error)
 }
 
 // LinkProviderSession calls st's LinkProviderSession, or returns
@@ -116,6 +121,16 @@ func UseTokenID(ctx context.Context, st SessionStore, issuer, jti string, now, u
 		return fmt.Errorf("%w: token ids", ErrUnsupported)
 	}
 	return ts.UseTokenID(ctx, issuer, jti, now, until)
+}
+
+// TokenIDUsed calls st's TokenIDUsed, or returns ErrUnsupported when st is
+// not a TokenIDStore.
+func TokenIDUsed(ctx context.Context, st SessionStore, issuer, jti string, now time.Time) (bool, error) {
+	ts, ok := st.(TokenIDStore)
+	if !ok {
+		return false, fmt.Errorf("%w: token ids", ErrUnsupported)
+	}
+	return ts.TokenIDUsed(ctx, issuer, jti, now)
 }
 
 // ExpiredBatch is how many expired rows of the extension tables (links,

@@ -126,6 +126,17 @@ func (s *Store) ProviderUser(_ context.Context, issuer, subject string) (string,
 	return u, nil
 }
 
+// TokenIDUsed implements store.TokenIDStore.
+func (s *Store) TokenIDUsed(_ context.Context, issuer, jti string, now time.Time) (bool, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return false, store.ErrClosed
+	}
+	until, ok := s.providers.tokenIDs[providerKey{issuer, jti}]
+	return ok && now.Before(until), nil
+}
+
 // UseTokenID implements store.TokenIDStore.
 func (s *Store) UseTokenID(_ context.Context, issuer, jti string, now, until time.Time) error {
 	s.mu.Lock()

@@ -205,6 +205,22 @@ func (s *Store) ProviderUser(ctx context.Context, issuer, subject string) (strin
 	return user, nil
 }
 
+// TokenIDUsed implements store.TokenIDStore.
+func (s *Store) TokenIDUsed(ctx context.Context, issuer, jti string, now time.Time) (bool, error) {
+	if s.closed.Load() {
+		return false, store.ErrClosed
+	}
+	ctx, cancel := store.CallContext(ctx, s.callTimeout)
+	defer cancel()
+	var used bool
+	err := s.pool.QueryRow(ctx, s.names.expand(`SELECT EXISTS (SELECT 1 FROM {used_jtis}
+		WHERE issuer = $1 AND jti = $2 AND until > $3)`), issuer, jti, ts(now)).Scan(&used)
+	if err != nil {
+		return false, s.fail("token id used", err)
+	}
+	return used, nil
+}
+
 // UseTokenID implements store.TokenIDStore. One statement checks and
 // records the id: of two concurrent calls, the second waits for the first
 // and then finds the id remembered.

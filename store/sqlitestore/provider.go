@@ -178,6 +178,22 @@ func (s *Store) ProviderUser(ctx context.Context, issuer, subject string) (strin
 	return user, nil
 }
 
+// TokenIDUsed implements store.TokenIDStore.
+func (s *Store) TokenIDUsed(ctx context.Context, issuer, jti string, now time.Time) (bool, error) {
+	if s.closed.Load() {
+		return false, store.ErrClosed
+	}
+	ctx, cancel := store.CallContext(ctx, s.callTimeout)
+	defer cancel()
+	var used bool
+	err := s.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM used_token_ids
+		WHERE issuer = ? AND jti = ? AND until > ?)`, issuer, jti, nanos(now)).Scan(&used)
+	if err != nil {
+		return false, s.fail("token id used", err)
+	}
+	return used, nil
+}
+
 // UseTokenID implements store.TokenIDStore.
 func (s *Store) UseTokenID(ctx context.Context, issuer, jti string, now, until time.Time) error {
 	const op = "use token id"

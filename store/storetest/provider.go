@@ -28,7 +28,7 @@ import (
 //     ProviderUser of an unknown subject is ErrNotFound.
 //   - UseTokenID accepts an id once per issuer and refuses it with
 //     ErrReplayed until its time passes; of concurrent calls with one id,
-//     exactly one succeeds.
+//     exactly one succeeds. TokenIDUsed reports the same.
 //   - After Close they return store.ErrClosed.
 func runProviderTests(t *testing.T, open func(*testing.T) store.SessionStore) {
 	probe := open(t)
@@ -234,8 +234,20 @@ func testTokenIDs(t *testing.T, s store.SessionStore) {
 	ts := s.(store.TokenIDStore)
 	ctx := t.Context()
 	until := base.Add(5 * time.Minute)
+	used, err := ts.TokenIDUsed(ctx, issuerA, "jti-1", base)
+	is.NoErr(err)
+	is.True(!used)
 	is.NoErr(ts.UseTokenID(ctx, issuerA, "jti-1", base, until))
 	is.True(errors.Is(ts.UseTokenID(ctx, issuerA, "jti-1", base.Add(time.Minute), until), store.ErrReplayed))
+	used, err = ts.TokenIDUsed(ctx, issuerA, "jti-1", base.Add(time.Minute))
+	is.NoErr(err)
+	is.True(used)
+	used, err = ts.TokenIDUsed(ctx, issuerB, "jti-1", base.Add(time.Minute))
+	is.NoErr(err)
+	is.True(!used) // per issuer
+	used, err = ts.TokenIDUsed(ctx, issuerA, "jti-1", until)
+	is.NoErr(err)
+	is.True(!used) // forgotten at its time
 	is.NoErr(ts.UseTokenID(ctx, issuerB, "jti-1", base, until)) // ids are per issuer
 	is.NoErr(ts.UseTokenID(ctx, issuerA, "jti-2", base, until))
 	// Remembered up to its time, forgotten at it.
@@ -293,5 +305,7 @@ func testTokenIDsClosed(t *testing.T, s store.SessionStore) {
 	is := is.New(t)
 	is.NoErr(s.Close())
 	err := s.(store.TokenIDStore).UseTokenID(t.Context(), issuerA, "jti", base, base.Add(time.Hour))
+	is.True(errors.Is(err, store.ErrClosed))
+	_, err = s.(store.TokenIDStore).TokenIDUsed(t.Context(), issuerA, "jti", base)
 	is.True(errors.Is(err, store.ErrClosed))
 }
