@@ -157,7 +157,9 @@ func (h *Handlers) verifyLogoutToken(ctx context.Context, raw string) (*backChan
 	if !ok {
 		return nil, nil, logoutFailure("The logout token's issuer is not a configured provider.")
 	}
-	tok, err := p.verifier.VerifyLogout(ctx, raw)
+	vctx, cancel := context.WithTimeout(ctx, KeyFetchTimeout)
+	defer cancel()
+	tok, err := p.verifier.VerifyLogout(vctx, raw)
 	if err != nil {
 		var expired *oidc.TokenExpiredError
 		if errors.As(err, &expired) {

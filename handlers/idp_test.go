@@ -48,7 +48,7 @@ type signingKey struct {
 	alg  jose.SignatureAlgorithm
 }
 
-func newRSAKey(t *testing.T, kid string) signingKey {
+func newRSAKey(t testing.TB, kid string) signingKey {
 	t.Helper()
 	k, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -57,7 +57,7 @@ func newRSAKey(t *testing.T, kid string) signingKey {
 	return signingKey{kid: kid, priv: k, alg: jose.RS256}
 }
 
-func newECKey(t *testing.T, kid string) signingKey {
+func newECKey(t testing.TB, kid string) signingKey {
 	t.Helper()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -72,7 +72,7 @@ func (k signingKey) public() jose.JSONWebKey {
 }
 
 // sign returns claims as a compact JWS signed with k.
-func (k signingKey) sign(t *testing.T, claims map[string]any) string {
+func (k signingKey) sign(t testing.TB, claims map[string]any) string {
 	t.Helper()
 	signer, err := jose.NewSigner(jose.SigningKey{Algorithm: k.alg, Key: jose.JSONWebKey{Key: k.priv, KeyID: k.kid}},
 		(&jose.SignerOptions{}).WithType("JWT"))
@@ -87,7 +87,7 @@ func (k signingKey) sign(t *testing.T, claims map[string]any) string {
 }
 
 // jwksServer serves the public keys as a JWKS and counts the fetches.
-func jwksServer(t *testing.T, keys ...signingKey) (string, *atomic.Int64) {
+func jwksServer(t testing.TB, keys ...signingKey) (string, *atomic.Int64) {
 	t.Helper()
 	var set jose.JSONWebKeySet
 	for _, k := range keys {
@@ -172,7 +172,7 @@ func (f *flakyStore) List(ctx context.Context, userID string) ([]store.Session, 
 // ExpiryFromIssuedAt) for back-channel logout, and an Okta org for
 // Universal Logout.
 type idpEnv struct {
-	t      *testing.T
+	t      testing.TB
 	st     *flakyStore
 	m      *revoke.Manager
 	srv    *httptest.Server
@@ -190,7 +190,7 @@ type idpConfig struct {
 	manager  []revoke.Option
 }
 
-func newIDPEnv(t *testing.T, cfg idpConfig) *idpEnv {
+func newIDPEnv(t testing.TB, cfg idpConfig) *idpEnv {
 	t.Helper()
 	e := &idpEnv{t: t, logs: &syncBuffer{},
 		keyA: newRSAKey(t, "a1"), keyB: newECKey(t, "b1"), okta: newRSAKey(t, "okta1"), rogue: newRSAKey(t, "a1")}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -21,6 +22,10 @@ const (
 	// DefaultClockSkew is how far in the future a token's iat may be, for
 	// clocks that disagree a little.
 	DefaultClockSkew = time.Minute
+	// KeyFetchTimeout bounds a fetch of a provider's keys (its JWKS), and
+	// how long a request waits for one: a provider that does not answer
+	// makes the token fail verification, not the request hang.
+	KeyFetchTimeout = 10 * time.Second
 )
 
 // OIDCProvider is an OpenID provider whose back-channel logout tokens the
@@ -60,8 +65,11 @@ type OIDCProvider struct {
 // DiscoverOIDCProvider reads the provider's OpenID configuration from
 // issuer (its /.well-known/openid-configuration) and returns an
 // OIDCProvider for clientID whose KeySet fetches the provider's JWKS, and
-// whose SigningAlgs are those the provider announces for ID tokens.
+// whose SigningAlgs are those the provider announces for ID tokens. Every
+// fetch, of the configuration and later of the keys, is bounded by
+// KeyFetchTimeout.
 func DiscoverOIDCProvider(ctx context.Context, issuer, clientID string) (OIDCProvider, error) {
+	ctx = oidc.ClientContext(ctx, &http.Client{Timeout: KeyFetchTimeout})
 	p, err := oidc.NewProvider(ctx, issuer)
 	if err != nil {
 		return OIDCProvider{}, fmt.Errorf("handlers: discover %s: %w", issuer, err)

@@ -339,7 +339,9 @@ func (h *Handlers) verifyUniversalLogoutJWT(ctx context.Context, raw string) (Gr
 	if _, err := jwt.ParseSigned(raw, u.algs); err != nil {
 		return Grant{}, fmt.Errorf("algorithm not accepted: %w", err)
 	}
-	payload, err := u.KeySet.VerifySignature(ctx, raw)
+	vctx, cancel := context.WithTimeout(ctx, KeyFetchTimeout)
+	defer cancel()
+	payload, err := u.KeySet.VerifySignature(vctx, raw)
 	if err != nil {
 		return Grant{}, fmt.Errorf("signature: %w", err)
 	}
