@@ -89,6 +89,10 @@ func DiscoverOIDCProvider(ctx context.Context, issuer, clientID string) (OIDCPro
 	return OIDCProvider{Issuer: issuer, ClientID: clientID, KeySet: ks, SigningAlgs: meta.Algs}, nil
 }
 
+// ProviderActor is the audit actor (revoke.Cause.Actor) of a revocation an
+// identity provider asked for: "idp:" and its issuer.
+func ProviderActor(issuer string) string { return "idp:" + issuer }
+
 // backChannelProvider is a configured OIDCProvider with its verifier.
 type backChannelProvider struct {
 	OIDCProvider

@@ -18,10 +18,6 @@ import (
 	"github.com/revokehq/revoke/store"
 )
 
-// ProviderActor is the audit actor (revoke.Cause.Actor) of a revocation an
-// identity provider asked for: "idp:" and its issuer.
-func ProviderActor(issuer string) string { return "idp:" + issuer }
-
 // DefaultUniversalLogoutMaxLife bounds how far in the future a Universal
 // Logout token's exp may lie: its jti is remembered until then.
 const DefaultUniversalLogoutMaxLife = 15 * time.Minute

@@ -247,7 +247,7 @@ func testTokenIDs(t *testing.T, s store.SessionStore) {
 	is.True(!used) // per issuer
 	used, err = ts.TokenIDUsed(ctx, issuerA, "jti-1", until)
 	is.NoErr(err)
-	is.True(!used) // forgotten at its time
+	is.True(!used)                                              // forgotten at its time
 	is.NoErr(ts.UseTokenID(ctx, issuerB, "jti-1", base, until)) // ids are per issuer
 	is.NoErr(ts.UseTokenID(ctx, issuerA, "jti-2", base, until))
 	// Remembered up to its time, forgotten at it.
