@@ -26,6 +26,7 @@ type LoginOption func(*login) error
 type login struct {
 	authenticatedAt time.Time
 	keepPrevious    bool
+	provider        *ProviderIdentity // see FromProvider
 }
 
 // AuthenticatedAt records when the user's credentials were checked, when
@@ -103,10 +104,16 @@ func (m *Manager) Create(ctx context.Context, userID string, d Device, opts ...L
 		IP:              d.IP,
 		UserAgent:       d.UserAgent,
 	}
+	if err := m.checkProvider(l.provider); err != nil {
+		return Session{}, "", err
+	}
 	token := newToken()
 	s.TokenHash = HashToken(token)
 	if err := m.store.Create(ctx, s); err != nil {
 		return Session{}, "", fmt.Errorf("revoke: create session: %w", err)
+	}
+	if err := m.linkProvider(ctx, s, l.provider); err != nil {
+		return Session{}, "", err
 	}
 	return s, token, nil
 }

@@ -286,8 +286,10 @@ func concretePath(pattern string) string {
 
 func familyOfPath(p string) handlers.Family {
 	switch {
-	case strings.HasPrefix(p, "/api/"):
+	case strings.HasPrefix(p, "/api/"), strings.HasPrefix(p, "/oauth2/"):
 		return handlers.FamilyOkta
+	case strings.HasPrefix(p, "/auth/oidc/"):
+		return handlers.FamilyOIDC
 	case strings.HasPrefix(p, "/auth/admin/"):
 		return handlers.FamilyAdmin
 	}
@@ -339,7 +341,8 @@ func wrongMethodInputs() []badInput {
 		}
 		allowed[slashed] = append(allowed[slashed], rt.Method)
 	}
-	codes := map[handlers.Family]string{handlers.FamilyOkta: "E0000022", handlers.FamilyAdmin: "METHOD_NOT_ALLOWED"}
+	codes := map[handlers.Family]string{handlers.FamilyOkta: "E0000022", handlers.FamilyAdmin: "METHOD_NOT_ALLOWED",
+		handlers.FamilyOIDC: "invalid_request"}
 	var out []badInput
 	for _, p := range paths {
 		for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "delete", "BREW"} {
@@ -369,6 +372,8 @@ func credentialInputs() []badInput {
 				want = in.oktaAdmin
 			case rt.Family == handlers.FamilyKratos:
 				want = in.kratos
+			case rt.Family == handlers.FamilyOIDC:
+				want = answer{400, "invalid_request"} // no logout token, whatever the credentials
 			}
 			out = append(out, badInput{
 				name: in.name + " to " + rt.Method + " " + rt.Pattern, method: rt.Method, path: concretePath(rt.Pattern),
@@ -732,6 +737,8 @@ func checkFamilyError(t *testing.T, fam handlers.Family, method string, r respon
 	switch fam {
 	case handlers.FamilyOkta:
 		checkOkta(t, r, status, code)
+	case handlers.FamilyOIDC:
+		checkOAuth(t, r, status, code)
 	case handlers.FamilyKratos:
 		v := checkKratos(t, r, status)
 		if code != "" {

@@ -39,6 +39,8 @@ func (rq *request) fail(w http.ResponseWriter, p problem) {
 		rq.oktaProblem(w, p)
 	case FamilyKratos:
 		rq.kratosProblem(w, p, nil)
+	case FamilyOIDC:
+		rq.oauthProblem(w, p)
 	default:
 		rq.adminProblem(w, p)
 	}

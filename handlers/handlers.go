@@ -17,6 +17,9 @@
 //	  DELETE /auth/admin/api/users/{id}/sessions/{sessionId}  AdminRevokeSession     (admin)
 //	  GET    /auth/admin/api/users/{id}/sessions              AdminListSessions      (admin)
 //	  DELETE /auth/admin/api/users/{id}/sessions              AdminRevokeAllSessions (admin)
+//	Identity providers (see WithBackChannelLogout, WithUniversalLogout)
+//	  POST   /auth/oidc/backchannel-logout                BackChannelLogout       (signed logout token)
+//	  POST   /oauth2/v1/global-token-revocation           GlobalTokenRevocation   (provider JWT or admin)
 //
 // Mount registers them all on a ServeMux; each is also available as its own
 // http.Handler (the method of the same name) for apps that mount it on a
@@ -98,6 +101,8 @@ var routes = []Route{
 	{http.MethodDelete, "/auth/admin/api/users/{id}/sessions/{sessionId}", FamilyAdmin, "AdminRevokeSession", "Revoke a single user session"},
 	{http.MethodGet, "/auth/admin/api/users/{id}/sessions", FamilyAdmin, "AdminListSessions", "List a user's sessions"},
 	{http.MethodDelete, "/auth/admin/api/users/{id}/sessions", FamilyAdmin, "AdminRevokeAllSessions", "Revoke all of a user's sessions"},
+	{http.MethodPost, "/auth/oidc/backchannel-logout", FamilyOIDC, "BackChannelLogout", "OpenID Connect back-channel logout"},
+	{http.MethodPost, "/oauth2/v1/global-token-revocation", FamilyOkta, "GlobalTokenRevocation", "Sign a user out everywhere (Universal Logout)"},
 }
 
 // Routes returns every endpoint the package serves, at its default path.
@@ -124,6 +129,7 @@ type Handlers struct {
 	routeLimits map[string]RateLimit // by Route.Name; overrides the family's
 	routeLim    map[string]*limiter  // nil for a route whose limit is off
 	byName      map[string]http.Handler
+	idp         idpConfig // identity-provider routes; see oidc_provider.go
 }
 
 // Option configures Handlers.
@@ -225,6 +231,8 @@ func New(m *revoke.Manager, opts ...Option) (*Handlers, error) {
 		"AdminRevokeSession":     h.route("AdminRevokeSession", anySession, h.adminRevokeSession),
 		"AdminListSessions":      h.route("AdminListSessions", anySession, h.adminListSessions),
 		"AdminRevokeAllSessions": h.route("AdminRevokeAllSessions", anySession, h.adminRevokeAllSessions),
+		"BackChannelLogout":      h.route("BackChannelLogout", noSession, h.backChannelLogout),
+		"GlobalTokenRevocation":  h.route("GlobalTokenRevocation", anySession, h.globalTokenRevocation),
 	}
 	return h, nil
 }

@@ -390,7 +390,7 @@ func TestRoutesMountWithoutConflict(t *testing.T) {
 			"{userId}", "u1", "{id}", "x1", "{sessionId}", "s1").Replace(rt.Pattern), nil))
 		is.Equal(pattern, key) // each route is served by its own pattern
 	}
-	is.Equal(len(seen), 9)
+	is.Equal(len(seen), 11)
 }
 
 func TestNewRejectsBadOptions(t *testing.T) {

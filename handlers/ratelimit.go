@@ -52,7 +52,7 @@ const addressFactor = 10
 
 func defaultRateLimits() map[Family]RateLimit {
 	d := RateLimit{Requests: DefaultRateLimitRequests, Window: DefaultRateLimitWindow}
-	return map[Family]RateLimit{FamilyOkta: d, FamilyKratos: d, FamilyAdmin: d}
+	return map[Family]RateLimit{FamilyOkta: d, FamilyKratos: d, FamilyAdmin: d, FamilyOIDC: d}
 }
 
 // WithRateLimit sets the rate limit of a family (default 600 requests a
@@ -96,7 +96,7 @@ func WithRouteRateLimit(name string, rl RateLimit) Option {
 func WithoutRateLimit(families ...Family) Option {
 	return func(h *Handlers) error {
 		if len(families) == 0 {
-			families = []Family{FamilyOkta, FamilyKratos, FamilyAdmin}
+			families = []Family{FamilyOkta, FamilyKratos, FamilyAdmin, FamilyOIDC}
 		}
 		for _, f := range families {
 			if _, ok := h.limits[f]; !ok {

@@ -31,6 +31,7 @@ type Store struct {
 	byUser    map[string]map[*store.Session]struct{} // user id -> sessions
 	notBefore map[string]time.Time                   // user id -> not-before time
 	pages     map[string]*userPages                  // user id -> sessions in listing order (page.go)
+	providers providerIndex                          // see provider.go
 	closed    bool
 	stop      chan struct{}
 	stopped   chan struct{}
@@ -308,6 +309,7 @@ func (s *Store) Close() error {
 		s.mu.Lock()
 		s.closed = true
 		s.byID, s.byHash, s.byOddHash, s.byUser, s.notBefore, s.pages = nil, nil, nil, nil, nil, nil
+		s.providers = providerIndex{}
 		s.mu.Unlock()
 	})
 	return nil

@@ -27,6 +27,7 @@ type names struct {
 
 	pageIdx string
 	liveIdx string
+	idp     idpNames // see provider.go
 }
 
 func newNames(schema, table string) names {
@@ -47,6 +48,7 @@ func newNames(schema, table string) names {
 
 		pageIdx: local("_user_page_idx"),
 		liveIdx: local("_live_user_idx"),
+		idp:     newIDPNames(schema, table),
 	}
 }
 
@@ -66,7 +68,7 @@ func (n names) expand(text string) string {
 
 		"{page_idx}", n.pageIdx,
 		"{live_idx}", n.liveIdx,
-	).Replace(text)
+	).Replace(n.idp.expand(text))
 }
 
 // migrations[i] takes the schema from version i to version i+1. Append new
@@ -139,6 +141,10 @@ var migrations = []string{
 	DROP INDEX {schema}.{user_idx};
 	CREATE INDEX {live_idx} ON {table} (user_id, LEAST(expires_at, idle_expires_at)) WHERE revoked_at IS NULL;
 	DROP INDEX {schema}.{unrevoked_idx};`,
+
+	// 5: identity-provider sign-ins (store.ProviderStore) and used token
+	// ids (store.TokenIDStore); see provider.go.
+	providerMigration,
 }
 
 // migrate brings the schema up to date in one transaction. An advisory lock

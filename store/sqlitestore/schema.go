@@ -72,6 +72,10 @@ var migrations = []string{
 	CREATE INDEX sessions_live_by_user
 		ON sessions (user_id, MIN(expires_at, idle_expires_at), created_at, id, revoked_at)
 		WHERE revoked_at IS NULL;`,
+
+	// 6: identity-provider sign-ins (store.ProviderStore) and used token
+	// ids (store.TokenIDStore); see provider.go.
+	providerMigration,
 }
 
 // migrate brings the schema up to date in one immediate transaction, so that

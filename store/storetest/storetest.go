@@ -139,6 +139,7 @@ func Run(t *testing.T, open func(t *testing.T) store.SessionStore) {
 			tt.fn(t, openStore(t, open))
 		})
 	}
+	runProviderTests(t, open)
 }
 
 // NewSession returns an active session for userID created at now, with a
