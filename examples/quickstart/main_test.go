@@ -169,6 +169,11 @@ func TestSessionsPage(t *testing.T) {
 	is.Equal(loc, "/login")
 	code, _, _ = laptop.do(http.MethodGet, "/", nil)
 	is.Equal(code, http.StatusSeeOther)
+	// A form of the page, posted once signed out, leads to the form alone:
+	// coming back to a POST-only route with a GET would be a 405.
+	code, loc, _ = laptop.do(http.MethodPost, "/sessions/revoke-others", url.Values{})
+	is.Equal(code, http.StatusSeeOther)
+	is.Equal(loc, "/login")
 }
 
 // TestAdmin: an administrator signs a user out from the page or through the
