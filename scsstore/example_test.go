@@ -3,6 +3,7 @@ package scsstore_test
 import (
 	"context"
 	"fmt"
+	"log"
 
 	"github.com/alexedwards/scs/v2"
 
@@ -20,16 +21,29 @@ func ExampleNew() {
 	sm.Store = scsstore.New(st, scsstore.WithUserKey("userID"))
 	m, err := revoke.New(st, scsstore.ManagerOptions(sm)...)
 	if err != nil {
-		panic(err)
+		log.Fatal(err)
 	}
 
 	// What LoadAndSave does around a login request.
-	ctx, _ := sm.Load(context.Background(), "")
+	ctx, err := sm.Load(context.Background(), "")
+	if err != nil {
+		log.Fatal(err)
+	}
 	sm.Put(ctx, "userID", "alice")
-	token, _, _ := sm.Commit(ctx)
+	token, _, err := sm.Commit(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
 
-	n, _ := m.RevokeAll(context.Background(), "alice", revoke.Cause{Actor: "admin", Reason: "password reset"})
-	ctx, _ = sm.Load(context.Background(), token)
+	cause := revoke.Cause{Actor: revoke.AdminActor("ops"), Reason: "password reset"}
+	n, err := m.RevokeAll(context.Background(), "alice", cause)
+	if err != nil {
+		log.Fatal(err)
+	}
+	ctx, err = sm.Load(context.Background(), token)
+	if err != nil {
+		log.Fatal(err)
+	}
 	fmt.Printf("revoked %d; user after revocation: %q\n", n, sm.GetString(ctx, "userID"))
 	// Output: revoked 1; user after revocation: ""
 }

@@ -74,6 +74,9 @@ func newServer(m *revoke.Manager, adminToken string) (http.Handler, error) {
 		handlers.WithAdminSessions(func(_ context.Context, userID string) (bool, error) {
 			return isAdmin(userID), nil // administrators may also use their session
 		}),
+		handlers.WithUserLookup(func(_ context.Context, userID string) (bool, error) {
+			return knownUser(userID), nil // unknown users get the API's 404
+		}),
 	)
 	if err != nil {
 		return nil, err
@@ -81,17 +84,18 @@ func newServer(m *revoke.Manager, adminToken string) (http.Handler, error) {
 	a := &app{m: m}
 	pages := m.RedirectToLogin("/login") // HTML pages; RequireSession answers 401 JSON, for APIs
 
-	app := http.NewServeMux()
-	app.HandleFunc("GET /login", a.loginForm)
-	app.HandleFunc("POST /login", a.login)
-	app.HandleFunc("POST /logout", a.logout)
-	app.Handle("GET /{$}", pages(http.HandlerFunc(a.sessionsPage)))
-	app.Handle("POST /sessions/{id}/revoke", pages(http.HandlerFunc(a.revokeSession)))
-	app.Handle("POST /sessions/revoke-others", pages(http.HandlerFunc(a.revokeOthers)))
-	app.Handle("POST /admin/sign-out-user", pages(http.HandlerFunc(a.signOutUser)))
+	routes := http.NewServeMux()
+	routes.HandleFunc("GET /login", a.loginForm)
+	routes.HandleFunc("POST /login", a.login)
+	routes.HandleFunc("POST /logout", a.logout)
+	routes.Handle("GET /{$}", pages(http.HandlerFunc(a.sessionsPage)))
+	routes.Handle("POST /sessions/{id}/revoke", pages(http.HandlerFunc(a.revokeSession)))
+	routes.Handle("POST /sessions/revoke-others", pages(http.HandlerFunc(a.revokeOthers)))
+	routes.Handle("POST /admin/sign-out-user", pages(http.HandlerFunc(a.signOutUser)))
 
 	mux := http.NewServeMux()
 	h.Mount(mux) // the handlers resolve sessions themselves
-	mux.Handle("/", http.NewCrossOriginProtection().Handler(m.Middleware(app)))
+	// The app's routes: sessions resolved, cross-site form posts refused.
+	mux.Handle("/", http.NewCrossOriginProtection().Handler(m.Middleware(routes)))
 	return mux, nil
 }

@@ -211,6 +211,8 @@ func TestAdmin(t *testing.T) {
 	is.Equal(code, http.StatusNoContent)
 	code, _, _ = bob.do(http.MethodGet, "/", nil)
 	is.Equal(code, http.StatusSeeOther)
+	code, _, _ = curl.do(http.MethodDelete, "/api/v1/users/mallory/sessions", nil, "Authorization", "SSWS "+adminToken)
+	is.Equal(code, http.StatusNotFound) // not a user of the app
 }
 
 // TestCrossSiteForm: a form posted from another site ends no session.

@@ -1,7 +1,8 @@
 // Command scs is a typical github.com/alexedwards/scs/v2 application that
 // gained revocation: "sign out everywhere" for users and session revocation
-// for administrators. Compared with the app it was, two things changed: the
-// line that sets the scs store, and the line that mounts the handlers.
+// for administrators. Compared with the app it was, the line that sets the
+// scs store changed; a Manager, the mounted handlers and a BindUser call at
+// sign-in were added.
 //
 //	go run ./examples/scs -addr 127.0.0.1:8082
 package main
@@ -65,32 +66,34 @@ func main() {
 	}
 }
 
-// newApp wires the app. Everything but the two marked lines is what an scs
-// app already has.
+// newApp wires the app. Everything but the lines marked "changed" and
+// "added" is what an scs app already has.
 func newApp(st store.DataStore, adminToken string) (http.Handler, error) {
 	sm := scs.New()
 	sm.Lifetime = 24 * time.Hour
 	sm.IdleTimeout = 2 * time.Hour
-	sm.Cookie.Secure = false // served over plain http on 127.0.0.1
 	sm.HashTokenInStore = true
 
-	// Changed line 1: the scs store is backed by a revoke store, which
-	// indexes each session by the user id the app puts under "userID".
-	sm.Store = scsstore.New(st, scsstore.WithUserKey("userID"), scsstore.WithHashedTokens())
+	// Changed: scs keeps its sessions in a revoke store, which indexes each
+	// one by the user id the app puts under "userID".
+	sm.Store = scsstore.New(st, scsstore.WithUserKey("userID"))
 
-	// The Manager resolves scs's cookie and keeps scs's timeouts.
+	// Added, once sm is configured: a Manager that reads scs's cookie and
+	// keeps scs's timeouts, and the revocation endpoints.
 	m, err := revoke.New(st, scsstore.ManagerOptions(sm)...)
 	if err != nil {
 		return nil, err
 	}
 	h, err := handlers.New(m,
-		handlers.WithAdminTokens(adminToken),
-		handlers.WithUserLookup(func(_ context.Context, id string) (bool, error) { return users[id], nil }))
+		handlers.WithAdminTokens(adminToken), // at least 16 characters
+		handlers.WithUserLookup(func(_ context.Context, id string) (bool, error) { return users[id], nil }),
+	)
 	if err != nil {
 		return nil, err
 	}
-
 	mux := http.NewServeMux()
+	h.Mount(mux) // "sign out everywhere", "sign out other devices", the admin API
+
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 		user := r.FormValue("user")
 		if !users[user] { // a real app checks a password here
@@ -102,6 +105,9 @@ func newApp(st store.DataStore, adminToken string) (http.Handler, error) {
 			return
 		}
 		sm.Put(r.Context(), "userID", user)
+		// Added: the sign-in counts from now, so that a "sign out
+		// everywhere" before the end of this request refuses it.
+		scsstore.BindUser(r.Context(), sm, user)
 		fmt.Fprintf(w, "signed in as %s\n", user)
 	})
 	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
@@ -117,11 +123,6 @@ func newApp(st store.DataStore, adminToken string) (http.Handler, error) {
 		}
 		fmt.Fprintf(w, "hello, %s\n", user)
 	})
-
-	// Changed line 2: "sign out everywhere", "sign out other devices" and
-	// the admin API, at their documented paths.
-	h.Mount(mux)
-
 	return sm.LoadAndSave(mux), nil
 }
 
