@@ -3,7 +3,6 @@ package scsstore_test
 import (
 	"context"
 	"fmt"
-	"log"
 
 	"github.com/alexedwards/scs/v2"
 
@@ -21,28 +20,28 @@ func ExampleNew() {
 	sm.Store = scsstore.New(st, scsstore.WithUserKey("userID"))
 	m, err := revoke.New(st, scsstore.ManagerOptions(sm)...)
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 
 	// What LoadAndSave does around a login request.
 	ctx, err := sm.Load(context.Background(), "")
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 	sm.Put(ctx, "userID", "alice")
 	token, _, err := sm.Commit(ctx)
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 
 	cause := revoke.Cause{Actor: revoke.AdminActor("ops"), Reason: "password reset"}
 	n, err := m.RevokeAll(context.Background(), "alice", cause)
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 	ctx, err = sm.Load(context.Background(), token)
 	if err != nil {
-		log.Fatal(err)
+		panic(err)
 	}
 	fmt.Printf("revoked %d; user after revocation: %q\n", n, sm.GetString(ctx, "userID"))
 	// Output: revoked 1; user after revocation: ""

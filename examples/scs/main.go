@@ -1,8 +1,8 @@
 // Command scs is a typical github.com/alexedwards/scs/v2 application that
 // gained revocation: "sign out everywhere" for users and session revocation
 // for administrators. Compared with the app it was, the line that sets the
-// scs store changed; a Manager, the mounted handlers and a BindUser call at
-// sign-in were added.
+// scs store changed, and a Manager, the mounted handlers and a BindUser call
+// at sign-in were added.
 //
 //	go run ./examples/scs -addr 127.0.0.1:8082
 package main
@@ -66,20 +66,19 @@ func main() {
 	}
 }
 
-// newApp wires the app. Everything but the lines marked "changed" and
-// "added" is what an scs app already has.
+// newApp wires the app. Everything but the marked lines is what an scs app
+// already has.
 func newApp(st store.DataStore, adminToken string) (http.Handler, error) {
 	sm := scs.New()
 	sm.Lifetime = 24 * time.Hour
 	sm.IdleTimeout = 2 * time.Hour
 	sm.HashTokenInStore = true
 
-	// Changed: scs keeps its sessions in a revoke store, which indexes each
-	// one by the user id the app puts under "userID".
-	sm.Store = scsstore.New(st, scsstore.WithUserKey("userID"))
+	// Changed line 1: the scs store is backed by a revoke store, which
+	// indexes each session by the user id the app puts under "userID".
+	sm.Store = scsstore.New(st, scsstore.WithUserKey("userID"), scsstore.WithHashedTokens())
 
-	// Added, once sm is configured: a Manager that reads scs's cookie and
-	// keeps scs's timeouts, and the revocation endpoints.
+	// The Manager resolves scs's cookie and keeps scs's timeouts.
 	m, err := revoke.New(st, scsstore.ManagerOptions(sm)...)
 	if err != nil {
 		return nil, err
@@ -91,9 +90,18 @@ func newApp(st store.DataStore, adminToken string) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	mux := http.NewServeMux()
-	h.Mount(mux) // "sign out everywhere", "sign out other devices", the admin API
 
+	// Changed line 2: "sign out everywhere", "sign out other devices" and
+	// the admin API, on a mux of their own in front of the app's routes.
+	root := http.NewServeMux()
+	h.Mount(root)
+	root.Handle("/", routes(sm))
+	return sm.LoadAndSave(root), nil
+}
+
+// routes are the app's own routes, as they were, but for one added line.
+func routes(sm *scs.SessionManager) *http.ServeMux {
+	mux := http.NewServeMux()
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 		user := r.FormValue("user")
 		if !users[user] { // a real app checks a password here
@@ -115,7 +123,7 @@ func newApp(st store.DataStore, adminToken string) (http.Handler, error) {
 			http.Error(w, "logout failed", http.StatusInternalServerError)
 		}
 	})
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
 		user := sm.GetString(r.Context(), "userID")
 		if user == "" {
 			fmt.Fprintln(w, "not signed in")
@@ -123,7 +131,7 @@ func newApp(st store.DataStore, adminToken string) (http.Handler, error) {
 		}
 		fmt.Fprintf(w, "hello, %s\n", user)
 	})
-	return sm.LoadAndSave(mux), nil
+	return mux
 }
 
 // users stands in for the app's user table.
