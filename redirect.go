@@ -24,6 +24,7 @@ func (m *Manager) RedirectToLogin(loginPath string) func(http.Handler) http.Hand
 				next.ServeHTTP(w, r)
 				return
 			}
+			m.warnNoMiddleware(r)
 			target := loginPath
 			revisitable := r.Method == http.MethodGet || r.Method == http.MethodHead
 			if page := r.URL.RequestURI(); revisitable && page != loginPath {
