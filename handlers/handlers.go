@@ -287,6 +287,11 @@ func (h *Handlers) AdminRevokeAllSessions() http.Handler {
 // the pattern. A request with another method on one of these paths gets 405
 // with an Allow header, in the family's error shape, and a path whose last id
 // is empty ("/auth/sessions/") gets its route's 400.
+//
+// Those answers come from patterns without a method, which net/http cannot
+// order against an app pattern such as "GET /": registering both on one mux
+// panics. Mount on a mux of its own and route the app's mux behind it at "/",
+// as the package example does.
 func (h *Handlers) Mount(mux *http.ServeMux) {
 	allow := make(map[string][]string)
 	var paths []string
