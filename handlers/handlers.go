@@ -40,6 +40,11 @@
 //	h.Mount(mux)
 //	mux.Handle("/", m.Middleware(appRoutes))
 //
+// Mount on a mux of its own, as here, with the app's routes behind it at "/":
+// some of Mount's patterns name no method (they answer other methods with
+// 405 in the family's shape), and net/http cannot order them against an app
+// pattern such as "GET /", so registering both on one mux panics.
+//
 // Wrapping the whole mux works too (a session the Middleware resolved is
 // used as it is, not looked up again), with two differences. A store
 // failure while resolving is answered by the Middleware, before any handler
@@ -287,11 +292,6 @@ func (h *Handlers) AdminRevokeAllSessions() http.Handler {
 // the pattern. A request with another method on one of these paths gets 405
 // with an Allow header, in the family's error shape, and a path whose last id
 // is empty ("/auth/sessions/") gets its route's 400.
-//
-// Those answers come from patterns without a method, which net/http cannot
-// order against an app pattern such as "GET /": registering both on one mux
-// panics. Mount on a mux of its own and route the app's mux behind it at "/",
-// as the package example does.
 func (h *Handlers) Mount(mux *http.ServeMux) {
 	allow := make(map[string][]string)
 	var paths []string
