@@ -73,8 +73,9 @@ type Manager struct {
 	unauthorized  http.Handler
 	clientIP      func(*http.Request) string
 
-	plainHTTP      bool        // WithInsecureDevelopmentCookie
-	insecureWarned atomic.Bool // the Secure-over-HTTP warning was logged
+	plainHTTP          bool        // WithInsecureDevelopmentCookie
+	insecureWarned     atomic.Bool // the Secure-over-HTTP warning was logged
+	noMiddlewareWarned atomic.Bool // the guard-without-Middleware error was logged
 
 	oauthRevoker    OAuthTokenRevoker
 	deviceForgetter DeviceForgetter

@@ -80,6 +80,11 @@ const minAdminToken = 16
 // "admin-token:" and the first 8 hex digits of the token's hash, which names
 // the token without revealing it. Static tokens are checked before any other
 // authorizer.
+//
+// Each token must be at least 16 characters long, without whitespace (for
+// example 24 random bytes in hex, openssl rand -hex 24), and at least one
+// must be given: New fails otherwise, since a short token could be guessed
+// and would let anyone revoke every session.
 func WithAdminTokens(tokens ...string) Option {
 	return func(h *Handlers) error {
 		if len(tokens) == 0 {

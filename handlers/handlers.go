@@ -46,6 +46,11 @@
 //	h.Mount(mux)
 //	mux.Handle("/", m.Middleware(appRoutes))
 //
+// Mount on a mux of its own, as here, with the app's routes behind it at "/":
+// some of Mount's patterns name no method (they answer other methods with
+// 405 in the family's shape), and net/http cannot order them against an app
+// pattern such as "GET /", so registering both on one mux panics.
+//
 // Wrapping the whole mux works too (a session the Middleware resolved is
 // used as it is, not looked up again), with two differences. A store
 // failure while resolving is answered by the Middleware, before any handler

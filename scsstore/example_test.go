@@ -24,12 +24,25 @@ func ExampleNew() {
 	}
 
 	// What LoadAndSave does around a login request.
-	ctx, _ := sm.Load(context.Background(), "")
+	ctx, err := sm.Load(context.Background(), "")
+	if err != nil {
+		panic(err)
+	}
 	sm.Put(ctx, "userID", "alice")
-	token, _, _ := sm.Commit(ctx)
+	token, _, err := sm.Commit(ctx)
+	if err != nil {
+		panic(err)
+	}
 
-	n, _ := m.RevokeAll(context.Background(), "alice", revoke.Cause{Actor: "admin", Reason: "password reset"})
-	ctx, _ = sm.Load(context.Background(), token)
+	cause := revoke.Cause{Actor: revoke.AdminActor("ops"), Reason: "password reset"}
+	n, err := m.RevokeAll(context.Background(), "alice", cause)
+	if err != nil {
+		panic(err)
+	}
+	ctx, err = sm.Load(context.Background(), token)
+	if err != nil {
+		panic(err)
+	}
 	fmt.Printf("revoked %d; user after revocation: %q\n", n, sm.GetString(ctx, "userID"))
 	// Output: revoked 1; user after revocation: ""
 }
