@@ -77,7 +77,7 @@ func (f *failStore) Get(ctx context.Context, id string) (store.Session, error) {
 	return f.SessionStore.Get(ctx, id)
 }
 
-func (f *failStore) GetByTokenHash(ctx context.Context, h []byte) (store.Session, error) {
+func (f *failStore) GetByTokenHash(ctx context.Context, h [32]byte) (store.Session, error) {
 	f.lookups.Add(1)
 	if err := f.err("GetByTokenHash"); err != nil {
 		return store.Session{}, err

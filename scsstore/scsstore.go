@@ -492,10 +492,10 @@ func (s *Store) markEndedTwice(ctx context.Context, sess store.Session, now time
 	return err
 }
 
-func randomHash() []byte {
+func randomHash() [sha256.Size]byte {
 	var b [sha256.Size]byte
 	_, _ = rand.Read(b[:]) // never fails: see crypto/rand.Read
-	return b[:]
+	return b
 }
 
 // AllCtx implements scs.IterableCtxStore. It costs O(all sessions), as
@@ -596,16 +596,15 @@ func newStandIn() string {
 
 // hashOf returns the revoke token hash (SHA-256 of the raw token) for what
 // scs passes: the raw token, or with hashed tokens its SHA-256 in base64url.
-func (s *Store) hashOf(token string) ([]byte, bool) {
+func (s *Store) hashOf(token string) ([sha256.Size]byte, bool) {
 	if !s.hashedTokens() {
-		h := sha256.Sum256([]byte(token))
-		return h[:], true
+		return sha256.Sum256([]byte(token)), true
 	}
 	h, err := base64.RawURLEncoding.DecodeString(token)
 	if err != nil || len(h) != sha256.Size {
-		return nil, false
+		return [sha256.Size]byte{}, false
 	}
-	return h, true
+	return [sha256.Size]byte(h), true
 }
 
 func (s *Store) userOf(values map[string]any) string {

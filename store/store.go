@@ -7,6 +7,7 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
@@ -48,9 +49,9 @@ var (
 // an administrator must not carry what resolves its token or the app's
 // private values.
 type Session struct {
-	ID        string // public, random, stable for the session's life
-	UserID    string // empty for a session bound to no user (see scsstore)
-	TokenHash []byte `json:"-"` // SHA-256 of the current token (32 bytes)
+	ID        string            // public, random, stable for the session's life
+	UserID    string            // empty for a session bound to no user (see scsstore)
+	TokenHash [sha256.Size]byte `json:"-"` // SHA-256 of the current token
 
 	CreatedAt time.Time
 	// AuthenticatedAt is when the user's credentials were checked for this
@@ -76,6 +77,15 @@ type Session struct {
 	// Data is an opaque payload kept with the session, such as scs's
 	// encoded session values (see scsstore). Most sessions have none.
 	Data []byte `json:"-"`
+}
+
+// TokenHashOf returns b, a token hash as a database stores it, as a
+// Session.TokenHash, or an error when b is not a SHA-256 digest long.
+func TokenHashOf(b []byte) ([sha256.Size]byte, error) {
+	if len(b) != sha256.Size {
+		return [sha256.Size]byte{}, fmt.Errorf("store: a token hash of %d bytes, not %d", len(b), sha256.Size)
+	}
+	return [sha256.Size]byte(b), nil
 }
 
 // Revoked reports whether the session has been revoked.
@@ -194,7 +204,7 @@ type SessionStore interface {
 
 	// GetByTokenHash returns the session whose current token hashes to hash,
 	// active or not. Unknown hashes give ErrNotFound.
-	GetByTokenHash(ctx context.Context, hash []byte) (Session, error)
+	GetByTokenHash(ctx context.Context, hash [sha256.Size]byte) (Session, error)
 
 	// List returns every session the store holds for the user, active,
 	// revoked and expired alike, newest first (in Cursor's order). An
@@ -224,7 +234,7 @@ type SessionStore interface {
 	// against session fixation). The old token stops working at once. It
 	// returns ErrInactive for a revoked or expired session and ErrDuplicate
 	// when the new hash is taken.
-	ReplaceToken(ctx context.Context, id string, newHash []byte, now time.Time) error
+	ReplaceToken(ctx context.Context, id string, newHash [sha256.Size]byte, now time.Time) error
 
 	// Revoke marks every session picked by sel that is active at now as
 	// revoked at now with the given reason, atomically, and returns the ids

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -18,7 +19,7 @@ func TestSessionJSONOmitsSecrets(t *testing.T) {
 	s := store.Session{
 		ID:            "sess-1",
 		UserID:        "alice",
-		TokenHash:     []byte("0123456789abcdef0123456789abcdef"),
+		TokenHash:     [32]byte([]byte("0123456789abcdef0123456789abcdef")),
 		CreatedAt:     now,
 		LastSeenAt:    now,
 		ExpiresAt:     now.Add(time.Hour),
@@ -40,6 +41,7 @@ func TestSessionJSONOmitsSecrets(t *testing.T) {
 	}
 	for _, leak := range []string{
 		"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY", // the hash, base64
+		"48,49,50,51,52,53,54,55,56,57",               // the hash, as an array
 		"c2VjcmV0IHNjcyB2YWx1ZXM",                     // the data, base64
 	} {
 		if strings.Contains(string(b), leak) {
@@ -113,6 +115,21 @@ func TestSelectionCheck(t *testing.T) {
 	} {
 		if got := c.sel.Check(); !errors.Is(got, c.want) || (c.want == nil && got != nil) {
 			t.Errorf("%+v.Check() = %v, want %v", c.sel, got, c.want)
+		}
+	}
+}
+
+// TestTokenHashOf checks the reading of a stored token hash: 32 bytes are
+// the hash, any other length is an error rather than a zero or cut hash.
+func TestTokenHashOf(t *testing.T) {
+	want := sha256.Sum256([]byte("token"))
+	got, err := store.TokenHashOf(want[:])
+	if err != nil || got != want {
+		t.Fatalf("TokenHashOf(32 bytes) = %x, %v; want %x, nil", got, err, want)
+	}
+	for _, b := range [][]byte{nil, {}, want[:31], append(want[:], 0)} {
+		if _, err := store.TokenHashOf(b); err == nil {
+			t.Errorf("TokenHashOf(%d bytes) gave no error", len(b))
 		}
 	}
 }

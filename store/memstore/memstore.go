@@ -18,16 +18,14 @@ import (
 // concurrent use. It keeps
 // a per-user index, so revoking a user's sessions costs O(their sessions).
 //
-// The indexes point straight at the sessions, and a SHA-256 token hash (what
-// revoke stores) is its own map key, held in the map's slot: resolving a
-// token touches the map and the session and nothing else, which keeps its
-// cost flat in a store of millions of sessions, where each further pointer
-// to follow is a cache miss.
+// The indexes point straight at the sessions, and a token hash is its own
+// map key, held in the map's slot: resolving a token touches the map and the
+// session and nothing else, which keeps its cost flat in a store of millions
+// of sessions, where each further pointer to follow is a cache miss.
 type Store struct {
 	mu        sync.RWMutex
 	byID      map[string]*store.Session
 	byHash    map[[sha256.Size]byte]*store.Session   // token hash -> session
-	byOddHash map[string]*store.Session              // hashes of any other length
 	byUser    map[string]map[*store.Session]struct{} // user id -> sessions
 	notBefore map[string]time.Time                   // user id -> not-before time
 	pages     map[string]*userPages                  // user id -> sessions in listing order (page.go)
@@ -63,7 +61,6 @@ func New(opts ...Option) *Store {
 	s := &Store{
 		byID:      make(map[string]*store.Session),
 		byHash:    make(map[[sha256.Size]byte]*store.Session),
-		byOddHash: make(map[string]*store.Session),
 		byUser:    make(map[string]map[*store.Session]struct{}),
 		notBefore: make(map[string]time.Time),
 		pages:     make(map[string]*userPages),
@@ -102,7 +99,7 @@ func (s *Store) Create(_ context.Context, sess store.Session) error {
 	if _, ok := s.byID[sess.ID]; ok {
 		return store.ErrDuplicate
 	}
-	if s.byHashLocked(sess.TokenHash) != nil {
+	if _, ok := s.byHash[sess.TokenHash]; ok {
 		return store.ErrDuplicate
 	}
 	sess.AuthenticatedAt = sess.Authenticated()
@@ -112,7 +109,7 @@ func (s *Store) Create(_ context.Context, sess store.Session) error {
 	p := new(store.Session)
 	*p = copyOf(&sess)
 	s.byID[p.ID] = p
-	s.setHashLocked(p.TokenHash, p)
+	s.byHash[p.TokenHash] = p
 	s.indexLocked(p)
 	s.pageIndexLocked(p)
 	return nil
@@ -133,22 +130,17 @@ func (s *Store) Get(_ context.Context, id string) (store.Session, error) {
 }
 
 // GetByTokenHash implements store.SessionStore.
-func (s *Store) GetByTokenHash(_ context.Context, hash []byte) (store.Session, error) {
+func (s *Store) GetByTokenHash(_ context.Context, hash [sha256.Size]byte) (store.Session, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
 		return store.Session{}, store.ErrClosed
 	}
-	p := s.byHashLocked(hash)
-	if p == nil {
+	p, ok := s.byHash[hash]
+	if !ok {
 		return store.Session{}, store.ErrNotFound
 	}
-	// The argument equals the stored hash; copying it rather than the
-	// stored slice saves following one more pointer.
-	c := *p
-	c.TokenHash = bytes.Clone(hash)
-	c.Data = bytes.Clone(p.Data)
-	return c, nil
+	return copyOf(p), nil
 }
 
 // List implements store.SessionStore.
@@ -189,19 +181,19 @@ func (s *Store) Touch(_ context.Context, id string, now, idleExpiresAt time.Time
 }
 
 // ReplaceToken implements store.SessionStore.
-func (s *Store) ReplaceToken(_ context.Context, id string, newHash []byte, now time.Time) error {
+func (s *Store) ReplaceToken(_ context.Context, id string, newHash [sha256.Size]byte, now time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p, err := s.activeLocked(id, now)
 	if err != nil {
 		return err
 	}
-	if s.byHashLocked(newHash) != nil {
+	if _, ok := s.byHash[newHash]; ok {
 		return store.ErrDuplicate
 	}
-	s.deleteHashLocked(p.TokenHash)
-	p.TokenHash = bytes.Clone(newHash)
-	s.setHashLocked(p.TokenHash, p)
+	delete(s.byHash, p.TokenHash)
+	p.TokenHash = newHash
+	s.byHash[newHash] = p
 	return nil
 }
 
@@ -284,7 +276,7 @@ func (s *Store) DeleteBefore(_ context.Context, t time.Time) (int, error) {
 			continue
 		}
 		delete(s.byID, id)
-		s.deleteHashLocked(p.TokenHash)
+		delete(s.byHash, p.TokenHash)
 		s.unindexLocked(p)
 		users[p.UserID] = struct{}{}
 		n++
@@ -307,7 +299,7 @@ func (s *Store) Close() error {
 		<-s.stopped
 		s.mu.Lock()
 		s.closed = true
-		s.byID, s.byHash, s.byOddHash, s.byUser, s.notBefore, s.pages = nil, nil, nil, nil, nil, nil
+		s.byID, s.byHash, s.byUser, s.notBefore, s.pages = nil, nil, nil, nil, nil
 		s.mu.Unlock()
 	})
 	return nil
@@ -380,33 +372,9 @@ func (s *Store) unindexLocked(p *store.Session) {
 	}
 }
 
-// byHashLocked returns the session whose token hash is h, or nil.
-func (s *Store) byHashLocked(h []byte) *store.Session {
-	if len(h) == sha256.Size {
-		return s.byHash[[sha256.Size]byte(h)]
-	}
-	return s.byOddHash[string(h)]
-}
-
-func (s *Store) setHashLocked(h []byte, p *store.Session) {
-	if len(h) == sha256.Size {
-		s.byHash[[sha256.Size]byte(h)] = p
-		return
-	}
-	s.byOddHash[string(h)] = p
-}
-
-func (s *Store) deleteHashLocked(h []byte) {
-	if len(h) == sha256.Size {
-		delete(s.byHash, [sha256.Size]byte(h))
-		return
-	}
-	delete(s.byOddHash, string(h))
-}
-
+// copyOf returns a copy of *p that shares no memory with it.
 func copyOf(p *store.Session) store.Session {
 	c := *p
-	c.TokenHash = bytes.Clone(p.TokenHash)
 	c.Data = bytes.Clone(p.Data)
 	return c
 }

@@ -322,7 +322,7 @@ func oldSessions(t *testing.T, s *Store, n int) {
 	rows := make([][]any, n)
 	for i := range rows {
 		sess := storetest.NewSession(fmt.Sprintf("user%d", i%50), long)
-		rows[i] = []any{sess.ID, sess.UserID, sess.TokenHash, sess.CreatedAt, sess.LastSeenAt, sess.ExpiresAt, sess.IdleExpiresAt}
+		rows[i] = []any{sess.ID, sess.UserID, sess.TokenHash[:], sess.CreatedAt, sess.LastSeenAt, sess.ExpiresAt, sess.IdleExpiresAt}
 	}
 	_, err := s.pool.CopyFrom(t.Context(), pgx.Identifier{s.names.schemaName, s.names.tableName},
 		[]string{"id", "user_id", "token_hash", "created_at", "last_seen_at", "expires_at", "idle_expires_at"},

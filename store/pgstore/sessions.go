@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"slices"
@@ -157,8 +158,7 @@ func ts(t time.Time) time.Time {
 }
 
 // bytesOrEmpty turns nil, which pgx sends as NULL, into an empty value for a
-// NOT NULL bytea column. An empty token hash is the hash of no token; empty
-// data is no data.
+// NOT NULL bytea column: empty data is no data.
 func bytesOrEmpty(b []byte) []byte {
 	if b == nil {
 		return []byte{}
@@ -205,7 +205,7 @@ func (s *Store) Create(ctx context.Context, sess store.Session) error {
 		revokedAt = &t
 	}
 	tag, err := s.lockedExec(ctx, sess.UserID, s.q.insert,
-		sess.ID, sess.UserID, bytesOrEmpty(sess.TokenHash),
+		sess.ID, sess.UserID, sess.TokenHash[:],
 		ts(sess.CreatedAt), ts(sess.LastSeenAt), ts(sess.ExpiresAt), ts(sess.IdleExpiresAt),
 		revokedAt, sess.RevokeReason, sess.IP, sess.UserAgent, bytesOrEmpty(sess.Data),
 		ts(sess.Authenticated()))
@@ -256,8 +256,8 @@ func (s *Store) Get(ctx context.Context, id string) (store.Session, error) {
 }
 
 // GetByTokenHash implements store.SessionStore.
-func (s *Store) GetByTokenHash(ctx context.Context, hash []byte) (store.Session, error) {
-	return s.getOne(ctx, "get by token hash", s.q.getByHash, hash)
+func (s *Store) GetByTokenHash(ctx context.Context, hash [sha256.Size]byte) (store.Session, error) {
+	return s.getOne(ctx, "get by token hash", s.q.getByHash, hash[:])
 }
 
 func (s *Store) getOne(ctx context.Context, op, query string, arg any) (store.Session, error) {
@@ -305,12 +305,16 @@ func scan(row pgx.Row) (store.Session, error) {
 	var (
 		sess    store.Session
 		revoked *time.Time
+		hash    []byte
 	)
-	err := row.Scan(&sess.ID, &sess.UserID, &sess.TokenHash,
+	err := row.Scan(&sess.ID, &sess.UserID, &hash,
 		&sess.CreatedAt, &sess.LastSeenAt, &sess.ExpiresAt, &sess.IdleExpiresAt,
 		&revoked, &sess.RevokeReason, &sess.IP, &sess.UserAgent, &sess.Data,
 		&sess.AuthenticatedAt)
 	if err != nil {
+		return store.Session{}, err
+	}
+	if sess.TokenHash, err = store.TokenHashOf(hash); err != nil {
 		return store.Session{}, err
 	}
 	sess.CreatedAt = sess.CreatedAt.UTC()
@@ -341,13 +345,13 @@ func (s *Store) Touch(ctx context.Context, id string, now, idleExpiresAt time.Ti
 }
 
 // ReplaceToken implements store.SessionStore.
-func (s *Store) ReplaceToken(ctx context.Context, id string, newHash []byte, now time.Time) error {
+func (s *Store) ReplaceToken(ctx context.Context, id string, newHash [sha256.Size]byte, now time.Time) error {
 	if s.closed.Load() {
 		return store.ErrClosed
 	}
 	ctx, cancel := store.CallContext(ctx, s.callTimeout)
 	defer cancel()
-	tag, err := s.pool.Exec(ctx, s.q.replaceToken, ts(now), bytesOrEmpty(newHash), id)
+	tag, err := s.pool.Exec(ctx, s.q.replaceToken, ts(now), newHash[:], id)
 	if isDuplicate(err) {
 		return store.ErrDuplicate
 	}

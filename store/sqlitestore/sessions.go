@@ -2,6 +2,7 @@ package sqlitestore
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -164,12 +165,8 @@ func (s *Store) Create(ctx context.Context, sess store.Session) error {
 	if sess.Revoked() {
 		revokedAt = sql.NullInt64{Int64: sess.RevokedAt.UnixNano(), Valid: true}
 	}
-	hash := sess.TokenHash
-	if hash == nil {
-		hash = []byte{} // NOT NULL; an empty hash is still a (useless) value
-	}
 	res, err := s.insert.ExecContext(ctx,
-		sess.ID, sess.UserID, hash,
+		sess.ID, sess.UserID, sess.TokenHash[:],
 		sess.CreatedAt.UnixNano(), sess.LastSeenAt.UnixNano(),
 		sess.ExpiresAt.UnixNano(), sess.IdleExpiresAt.UnixNano(),
 		revokedAt, sess.RevokeReason, sess.IP, sess.UserAgent, sess.Data,
@@ -194,8 +191,8 @@ func (s *Store) Get(ctx context.Context, id string) (store.Session, error) {
 }
 
 // GetByTokenHash implements store.SessionStore.
-func (s *Store) GetByTokenHash(ctx context.Context, hash []byte) (store.Session, error) {
-	return s.getOne(ctx, "get by token hash", s.getByHash, hash)
+func (s *Store) GetByTokenHash(ctx context.Context, hash [sha256.Size]byte) (store.Session, error) {
+	return s.getOne(ctx, "get by token hash", s.getByHash, hash[:])
 }
 
 func (s *Store) getOne(ctx context.Context, op string, st *sql.Stmt, arg any) (store.Session, error) {
@@ -264,12 +261,16 @@ func scan(row interface{ Scan(...any) error }) (store.Session, error) {
 		created, lastSeen, expires, idleExpires int64
 		authenticated                           int64
 		revoked                                 sql.NullInt64
+		hash                                    []byte
 	)
-	err := row.Scan(&sess.ID, &sess.UserID, &sess.TokenHash,
+	err := row.Scan(&sess.ID, &sess.UserID, &hash,
 		&created, &lastSeen, &expires, &idleExpires,
 		&revoked, &sess.RevokeReason, &sess.IP, &sess.UserAgent, &sess.Data,
 		&authenticated)
 	if err != nil {
+		return store.Session{}, err
+	}
+	if sess.TokenHash, err = store.TokenHashOf(hash); err != nil {
 		return store.Session{}, err
 	}
 	sess.CreatedAt = fromNanos(created)
@@ -297,16 +298,13 @@ func (s *Store) Touch(ctx context.Context, id string, now, idleExpiresAt time.Ti
 }
 
 // ReplaceToken implements store.SessionStore.
-func (s *Store) ReplaceToken(ctx context.Context, id string, newHash []byte, now time.Time) error {
+func (s *Store) ReplaceToken(ctx context.Context, id string, newHash [sha256.Size]byte, now time.Time) error {
 	if s.closed.Load() {
 		return store.ErrClosed
 	}
 	ctx, cancel := store.CallContext(ctx, s.callTimeout)
 	defer cancel()
-	if newHash == nil {
-		newHash = []byte{}
-	}
-	res, err := s.replaceToken.ExecContext(ctx, nanos(now), newHash, id)
+	res, err := s.replaceToken.ExecContext(ctx, nanos(now), newHash[:], id)
 	if isDuplicate(err) {
 		return store.ErrDuplicate
 	}

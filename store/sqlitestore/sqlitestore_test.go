@@ -301,10 +301,7 @@ func TestSCSAnonymousThenLogin(t *testing.T) {
 	is.Equal(len(sm.Keys(ctx)), 0)
 }
 
-func sha256Of(token string) []byte {
-	h := sha256.Sum256([]byte(token))
-	return h[:]
-}
+func sha256Of(token string) [sha256.Size]byte { return sha256.Sum256([]byte(token)) }
 
 // rawDB opens the store's file directly, to look at it from outside.
 func rawDB(t *testing.T, path string) *sql.DB {
