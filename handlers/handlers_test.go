@@ -405,6 +405,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		"no window":          handlers.WithRateLimit(handlers.FamilyOkta, handlers.RateLimit{Requests: 1}),
 		"negative limit":     handlers.WithRateLimit(handlers.FamilyOkta, handlers.RateLimit{Requests: -1, Window: time.Second}),
 		"unknown family off": handlers.WithoutRateLimit("soap"),
+		"nil option":         nil,
 	} {
 		_, err := handlers.New(m, opt)
 		if err == nil {

@@ -1,5 +1,9 @@
 // Package memstore is an in-memory revoke SessionStore for tests and
 // single-process apps. Sessions are lost when the process exits.
+//
+// New returns a store without background cleanup, which suits tests; Open
+// takes the options a long-running app wants, under the names every
+// backend uses: WithCleanupInterval, WithRetention and WithLogger.
 package memstore
 
 import (
@@ -7,10 +11,12 @@ import (
 	"cmp"
 	"context"
 	"crypto/sha256"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/revokehq/revoke/internal/option"
 	"github.com/revokehq/revoke/store"
 )
 
@@ -35,28 +41,46 @@ type Store struct {
 	once      sync.Once
 }
 
-// Option configures a Store.
-type Option func(*config)
+// Option configures a Store. An option refuses a value it cannot take, and
+// Open then fails.
+type Option func(*config) error
 
-type config struct {
-	cleanupInterval time.Duration
-	retention       time.Duration
-	now             func() time.Time
+type config struct{ store.Settings }
+
+// setting makes an Option of a store.Setting.
+func setting(f store.Setting) Option { return func(c *config) error { return f(&c.Settings) } }
+
+// WithCleanupInterval turns on the background cleanup: every interval, it
+// deletes the sessions that have been old (store.Session.Old) for longer
+// than the retention (WithRetention). By default nothing is deleted, which
+// suits tests; long-running apps should turn it on. Zero leaves it off; a
+// negative interval is an error.
+func WithCleanupInterval(d time.Duration) Option { return setting(store.CleanupInterval(d)) }
+
+// WithRetention sets how long revoked and expired sessions are kept, with
+// their revocation time and reason, before the background cleanup deletes
+// them; a revoked session is kept until its absolute expiry, too, is that
+// long ago. The default is store.DefaultRetention; a negative retention is
+// an error.
+func WithRetention(d time.Duration) Option { return setting(store.Retention(d)) }
+
+// WithLogger sets the logger of the background cleanup (default
+// slog.Default()). A nil logger is an error.
+func WithLogger(l *slog.Logger) Option { return setting(store.Logger(l)) }
+
+// New returns an empty store without background cleanup: Open with no
+// options, which cannot fail.
+func New() *Store {
+	s, _ := Open()
+	return s
 }
 
-// WithCleanup makes the store delete, every interval, sessions that expired
-// more than retention ago, and revoked ones once both their revocation and
-// their absolute expiry are more than retention ago (see store.Cleaner). By default nothing is deleted,
-// which suits tests; long-running apps should turn it on.
-func WithCleanup(interval, retention time.Duration) Option {
-	return func(c *config) { c.cleanupInterval, c.retention = interval, retention }
-}
-
-// New returns an empty store.
-func New(opts ...Option) *Store {
-	c := config{now: time.Now}
-	for _, o := range opts {
-		o(&c)
+// Open returns an empty store configured by opts, or an error for an
+// option that fails.
+func Open(opts ...Option) (*Store, error) {
+	c := config{store.Settings{Retention: store.DefaultRetention, Logger: slog.Default()}}
+	if err := option.Apply("memstore: open", &c, opts); err != nil {
+		return nil, err
 	}
 	s := &Store{
 		byID:      make(map[string]*store.Session),
@@ -67,24 +91,24 @@ func New(opts ...Option) *Store {
 		stop:      make(chan struct{}),
 		stopped:   make(chan struct{}),
 	}
-	if c.cleanupInterval > 0 {
+	if c.CleanupInterval > 0 {
 		go s.cleanupLoop(c)
 	} else {
 		close(s.stopped)
 	}
-	return s
+	return s, nil
 }
 
 func (s *Store) cleanupLoop(c config) {
 	defer close(s.stopped)
-	t := time.NewTicker(c.cleanupInterval)
+	t := time.NewTicker(c.CleanupInterval)
 	defer t.Stop()
 	for {
 		select {
 		case <-s.stop:
 			return
 		case <-t.C:
-			_, _ = s.DeleteBefore(context.Background(), c.now().Add(-c.retention))
+			_, _ = s.DeleteBefore(context.Background(), time.Now().Add(-c.Retention))
 		}
 	}
 }

@@ -57,15 +57,16 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/revokehq/revoke/internal/option"
 	"github.com/revokehq/revoke/store"
 )
 
 // Defaults for the options.
 const (
 	// DefaultCleanupInterval is how often the background cleanup runs.
-	DefaultCleanupInterval = 5 * time.Minute
+	DefaultCleanupInterval = store.DefaultCleanupInterval
 	// DefaultRetention is how long revoked and expired sessions are kept.
-	DefaultRetention = 30 * 24 * time.Hour
+	DefaultRetention = store.DefaultRetention
 	// DefaultTable is the name of the sessions table.
 	DefaultTable = "revoke_sessions"
 )
@@ -112,85 +113,72 @@ var (
 	_ store.Cleaner      = (*Store)(nil)
 )
 
-// Option configures a Store.
-type Option func(*config)
+// Option configures a Store. An option refuses a value it cannot take, and
+// Open or New then fails.
+type Option func(*config) error
 
 type config struct {
-	schema          string
-	table           string
-	cleanupInterval time.Duration
-	retention       time.Duration
-	callTimeout     time.Duration
-	log             *slog.Logger
+	store.Settings
+	schema string
+	table  string
 }
 
-func newConfig(opts []Option) config {
-	c := config{
-		table:           DefaultTable,
-		cleanupInterval: DefaultCleanupInterval,
-		retention:       DefaultRetention,
-		callTimeout:     store.DefaultCallTimeout,
-		log:             slog.Default(),
-	}
-	for _, o := range opts {
-		o(&c)
-	}
-	return c
+func newConfig(opts []Option) (config, error) {
+	c := config{Settings: store.DefaultSettings(), table: DefaultTable}
+	err := option.Apply("pgstore: open", &c, opts)
+	return c, err
 }
+
+// setting makes an Option of a store.Setting.
+func setting(f store.Setting) Option { return func(c *config) error { return f(&c.Settings) } }
+
+// WithCleanupInterval sets how often the background goroutine deletes
+// sessions whose retention has passed. Zero disables it; the app can then
+// call DeleteBefore itself. The default is DefaultCleanupInterval; a
+// negative interval is an error.
+func WithCleanupInterval(d time.Duration) Option { return setting(store.CleanupInterval(d)) }
+
+// WithRetention sets how long revoked and expired sessions are kept, with
+// their revocation time and reason, before the background cleanup deletes
+// them; a revoked session is kept until its absolute expiry, too, is that
+// long ago. The default is DefaultRetention; a negative retention is an
+// error.
+func WithRetention(d time.Duration) Option { return setting(store.Retention(d)) }
 
 // WithCallTimeout bounds each call of the store (default
 // store.DefaultCallTimeout): a server that stops answering, a lock that is
 // not granted or a pool with no free connection make the call fail with
 // store.ErrUnavailable in this time. Open also sets it as the pool's
 // connect timeout and the sessions' statement_timeout and lock_timeout,
-// unless connString sets them. Zero or less means no bound.
-func WithCallTimeout(d time.Duration) Option {
-	return func(c *config) { c.callTimeout = d }
-}
+// unless connString sets them. Zero means no bound; a negative timeout is
+// an error.
+func WithCallTimeout(d time.Duration) Option { return setting(store.CallTimeout(d)) }
+
+// WithLogger sets the logger for background cleanup. The default is
+// slog.Default(); a nil logger is an error.
+func WithLogger(l *slog.Logger) Option { return setting(store.Logger(l)) }
 
 // WithSchema sets the schema that holds the sessions table; Open and New
 // create it when it does not exist. The default, or an empty name, is the
 // connection's current schema. Giving each test its own schema keeps test
 // runs on one server apart.
 func WithSchema(name string) Option {
-	return func(c *config) { c.schema = name }
+	return func(c *config) error {
+		c.schema = name
+		return nil
+	}
 }
 
 // WithTable sets the name of the sessions table. The store also creates, next
 // to it, a table and indexes whose names start with this name. The default,
 // or an empty name, is DefaultTable.
 func WithTable(name string) Option {
-	return func(c *config) {
+	return func(c *config) error {
 		if name == "" {
 			name = DefaultTable
 		}
 		c.table = name
-	}
-}
-
-// WithCleanupInterval sets how often the background goroutine deletes
-// sessions whose retention has passed. Zero or less disables it; the app can
-// then call DeleteBefore itself. The default is DefaultCleanupInterval.
-func WithCleanupInterval(d time.Duration) Option {
-	return func(c *config) { c.cleanupInterval = d }
-}
-
-// WithRetention sets how long revoked and expired sessions are kept, with
-// their revocation time and reason, before the background cleanup deletes
-// them; a revoked session is kept until its absolute expiry, too, is that
-// long ago. The default is DefaultRetention.
-func WithRetention(d time.Duration) Option {
-	return func(c *config) { c.retention = max(d, 0) }
-}
-
-// WithLogger sets the logger for background cleanup. The default is
-// slog.Default(); nil discards the messages.
-func WithLogger(l *slog.Logger) Option {
-	return func(c *config) {
-		if l == nil {
-			l = slog.New(slog.DiscardHandler)
-		}
-		c.log = l
+		return nil
 	}
 }
 
@@ -203,12 +191,15 @@ func Open(ctx context.Context, connString string, opts ...Option) (*Store, error
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: open: %w", err)
 	}
-	c := newConfig(opts)
-	if c.callTimeout > 0 {
+	c, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	if c.CallTimeout > 0 {
 		if cfg.ConnConfig.ConnectTimeout == 0 {
-			cfg.ConnConfig.ConnectTimeout = c.callTimeout
+			cfg.ConnConfig.ConnectTimeout = c.CallTimeout
 		}
-		ms := strconv.FormatInt(c.callTimeout.Milliseconds(), 10)
+		ms := strconv.FormatInt(c.CallTimeout.Milliseconds(), 10)
 		for _, p := range []string{"statement_timeout", "lock_timeout"} {
 			if _, set := cfg.ConnConfig.RuntimeParams[p]; !set {
 				cfg.ConnConfig.RuntimeParams[p] = ms
@@ -234,7 +225,11 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error
 	if pool == nil {
 		return nil, errors.New("pgstore: new: nil pool")
 	}
-	return newStore(ctx, pool, false, newConfig(opts))
+	c, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	return newStore(ctx, pool, false, c)
 }
 
 func newStore(ctx context.Context, pool *pgxpool.Pool, own bool, c config) (*Store, error) {
@@ -267,17 +262,17 @@ func newStore(ctx context.Context, pool *pgxpool.Pool, own bool, c config) (*Sto
 		names:       n,
 		q:           newQueries(n),
 		cleanupKey:  lockKey("cleanup", n.table),
-		log:         c.log,
-		retention:   c.retention,
-		callTimeout: c.callTimeout,
+		log:         c.Logger,
+		retention:   c.Retention,
+		callTimeout: c.CallTimeout,
 		batch:       deleteBatch,
 		now:         time.Now,
 		done:        make(chan struct{}),
 	}
-	if c.cleanupInterval > 0 {
+	if c.CleanupInterval > 0 {
 		var cctx context.Context
 		cctx, s.stop = context.WithCancel(context.Background())
-		go s.cleanupLoop(cctx, c.cleanupInterval)
+		go s.cleanupLoop(cctx, c.CleanupInterval)
 	} else {
 		close(s.done)
 	}

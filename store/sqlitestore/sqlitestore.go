@@ -34,13 +34,14 @@ import (
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
+	"github.com/revokehq/revoke/internal/option"
 	"github.com/revokehq/revoke/store"
 )
 
 // Defaults for the options.
 const (
-	DefaultCleanupInterval = 5 * time.Minute
-	DefaultRetention       = 30 * 24 * time.Hour
+	DefaultCleanupInterval = store.DefaultCleanupInterval
+	DefaultRetention       = store.DefaultRetention
 	DefaultReaders         = 4
 	DefaultBusyTimeout     = 5 * time.Second
 )
@@ -95,54 +96,68 @@ var (
 	_ store.DataStore    = (*Store)(nil)
 )
 
-// Option configures a Store.
-type Option func(*config)
+// Option configures a Store. An option refuses a value it cannot take, and
+// Open then fails.
+type Option func(*config) error
 
 type config struct {
-	cleanupInterval time.Duration
-	retention       time.Duration
-	readers         int
-	busyTimeout     time.Duration
-	callTimeout     time.Duration
-	syncFull        bool
-	log             *slog.Logger
+	store.Settings
+	readers     int
+	busyTimeout time.Duration
+	syncFull    bool
 }
 
+// setting makes an Option of a store.Setting.
+func setting(f store.Setting) Option { return func(c *config) error { return f(&c.Settings) } }
+
 // WithCleanupInterval sets how often the background goroutine deletes
-// sessions whose retention has passed. Zero or less disables it; the app can
-// then call DeleteBefore itself. The default is DefaultCleanupInterval.
-func WithCleanupInterval(d time.Duration) Option {
-	return func(c *config) { c.cleanupInterval = d }
-}
+// sessions whose retention has passed. Zero disables it; the app can then
+// call DeleteBefore itself. The default is DefaultCleanupInterval; a
+// negative interval is an error.
+func WithCleanupInterval(d time.Duration) Option { return setting(store.CleanupInterval(d)) }
 
 // WithRetention sets how long revoked and expired sessions are kept, with
 // their revocation time and reason, before the background cleanup deletes
 // them; a revoked session is kept until its absolute expiry, too, is that
-// long ago. The default is DefaultRetention.
-func WithRetention(d time.Duration) Option {
-	return func(c *config) { c.retention = max(d, 0) }
-}
+// long ago. The default is DefaultRetention; a negative retention is an
+// error.
+func WithRetention(d time.Duration) Option { return setting(store.Retention(d)) }
 
-// WithReaders sets the number of read connections (at least one). Reads run
-// in parallel with each other and with the writer. The default is
-// DefaultReaders.
+// WithCallTimeout bounds each call that writes or lists (default
+// store.DefaultCallTimeout): one that waits longer, for the writer or for
+// another process's lock, fails with store.ErrUnavailable. Zero means no
+// bound beyond the busy timeout; a negative timeout is an error.
+func WithCallTimeout(d time.Duration) Option { return setting(store.CallTimeout(d)) }
+
+// WithLogger sets the logger for background cleanup. The default is
+// slog.Default(); a nil logger is an error.
+func WithLogger(l *slog.Logger) Option { return setting(store.Logger(l)) }
+
+// WithReaders sets the number of read connections, at least one: fewer is
+// an error. Reads run in parallel with each other and with the writer. The
+// default is DefaultReaders.
 func WithReaders(n int) Option {
-	return func(c *config) { c.readers = max(n, 1) }
+	return func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("sqlitestore: WithReaders needs at least one reader, got %d", n)
+		}
+		c.readers = n
+		return nil
+	}
 }
 
 // WithBusyTimeout sets how long a connection waits for a lock held by another
 // process (or a WAL checkpoint) before failing. The default is
-// DefaultBusyTimeout.
+// DefaultBusyTimeout; zero does not wait, and a negative timeout is an
+// error.
 func WithBusyTimeout(d time.Duration) Option {
-	return func(c *config) { c.busyTimeout = max(d, 0) }
-}
-
-// WithCallTimeout bounds each call that writes or lists (default
-// store.DefaultCallTimeout): one that waits longer, for the writer or for
-// another process's lock, fails with store.ErrUnavailable. Zero or less
-// means no bound beyond the busy timeout.
-func WithCallTimeout(d time.Duration) Option {
-	return func(c *config) { c.callTimeout = d }
+	return func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("sqlitestore: busy timeout must not be negative, got %v", d)
+		}
+		c.busyTimeout = d
+		return nil
+	}
 }
 
 // WithSynchronousFull makes every write reach the disk before the call
@@ -152,17 +167,9 @@ func WithCallTimeout(d time.Duration) Option {
 // against process crashes and corruption, but a power cut may then lose the
 // last transactions, an acknowledged revocation among them.
 func WithSynchronousFull() Option {
-	return func(c *config) { c.syncFull = true }
-}
-
-// WithLogger sets the logger for background cleanup. The default is
-// slog.Default(); nil discards the messages.
-func WithLogger(l *slog.Logger) Option {
-	return func(c *config) {
-		if l == nil {
-			l = slog.New(slog.DiscardHandler)
-		}
-		c.log = l
+	return func(c *config) error {
+		c.syncFull = true
+		return nil
 	}
 }
 
@@ -171,16 +178,9 @@ func WithLogger(l *slog.Logger) Option {
 // on it. path is a file system path; in-memory databases are not supported,
 // since the writer and the readers must share one database.
 func Open(path string, opts ...Option) (*Store, error) {
-	c := config{
-		cleanupInterval: DefaultCleanupInterval,
-		retention:       DefaultRetention,
-		readers:         DefaultReaders,
-		busyTimeout:     DefaultBusyTimeout,
-		callTimeout:     store.DefaultCallTimeout,
-		log:             slog.Default(),
-	}
-	for _, o := range opts {
-		o(&c)
+	c := config{Settings: store.DefaultSettings(), readers: DefaultReaders, busyTimeout: DefaultBusyTimeout}
+	if err := option.Apply("sqlitestore: open", &c, opts); err != nil {
+		return nil, err
 	}
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("sqlitestore: open %q: need a file system path", path)
@@ -198,9 +198,9 @@ func Open(path string, opts ...Option) (*Store, error) {
 
 func open(path string, c config) (_ *Store, err error) {
 	s := &Store{
-		log:         c.log,
-		retention:   c.retention,
-		callTimeout: c.callTimeout,
+		log:         c.Logger,
+		retention:   c.Retention,
+		callTimeout: c.CallTimeout,
 		batch:       deleteBatch,
 		now:         time.Now,
 		done:        make(chan struct{}),
@@ -258,10 +258,10 @@ func open(path string, c config) (_ *Store, err error) {
 		return nil, err
 	}
 
-	if c.cleanupInterval > 0 {
+	if c.CleanupInterval > 0 {
 		var cctx context.Context
 		cctx, s.stop = context.WithCancel(context.Background())
-		go s.cleanupLoop(cctx, c.cleanupInterval)
+		go s.cleanupLoop(cctx, c.CleanupInterval)
 	} else {
 		close(s.done)
 	}

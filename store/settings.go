@@ -1,0 +1,99 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Defaults of the Settings that a backend does not choose otherwise.
+const (
+	// DefaultCleanupInterval is how often a backend on a database deletes
+	// old sessions in the background.
+	DefaultCleanupInterval = 5 * time.Minute
+	// DefaultRetention is how long old sessions are kept, as an audit
+	// trail, before the background cleanup deletes them.
+	DefaultRetention = 30 * 24 * time.Hour
+)
+
+// Settings are the settings every backend has. Each backend sets them with
+// options of the same names: WithCleanupInterval, WithRetention, WithLogger
+// and, for a backend on a database, WithCallTimeout; those options refuse,
+// through the Setting functions below, the values no backend takes.
+type Settings struct {
+	// CleanupInterval is how often the background cleanup runs (see
+	// StartCleanup); zero turns it off, leaving DeleteBefore to the app.
+	CleanupInterval time.Duration
+	// Retention is how long old sessions (see Session.Old) are kept: each
+	// cleanup deletes those that are old at its time minus Retention.
+	Retention time.Duration
+	// CallTimeout bounds each call to the database (see CallContext);
+	// zero means no bound.
+	CallTimeout time.Duration
+	// Logger receives the background cleanup's messages.
+	Logger *slog.Logger
+}
+
+// DefaultSettings returns the settings of a backend on a database before
+// its options apply.
+func DefaultSettings() Settings {
+	return Settings{
+		CleanupInterval: DefaultCleanupInterval,
+		Retention:       DefaultRetention,
+		CallTimeout:     DefaultCallTimeout,
+		Logger:          slog.Default(),
+	}
+}
+
+// A Setting changes Settings, or refuses with an error a value that no
+// backend takes. A backend's options of the same name wrap them.
+type Setting func(*Settings) error
+
+// CleanupInterval sets Settings.CleanupInterval: zero turns the background
+// cleanup off, and a negative interval is refused.
+func CleanupInterval(d time.Duration) Setting {
+	return func(s *Settings) error {
+		if d < 0 {
+			return fmt.Errorf("store: cleanup interval must not be negative (0 turns the cleanup off), got %v", d)
+		}
+		s.CleanupInterval = d
+		return nil
+	}
+}
+
+// Retention sets Settings.Retention: zero deletes sessions as soon as they
+// are old, and a negative retention is refused.
+func Retention(d time.Duration) Setting {
+	return func(s *Settings) error {
+		if d < 0 {
+			return fmt.Errorf("store: retention must not be negative, got %v", d)
+		}
+		s.Retention = d
+		return nil
+	}
+}
+
+// CallTimeout sets Settings.CallTimeout: zero means no bound, and a
+// negative timeout is refused.
+func CallTimeout(d time.Duration) Setting {
+	return func(s *Settings) error {
+		if d < 0 {
+			return fmt.Errorf("store: call timeout must not be negative (0 means no bound), got %v", d)
+		}
+		s.CallTimeout = d
+		return nil
+	}
+}
+
+// Logger sets Settings.Logger. A nil logger is refused; to discard the
+// messages, pass slog.New(slog.DiscardHandler).
+func Logger(l *slog.Logger) Setting {
+	return func(s *Settings) error {
+		if l == nil {
+			return errors.New("store: nil logger (slog.New(slog.DiscardHandler) discards the messages)")
+		}
+		s.Logger = l
+		return nil
+	}
+}
