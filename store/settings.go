@@ -53,35 +53,29 @@ type Setting func(*Settings) error
 // CleanupInterval sets Settings.CleanupInterval: zero turns the background
 // cleanup off, and a negative interval is refused.
 func CleanupInterval(d time.Duration) Setting {
-	return func(s *Settings) error {
-		if d < 0 {
-			return fmt.Errorf("store: cleanup interval must not be negative (0 turns the cleanup off), got %v", d)
-		}
-		s.CleanupInterval = d
-		return nil
-	}
+	return duration("cleanup interval (0 turns the cleanup off)", d, func(s *Settings) *time.Duration { return &s.CleanupInterval })
 }
 
 // Retention sets Settings.Retention: zero deletes sessions as soon as they
 // are old, and a negative retention is refused.
 func Retention(d time.Duration) Setting {
-	return func(s *Settings) error {
-		if d < 0 {
-			return fmt.Errorf("store: retention must not be negative, got %v", d)
-		}
-		s.Retention = d
-		return nil
-	}
+	return duration("retention", d, func(s *Settings) *time.Duration { return &s.Retention })
 }
 
 // CallTimeout sets Settings.CallTimeout: zero means no bound, and a
 // negative timeout is refused.
 func CallTimeout(d time.Duration) Setting {
+	return duration("call timeout (0 means no bound)", d, func(s *Settings) *time.Duration { return &s.CallTimeout })
+}
+
+// duration returns the Setting that sets the field of Settings that field
+// points to to d, and refuses a negative d.
+func duration(name string, d time.Duration, field func(*Settings) *time.Duration) Setting {
 	return func(s *Settings) error {
 		if d < 0 {
-			return fmt.Errorf("store: call timeout must not be negative (0 means no bound), got %v", d)
+			return fmt.Errorf("store: %s must not be negative, got %v", name, d)
 		}
-		s.CallTimeout = d
+		*field(s) = d
 		return nil
 	}
 }

@@ -3,6 +3,17 @@
 //
 // A backend lives in a package of its own (store/memstore, store/sqlitestore,
 // ...) and proves its conformance by running store/storetest.
+//
+// The rules every backend follows live here once, so that a backend keeps
+// only its dialect and driver: what a Revoke picks (Selection.Picks), what a
+// cleanup removes (Session.Old), the settings every backend has and their
+// checks (Settings, with the options WithCleanupInterval, WithRetention,
+// WithLogger and WithCallTimeout in each backend), and the background
+// cleanup (StartCleanup, DeleteInBatches). A backend on a database
+// implements Database, one atomic statement a method, and embeds Rules,
+// which makes a SessionStore, DataStore and Cleaner of it: the closed
+// check, the deadline of each call, the checks of arguments, and what a
+// write that changed nothing means.
 package store
 
 import (
@@ -99,6 +110,18 @@ func (s *Session) Expired(t time.Time) bool {
 // Active reports whether the session is neither revoked nor expired at t.
 func (s *Session) Active(t time.Time) bool { return !s.Revoked() && !s.Expired(t) }
 
+// Old reports whether a cleanup at t removes the session (see Cleaner): a
+// session that is not revoked once it has expired at t, a revoked one once
+// it was revoked before t and its absolute expiry is at or before t too.
+// Until then a revoked session's row is a tombstone that keeps its token
+// hash taken.
+func (s *Session) Old(t time.Time) bool {
+	if s.Revoked() {
+		return s.RevokedAt.Before(t) && !t.Before(s.ExpiresAt)
+	}
+	return s.Expired(t)
+}
+
 // CheckTimes returns an error unless every time of the session except
 // RevokedAt and AuthenticatedAt is set and within [earliest, latest];
 // those two may be zero (not revoked; authenticated when created), and
@@ -174,6 +197,54 @@ func (sel Selection) Check() error {
 		return errors.New("store: a NotBefore selection needs a UserID and no SessionID")
 	}
 	return nil
+}
+
+// Picks reports whether a Revoke of sel at now revokes s: s belongs to
+// sel.UserID (for an empty UserID, to no user), is sel.SessionID when that
+// is set, is not sel.ExceptID, and is active at now. Backends on a database
+// say the same in the WHERE clause of their revocation.
+func (sel Selection) Picks(s *Session, now time.Time) bool {
+	return s.UserID == sel.UserID &&
+		(sel.SessionID == "" || s.ID == sel.SessionID) &&
+		s.ID != sel.ExceptID &&
+		s.Active(now)
+}
+
+// Scope names which of a user's sessions a Selection picks.
+type Scope int
+
+// The scopes of a Selection.
+const (
+	ScopeAll    Scope = iota // every session of the user
+	ScopeOne                 // the one session SessionID names
+	ScopeAllBut              // every session of the user but ExceptID
+)
+
+// Scope returns which of the user's sessions sel picks. A backend on a
+// database picks its revocation statement by it.
+func (sel Selection) Scope() Scope {
+	switch {
+	case sel.SessionID != "":
+		return ScopeOne
+	case sel.ExceptID != "":
+		return ScopeAllBut
+	}
+	return ScopeAll
+}
+
+// RevokeArgs returns the arguments of a revocation statement for sel, in
+// the order the statements of every backend on a database take them: at
+// (the time of the revocation as the database takes it), reason, the
+// user, and the session the scope names (SessionID for ScopeOne, ExceptID
+// for ScopeAllBut; none for ScopeAll).
+func (sel Selection) RevokeArgs(at any, reason string) []any {
+	switch sel.Scope() {
+	case ScopeOne:
+		return []any{at, reason, sel.UserID, sel.SessionID}
+	case ScopeAllBut:
+		return []any{at, reason, sel.UserID, sel.ExceptID}
+	}
+	return []any{at, reason, sel.UserID}
 }
 
 // RefusedBy reports whether a session of a user authenticated at

@@ -36,8 +36,7 @@ type Store struct {
 	notBefore map[string]time.Time                   // user id -> not-before time
 	pages     map[string]*userPages                  // user id -> sessions in listing order (page.go)
 	closed    bool
-	stop      chan struct{}
-	stopped   chan struct{}
+	cleaning  *store.Cleanup
 	once      sync.Once
 }
 
@@ -88,29 +87,12 @@ func Open(opts ...Option) (*Store, error) {
 		byUser:    make(map[string]map[*store.Session]struct{}),
 		notBefore: make(map[string]time.Time),
 		pages:     make(map[string]*userPages),
-		stop:      make(chan struct{}),
-		stopped:   make(chan struct{}),
 	}
-	if c.CleanupInterval > 0 {
-		go s.cleanupLoop(c)
-	} else {
-		close(s.stopped)
-	}
+	s.cleaning = store.StartCleanup("memstore", c.Settings, func(ctx context.Context, cut time.Time) (int, bool, error) {
+		n, err := s.DeleteBefore(ctx, cut)
+		return n, true, err
+	})
 	return s, nil
-}
-
-func (s *Store) cleanupLoop(c config) {
-	defer close(s.stopped)
-	t := time.NewTicker(c.CleanupInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			_, _ = s.DeleteBefore(context.Background(), time.Now().Add(-c.Retention))
-		}
-	}
 }
 
 // Create implements store.SessionStore.
@@ -141,26 +123,23 @@ func (s *Store) Create(_ context.Context, sess store.Session) error {
 
 // Get implements store.SessionStore.
 func (s *Store) Get(_ context.Context, id string) (store.Session, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return store.Session{}, store.ErrClosed
-	}
-	p, ok := s.byID[id]
-	if !ok {
-		return store.Session{}, store.ErrNotFound
-	}
-	return copyOf(p), nil
+	return lookup(s, &s.byID, id)
 }
 
 // GetByTokenHash implements store.SessionStore.
 func (s *Store) GetByTokenHash(_ context.Context, hash [sha256.Size]byte) (store.Session, error) {
+	return lookup(s, &s.byHash, hash)
+}
+
+// lookup returns a copy of the session that the index of s holds under key.
+// It takes the index's address, so as to read it under the lock.
+func lookup[K comparable](s *Store, index *map[K]*store.Session, key K) (store.Session, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
 		return store.Session{}, store.ErrClosed
 	}
-	p, ok := s.byHash[hash]
+	p, ok := (*index)[key]
 	if !ok {
 		return store.Session{}, store.ErrNotFound
 	}
@@ -251,11 +230,10 @@ func (s *Store) Revoke(_ context.Context, sel store.Selection, now time.Time, re
 	defer s.pruneRevokedLocked(sel.UserID)
 	var revoked []string
 	revoke := func(p *store.Session) {
-		if p.UserID != sel.UserID || p.ID == sel.ExceptID || !p.Active(now) {
-			return
+		if sel.Picks(p, now) {
+			p.RevokedAt, p.RevokeReason = now, reason
+			revoked = append(revoked, p.ID)
 		}
-		p.RevokedAt, p.RevokeReason = now, reason
-		revoked = append(revoked, p.ID)
 	}
 	if sel.SessionID != "" {
 		p := s.byID[sel.SessionID]
@@ -276,9 +254,8 @@ func (s *Store) Revoke(_ context.Context, sel store.Selection, now time.Time, re
 	return revoked, nil
 }
 
-// DeleteBefore implements store.Cleaner: it removes sessions that are not
-// revoked and expired before t, and revoked sessions once both their
-// revocation and their absolute expiry are before t.
+// DeleteBefore implements store.Cleaner: it removes the sessions that are
+// old at t (store.Session.Old).
 func (s *Store) DeleteBefore(_ context.Context, t time.Time) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -289,14 +266,7 @@ func (s *Store) DeleteBefore(_ context.Context, t time.Time) (int, error) {
 	users := make(map[string]struct{})
 	defer s.pruneDeletedLocked(users)
 	for id, p := range s.byID {
-		var old bool
-		if p.Revoked() {
-			// A tombstone until its token could no longer be valid.
-			old = p.RevokedAt.Before(t) && !t.Before(p.ExpiresAt)
-		} else {
-			old = p.Expired(t)
-		}
-		if !old {
+		if !p.Old(t) {
 			continue
 		}
 		delete(s.byID, id)
@@ -319,8 +289,7 @@ func (s *Store) Len() int {
 // drops every session; later calls return store.ErrClosed.
 func (s *Store) Close() error {
 	s.once.Do(func() {
-		close(s.stop)
-		<-s.stopped
+		s.cleaning.Stop()
 		s.mu.Lock()
 		s.closed = true
 		s.byID, s.byHash, s.byUser, s.notBefore, s.pages = nil, nil, nil, nil, nil

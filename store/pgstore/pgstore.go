@@ -41,6 +41,13 @@
 // another instance holds it. The store's advisory lock keys are 64-bit
 // hashes of its schema and table names, so stores on different tables do
 // not contend. The cleanup is the only place the store reads its own clock.
+// DeleteBefore, called by the app, does not take that lock: two instances
+// calling it at once share the rows between them, each counting its own.
+//
+// The store's methods are those of store.Rules, on the store's statements,
+// each call bounded by WithCallTimeout. ListActive reads every active
+// session of every user, so its cost grows with the table; it serves scs's
+// Iterate, never revocation.
 package pgstore
 
 import (
@@ -86,8 +93,11 @@ const longestSuffix = len("_token_hash_key")
 
 // Store is a store.SessionStore (and store.DataStore and store.Cleaner)
 // kept in a PostgreSQL table. It is safe for concurrent use, and any number of Stores, in one
-// process or many, may work on the same table.
+// process or many, may work on the same table. Its methods are those of
+// store.Rules, on its statements.
 type Store struct {
+	*store.Rules
+
 	pool    *pgxpool.Pool
 	ownPool bool // Open made the pool, so Close closes it
 
@@ -95,23 +105,19 @@ type Store struct {
 	q          queries
 	cleanupKey int64 // advisory lock key of the background cleanup
 
-	log         *slog.Logger
-	retention   time.Duration
 	callTimeout time.Duration
-	batch       int
-	now         func() time.Time // the background cleanup's clock
+	batch       int // rows one cleanup statement deletes
+	cleaning    *store.Cleanup
 
 	closed    atomic.Bool
 	closeOnce sync.Once
-	stop      context.CancelFunc
-	done      chan struct{} // closed when the cleanup goroutine has returned
 }
 
-var (
-	_ store.SessionStore = (*Store)(nil)
-	_ store.DataStore    = (*Store)(nil)
-	_ store.Cleaner      = (*Store)(nil)
-)
+// A Store is a store.DataStore (so a store.SessionStore) and a store.Cleaner.
+var _ interface {
+	store.DataStore
+	store.Cleaner
+} = (*Store)(nil)
 
 // Option configures a Store. An option refuses a value it cannot take, and
 // Open or New then fails.
@@ -262,20 +268,18 @@ func newStore(ctx context.Context, pool *pgxpool.Pool, own bool, c config) (*Sto
 		names:       n,
 		q:           newQueries(n),
 		cleanupKey:  lockKey("cleanup", n.table),
-		log:         c.Logger,
-		retention:   c.Retention,
 		callTimeout: c.CallTimeout,
 		batch:       deleteBatch,
-		now:         time.Now,
-		done:        make(chan struct{}),
 	}
-	if c.CleanupInterval > 0 {
-		var cctx context.Context
-		cctx, s.stop = context.WithCancel(context.Background())
-		go s.cleanupLoop(cctx, c.CleanupInterval)
-	} else {
-		close(s.done)
-	}
+	s.Rules = store.NewRules(database{s}, store.RulesConfig{
+		Name:          "pgstore",
+		CallTimeout:   c.CallTimeout,
+		LookupTimeout: c.CallTimeout,
+		Earliest:      minTime,
+		Latest:        maxTime,
+		Range:         "the years 1 to 9999",
+	})
+	s.cleaning = store.StartCleanup("pgstore", c.Settings, s.cleanup, "table", n.table)
 	return s, nil
 }
 
@@ -312,42 +316,12 @@ func lockKey(purpose, object string) int64 {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
-		if s.stop != nil {
-			s.stop()
-		}
-		<-s.done
+		s.cleaning.Stop()
 		if s.ownPool {
 			s.pool.Close()
 		}
 	})
 	return nil
-}
-
-func (s *Store) cleanupLoop(ctx context.Context, every time.Duration) {
-	defer close(s.done)
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		cut := s.now().Add(-s.retention)
-		n, ran, err := s.cleanup(ctx, cut)
-		if n > 0 {
-			// Also when Close cut the run short: the rows are gone.
-			s.log.Debug("pgstore: cleanup", "table", s.names.table, "deleted", n, "before", cut)
-		}
-		switch {
-		case ctx.Err() != nil:
-			return // an error now comes from Close, not from the database
-		case err != nil:
-			s.log.Error("pgstore: cleanup failed", "table", s.names.table, "err", err)
-		case !ran:
-			s.log.Debug("pgstore: cleanup skipped: another instance is running it", "table", s.names.table)
-		}
-	}
 }
 
 // cleanup runs DeleteBefore(cut) unless another instance is already cleaning

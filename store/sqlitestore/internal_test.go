@@ -51,7 +51,7 @@ func TestQueryPlans(t *testing.T) {
 		{"revoke one", sqlRevokeOne, []any{1, "r", "a", "x"}, "USING INDEX"},
 		{"touch", sqlTouch, []any{1, 2, "x"}, "USING INDEX sqlite_autoindex_sessions_1 (id=?)"},
 		{"replace token", sqlReplaceToken, []any{1, hash[:], "x"}, "USING INDEX sqlite_autoindex_sessions_1 (id=?)"},
-		{"probe", sqlProbe, []any{"x"}, "USING INDEX sqlite_autoindex_sessions_1 (id=?)"},
+		{"probe", sqlProbe, []any{1, "x"}, "USING INDEX sqlite_autoindex_sessions_1 (id=?)"},
 		{"update", sqlUpdate, []any{1, "b", []byte("d"), 2, 3, "x", nil}, "USING INDEX sqlite_autoindex_sessions_1 (id=?)"},
 		// A cleanup batch resumes after the last rowid it deleted, so the
 		// batches of one run read the table once between them.
@@ -190,7 +190,7 @@ func TestCloseStopsCleanup(t *testing.T) {
 	}
 	is.NoErr(s.Close())
 	select {
-	case <-s.done:
+	case <-s.cleaning.Done():
 	default:
 		t.Fatal("Close returned while the cleanup goroutine was still running")
 	}

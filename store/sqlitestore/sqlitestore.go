@@ -17,6 +17,15 @@
 // its absolute expiry has passed by the retention period, so that its token
 // can never be taken by a new session while it might still be presented. That is the only place the store
 // reads its own clock.
+//
+// The store's methods are those of store.Rules, on the store's statements:
+// every write that must not revive a session (Touch, ReplaceToken, Revoke,
+// Update) is one statement that checks the session is active, and a
+// revocation is one UPDATE on the user's index, so it costs O(the user's
+// sessions). A lookup by id or token hash runs without a timeout, as a read
+// of a WAL database waits for no writer; every other call is bounded by
+// WithCallTimeout. DeleteBefore deletes in batches of its own short
+// transactions, walking the table once; ListActive reads every row.
 package sqlitestore
 
 import (
@@ -64,37 +73,35 @@ const deleteBatch = 500
 
 // Store is a store.SessionStore (and store.Cleaner and store.DataStore) kept
 // in a SQLite file. It is safe for concurrent use. Open one Store per file
-// per process.
+// per process. Its methods are those of store.Rules, on its statements.
 type Store struct {
+	*store.Rules
+
 	w *sql.DB // the one writer connection
 	r *sql.DB // read-only connections
 
 	// Prepared statements: writes on w, reads on r.
 	insert, touch, replaceToken, probe *sql.Stmt
-	update, probeActive, notBefore     *sql.Stmt
+	update, notBefore                  *sql.Stmt
 	revokeAll, revokeOne, revokeExcept *sql.Stmt
 	deleteOld                          *sql.Stmt
 	get, getByHash, list, listActive   *sql.Stmt
 	pageAll, pageAllAfter              *sql.Stmt // page.go
 	pageLive, pageLiveAfter            *sql.Stmt
 
-	log         *slog.Logger
-	retention   time.Duration
 	callTimeout time.Duration
-	batch       int
-	now         func() time.Time // the background cleanup's clock
+	batch       int // rows one cleanup statement deletes
+	cleaning    *store.Cleanup
 
 	closed    atomic.Bool
 	closeOnce sync.Once
-	stop      context.CancelFunc
-	done      chan struct{} // closed when the cleanup goroutine has returned
 }
 
-var (
-	_ store.SessionStore = (*Store)(nil)
-	_ store.Cleaner      = (*Store)(nil)
-	_ store.DataStore    = (*Store)(nil)
-)
+// A Store is a store.DataStore (so a store.SessionStore) and a store.Cleaner.
+var _ interface {
+	store.DataStore
+	store.Cleaner
+} = (*Store)(nil)
 
 // Option configures a Store. An option refuses a value it cannot take, and
 // Open then fails.
@@ -197,14 +204,14 @@ func Open(path string, opts ...Option) (*Store, error) {
 }
 
 func open(path string, c config) (_ *Store, err error) {
-	s := &Store{
-		log:         c.Logger,
-		retention:   c.Retention,
-		callTimeout: c.CallTimeout,
-		batch:       deleteBatch,
-		now:         time.Now,
-		done:        make(chan struct{}),
-	}
+	s := &Store{callTimeout: c.CallTimeout, batch: deleteBatch}
+	s.Rules = store.NewRules(database{s}, store.RulesConfig{
+		Name:        "sqlitestore",
+		CallTimeout: c.CallTimeout,
+		Earliest:    minTime,
+		Latest:      maxTime,
+		Range:       "the years 1678 to 2262",
+	})
 	defer func() {
 		if err != nil {
 			s.closeAll()
@@ -258,13 +265,10 @@ func open(path string, c config) (_ *Store, err error) {
 		return nil, err
 	}
 
-	if c.CleanupInterval > 0 {
-		var cctx context.Context
-		cctx, s.stop = context.WithCancel(context.Background())
-		go s.cleanupLoop(cctx, c.CleanupInterval)
-	} else {
-		close(s.done)
-	}
+	s.cleaning = store.StartCleanup("sqlitestore", c.Settings, func(ctx context.Context, cut time.Time) (int, bool, error) {
+		n, err := s.DeleteBefore(ctx, cut)
+		return n, true, err
+	})
 	return s, nil
 }
 
@@ -290,7 +294,6 @@ func (s *Store) prepare(ctx context.Context) error {
 		{s.w, &s.replaceToken, sqlReplaceToken},
 		{s.w, &s.probe, sqlProbe},
 		{s.w, &s.update, sqlUpdate},
-		{s.w, &s.probeActive, sqlProbeActive},
 		{s.w, &s.notBefore, sqlNotBefore},
 		{s.w, &s.revokeAll, sqlRevokeAll},
 		{s.w, &s.revokeOne, sqlRevokeOne},
@@ -321,10 +324,7 @@ func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
-		if s.stop != nil {
-			s.stop()
-		}
-		<-s.done
+		s.cleaning.Stop()
 		err = s.closeAll()
 	})
 	return err
@@ -334,7 +334,7 @@ func (s *Store) Close() error {
 func (s *Store) closeAll() error {
 	var errs []error
 	for _, st := range []*sql.Stmt{
-		s.insert, s.touch, s.replaceToken, s.probe, s.update, s.probeActive, s.notBefore,
+		s.insert, s.touch, s.replaceToken, s.probe, s.update, s.notBefore,
 		s.revokeAll, s.revokeOne, s.revokeExcept, s.deleteOld,
 		s.get, s.getByHash, s.list, s.listActive,
 		s.pageAll, s.pageAllAfter, s.pageLive, s.pageLiveAfter,
@@ -355,27 +355,4 @@ func (s *Store) closeAll() error {
 		return fmt.Errorf("sqlitestore: close: %w", err)
 	}
 	return nil
-}
-
-func (s *Store) cleanupLoop(ctx context.Context, every time.Duration) {
-	defer close(s.done)
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		cut := s.now().Add(-s.retention)
-		n, err := s.DeleteBefore(ctx, cut)
-		switch {
-		case ctx.Err() != nil:
-			return
-		case err != nil:
-			s.log.Error("sqlitestore: cleanup failed", "err", err)
-		case n > 0:
-			s.log.Debug("sqlitestore: cleanup", "deleted", n, "before", cut)
-		}
-	}
 }
