@@ -98,8 +98,10 @@ const longestSuffix = len("_token_hash_key")
 type Store struct {
 	*store.Rules
 
-	pool    *pgxpool.Pool
-	ownPool bool // Open made the pool, so Close closes it
+	pool      *pgxpool.Pool
+	ownPool   bool // Open made the pool, so Close closes it
+	closed    atomic.Bool
+	closeOnce sync.Once
 
 	names      names
 	q          queries
@@ -108,16 +110,7 @@ type Store struct {
 	callTimeout time.Duration
 	batch       int // rows one cleanup statement deletes
 	cleaning    *store.Cleanup
-
-	closed    atomic.Bool
-	closeOnce sync.Once
 }
-
-// A Store is a store.DataStore (so a store.SessionStore) and a store.Cleaner.
-var _ interface {
-	store.DataStore
-	store.Cleaner
-} = (*Store)(nil)
 
 // Option configures a Store. An option refuses a value it cannot take, and
 // Open or New then fails.
@@ -137,32 +130,6 @@ func newConfig(opts []Option) (config, error) {
 
 // setting makes an Option of a store.Setting.
 func setting(f store.Setting) Option { return func(c *config) error { return f(&c.Settings) } }
-
-// WithCleanupInterval sets how often the background goroutine deletes
-// sessions whose retention has passed. Zero disables it; the app can then
-// call DeleteBefore itself. The default is DefaultCleanupInterval; a
-// negative interval is an error.
-func WithCleanupInterval(d time.Duration) Option { return setting(store.CleanupInterval(d)) }
-
-// WithRetention sets how long revoked and expired sessions are kept, with
-// their revocation time and reason, before the background cleanup deletes
-// them; a revoked session is kept until its absolute expiry, too, is that
-// long ago. The default is DefaultRetention; a negative retention is an
-// error.
-func WithRetention(d time.Duration) Option { return setting(store.Retention(d)) }
-
-// WithCallTimeout bounds each call of the store (default
-// store.DefaultCallTimeout): a server that stops answering, a lock that is
-// not granted or a pool with no free connection make the call fail with
-// store.ErrUnavailable in this time. Open also sets it as the pool's
-// connect timeout and the sessions' statement_timeout and lock_timeout,
-// unless connString sets them. Zero means no bound; a negative timeout is
-// an error.
-func WithCallTimeout(d time.Duration) Option { return setting(store.CallTimeout(d)) }
-
-// WithLogger sets the logger for background cleanup. The default is
-// slog.Default(); a nil logger is an error.
-func WithLogger(l *slog.Logger) Option { return setting(store.Logger(l)) }
 
 // WithSchema sets the schema that holds the sessions table; Open and New
 // create it when it does not exist. The default, or an empty name, is the
@@ -187,6 +154,32 @@ func WithTable(name string) Option {
 		return nil
 	}
 }
+
+// WithCallTimeout bounds each call of the store (default
+// store.DefaultCallTimeout): a server that stops answering, a lock that is
+// not granted or a pool with no free connection make the call fail with
+// store.ErrUnavailable in this time. Open also sets it as the pool's
+// connect timeout and the sessions' statement_timeout and lock_timeout,
+// unless connString sets them. Zero means no bound; a negative timeout is
+// an error.
+func WithCallTimeout(d time.Duration) Option { return setting(store.CallTimeout(d)) }
+
+// WithCleanupInterval sets how often the background goroutine deletes
+// sessions whose retention has passed. Zero disables it; the app can then
+// call DeleteBefore itself. The default is DefaultCleanupInterval; a
+// negative interval is an error.
+func WithCleanupInterval(d time.Duration) Option { return setting(store.CleanupInterval(d)) }
+
+// WithRetention sets how long revoked and expired sessions are kept, with
+// their revocation time and reason, before the background cleanup deletes
+// them; a revoked session is kept until its absolute expiry, too, is that
+// long ago. The default is DefaultRetention; a negative retention is an
+// error.
+func WithRetention(d time.Duration) Option { return setting(store.Retention(d)) }
+
+// WithLogger sets the logger for background cleanup. The default is
+// slog.Default(); a nil logger is an error.
+func WithLogger(l *slog.Logger) Option { return setting(store.Logger(l)) }
 
 // Open connects to the database that connString names (a URL or a
 // keyword/value string, as pgxpool.ParseConfig takes), creates or migrates

@@ -156,6 +156,16 @@ func ts(t time.Time) time.Time {
 	return t.Truncate(time.Microsecond).UTC()
 }
 
+// nullTime is ts(t), or NULL for the zero time (not revoked; keep the
+// authentication time).
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = ts(t)
+	return &t
+}
+
 // bytesOrEmpty turns nil, which pgx sends as NULL, into an empty value for a
 // NOT NULL bytea column: empty data is no data.
 func bytesOrEmpty(b []byte) []byte {
@@ -175,14 +185,13 @@ func isDuplicate(err error) bool {
 // store.ErrNotFound. A call racing Close gets the pool's "closed pool" error
 // and reports store.ErrClosed.
 func (s *Store) fail(op string, err error) error {
+	var connect *pgconn.ConnectError
 	switch {
 	case s.closed.Load():
 		return store.ErrClosed
 	case errors.Is(err, pgx.ErrNoRows):
 		return store.ErrNotFound
-	}
-	var connect *pgconn.ConnectError
-	if pgconn.Timeout(err) || errors.As(err, &connect) {
+	case pgconn.Timeout(err) || errors.As(err, &connect):
 		// No answer in time, or no server to answer: nothing is known to
 		// have changed, and a later try may work.
 		return fmt.Errorf("pgstore: %s: %w: %w", op, store.ErrUnavailable, err)
@@ -202,15 +211,10 @@ func (d database) Closed() bool { return d.closed.Load() }
 // Insert implements store.Database. Times are stored truncated to the
 // microsecond.
 func (d database) Insert(ctx context.Context, sess store.Session) (bool, error) {
-	var revokedAt *time.Time
-	if sess.Revoked() {
-		t := ts(sess.RevokedAt)
-		revokedAt = &t
-	}
 	tag, err := d.lockedExec(ctx, sess.UserID, d.q.insert,
 		sess.ID, sess.UserID, sess.TokenHash[:],
 		ts(sess.CreatedAt), ts(sess.LastSeenAt), ts(sess.ExpiresAt), ts(sess.IdleExpiresAt),
-		revokedAt, sess.RevokeReason, sess.IP, sess.UserAgent, bytesOrEmpty(sess.Data),
+		nullTime(sess.RevokedAt), sess.RevokeReason, sess.IP, sess.UserAgent, bytesOrEmpty(sess.Data),
 		ts(sess.AuthenticatedAt))
 	if isDuplicate(err) {
 		return false, store.ErrDuplicate
@@ -350,13 +354,8 @@ func (d database) ReplaceActiveToken(ctx context.Context, id string, newHash [sh
 // does. Its times are truncated to the microsecond and clamped to the years
 // 1 to 9999.
 func (d database) UpdateActive(ctx context.Context, id string, u store.Update, now time.Time) (bool, error) {
-	var auth *time.Time
-	if !u.AuthenticatedAt.IsZero() {
-		t := ts(u.AuthenticatedAt)
-		auth = &t
-	}
 	tag, err := d.lockedExec(ctx, u.UserID, d.q.update, ts(now), u.UserID, bytesOrEmpty(u.Data),
-		ts(u.ExpiresAt), ts(u.IdleExpiresAt), id, auth)
+		ts(u.ExpiresAt), ts(u.IdleExpiresAt), id, nullTime(u.AuthenticatedAt))
 	return d.changed("update", tag, err)
 }
 

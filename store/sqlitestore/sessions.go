@@ -120,6 +120,12 @@ func nanos(t time.Time) int64 {
 
 func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
 
+// nullNanos is t in Unix nanoseconds, or NULL for the zero time (not
+// revoked; keep the authentication time).
+func nullNanos(t time.Time) sql.NullInt64 {
+	return sql.NullInt64{Int64: t.UnixNano(), Valid: !t.IsZero()}
+}
+
 // checkTime refuses a time that Unix nanoseconds cannot hold, rather than
 // store a clamped one that would read back as another time.
 func checkTime(op, name string, t time.Time) error {
@@ -164,15 +170,11 @@ func (d database) Closed() bool { return d.closed.Load() }
 // are one statement on the one writer, so no revocation can commit between
 // them.
 func (d database) Insert(ctx context.Context, sess store.Session) (bool, error) {
-	var revokedAt sql.NullInt64
-	if sess.Revoked() {
-		revokedAt = sql.NullInt64{Int64: sess.RevokedAt.UnixNano(), Valid: true}
-	}
 	res, err := d.insert.ExecContext(ctx,
 		sess.ID, sess.UserID, sess.TokenHash[:],
 		sess.CreatedAt.UnixNano(), sess.LastSeenAt.UnixNano(),
 		sess.ExpiresAt.UnixNano(), sess.IdleExpiresAt.UnixNano(),
-		revokedAt, sess.RevokeReason, sess.IP, sess.UserAgent, sess.Data,
+		nullNanos(sess.RevokedAt), sess.RevokeReason, sess.IP, sess.UserAgent, sess.Data,
 		sess.AuthenticatedAt.UnixNano())
 	if isDuplicate(err) {
 		return false, store.ErrDuplicate
@@ -302,15 +304,13 @@ func (d database) UpdateActive(ctx context.Context, id string, u store.Update, n
 	if err := checkTime("update", "IdleExpiresAt", u.IdleExpiresAt); err != nil {
 		return false, err
 	}
-	var auth sql.NullInt64
 	if !u.AuthenticatedAt.IsZero() {
 		if err := checkTime("update", "AuthenticatedAt", u.AuthenticatedAt); err != nil {
 			return false, err
 		}
-		auth = sql.NullInt64{Int64: u.AuthenticatedAt.UnixNano(), Valid: true}
 	}
 	res, err := d.update.ExecContext(ctx, nanos(now), u.UserID, u.Data,
-		u.ExpiresAt.UnixNano(), u.IdleExpiresAt.UnixNano(), id, auth)
+		u.ExpiresAt.UnixNano(), u.IdleExpiresAt.UnixNano(), id, nullNanos(u.AuthenticatedAt))
 	return d.changed("update", res, err)
 }
 

@@ -97,12 +97,6 @@ type Store struct {
 	closeOnce sync.Once
 }
 
-// A Store is a store.DataStore (so a store.SessionStore) and a store.Cleaner.
-var _ interface {
-	store.DataStore
-	store.Cleaner
-} = (*Store)(nil)
-
 // Option configures a Store. An option refuses a value it cannot take, and
 // Open then fails.
 type Option func(*config) error
@@ -116,29 +110,6 @@ type config struct {
 
 // setting makes an Option of a store.Setting.
 func setting(f store.Setting) Option { return func(c *config) error { return f(&c.Settings) } }
-
-// WithCleanupInterval sets how often the background goroutine deletes
-// sessions whose retention has passed. Zero disables it; the app can then
-// call DeleteBefore itself. The default is DefaultCleanupInterval; a
-// negative interval is an error.
-func WithCleanupInterval(d time.Duration) Option { return setting(store.CleanupInterval(d)) }
-
-// WithRetention sets how long revoked and expired sessions are kept, with
-// their revocation time and reason, before the background cleanup deletes
-// them; a revoked session is kept until its absolute expiry, too, is that
-// long ago. The default is DefaultRetention; a negative retention is an
-// error.
-func WithRetention(d time.Duration) Option { return setting(store.Retention(d)) }
-
-// WithCallTimeout bounds each call that writes or lists (default
-// store.DefaultCallTimeout): one that waits longer, for the writer or for
-// another process's lock, fails with store.ErrUnavailable. Zero means no
-// bound beyond the busy timeout; a negative timeout is an error.
-func WithCallTimeout(d time.Duration) Option { return setting(store.CallTimeout(d)) }
-
-// WithLogger sets the logger for background cleanup. The default is
-// slog.Default(); a nil logger is an error.
-func WithLogger(l *slog.Logger) Option { return setting(store.Logger(l)) }
 
 // WithReaders sets the number of read connections, at least one: fewer is
 // an error. Reads run in parallel with each other and with the writer. The
@@ -167,6 +138,12 @@ func WithBusyTimeout(d time.Duration) Option {
 	}
 }
 
+// WithCallTimeout bounds each call that writes or lists (default
+// store.DefaultCallTimeout): one that waits longer, for the writer or for
+// another process's lock, fails with store.ErrUnavailable. Zero means no
+// bound beyond the busy timeout; a negative timeout is an error.
+func WithCallTimeout(d time.Duration) Option { return setting(store.CallTimeout(d)) }
+
 // WithSynchronousFull makes every write reach the disk before the call
 // returns (SQLite's synchronous=FULL), so that an acknowledged revocation
 // survives a power cut or a kernel crash, at the cost of a flush per write.
@@ -179,6 +156,23 @@ func WithSynchronousFull() Option {
 		return nil
 	}
 }
+
+// WithCleanupInterval sets how often the background goroutine deletes
+// sessions whose retention has passed. Zero disables it; the app can then
+// call DeleteBefore itself. The default is DefaultCleanupInterval; a
+// negative interval is an error.
+func WithCleanupInterval(d time.Duration) Option { return setting(store.CleanupInterval(d)) }
+
+// WithRetention sets how long revoked and expired sessions are kept, with
+// their revocation time and reason, before the background cleanup deletes
+// them; a revoked session is kept until its absolute expiry, too, is that
+// long ago. The default is DefaultRetention; a negative retention is an
+// error.
+func WithRetention(d time.Duration) Option { return setting(store.Retention(d)) }
+
+// WithLogger sets the logger for background cleanup. The default is
+// slog.Default(); a nil logger is an error.
+func WithLogger(l *slog.Logger) Option { return setting(store.Logger(l)) }
 
 // Open opens the SQLite database at path, creating the file and its schema
 // when they do not exist and migrating an older schema, and returns a Store
