@@ -6,74 +6,50 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/revokehq/revoke/store"
 )
 
-// syncBuffer is a log destination the cleanup goroutine and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestCleanupRuns checks the background cleanup: it runs on its interval
 // with the time minus the retention, logs what it deleted and what failed,
 // and Stop ends a run in progress and waits for it.
 func TestCleanupRuns(t *testing.T) {
-	var logs syncBuffer
+	// Read only after Stop, which waits for the goroutine that writes it.
+	var logs bytes.Buffer
 	settings := store.Settings{
 		CleanupInterval: time.Millisecond,
 		Retention:       time.Hour,
 		Logger:          slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	}
-	cuts := make(chan time.Time, 100)
 	started := time.Now()
+	var cut time.Time
+	long := make(chan struct{}) // closed when the fourth run has begun
 	runs := 0
-	c := store.StartCleanup("fakestore", settings, func(ctx context.Context, cut time.Time) (int, bool, error) {
+	c := store.StartCleanup("fakestore", settings, func(ctx context.Context, at time.Time) (int, bool, error) {
 		runs++
-		select {
-		case cuts <- cut:
-		default:
-		}
 		switch runs {
 		case 1:
+			cut = at
 			return 3, true, nil
 		case 2:
 			return 0, false, nil
 		case 3:
 			return 0, true, errors.New("disk on fire")
 		}
+		if runs == 4 {
+			close(long)
+		}
 		<-ctx.Done() // a long run, which Stop cuts short
 		return 1, true, ctx.Err()
 	}, "table", "t")
 
-	cut := <-cuts
-	if d := started.Add(-time.Hour).Sub(cut); d > 0 || d < -time.Minute {
-		t.Errorf("cut %v, want about an hour before %v", cut, started)
+	select {
+	case <-long:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the cleanup did not run four times")
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(logs.String(), "disk on fire") {
-		if time.Now().After(deadline) {
-			t.Fatalf("no failure logged; logs: %s", logs.String())
-		}
-		time.Sleep(time.Millisecond)
-	}
-	time.Sleep(5 * time.Millisecond) // into the long run
 	c.Stop()
 	select {
 	case <-c.Done():
@@ -82,6 +58,9 @@ func TestCleanupRuns(t *testing.T) {
 	}
 	c.Stop() // again: returns at once
 
+	if d := started.Add(-time.Hour).Sub(cut); d > 0 || d < -time.Minute {
+		t.Errorf("cut %v, want about an hour before %v", cut, started)
+	}
 	out := logs.String()
 	for _, want := range []string{
 		`msg="fakestore: cleanup" table=t deleted=3`,
