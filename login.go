@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/revokehq/revoke/internal/option"
 	"github.com/revokehq/revoke/store"
 )
 
@@ -59,13 +60,8 @@ func KeepPreviousSession() LoginOption {
 
 func loginOptions(opts []LoginOption) (login, error) {
 	var l login
-	for _, o := range opts {
-		if o == nil {
-			return login{}, errors.New("revoke: nil LoginOption")
-		}
-		if err := o(&l); err != nil {
-			return login{}, err
-		}
+	if err := option.Apply("revoke: login", &l, opts); err != nil {
+		return login{}, err
 	}
 	return l, nil
 }

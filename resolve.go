@@ -222,7 +222,7 @@ func (m *Manager) resolve(ctx context.Context, token string, now time.Time) (Ses
 	}
 	// The lookup was by hash already; comparing again in constant time
 	// keeps a lenient backend from ever matching a near miss.
-	if subtle.ConstantTimeCompare(s.TokenHash, hash) != 1 {
+	if subtle.ConstantTimeCompare(s.TokenHash[:], hash[:]) != 1 {
 		return Session{}, ErrUnknownToken
 	}
 	switch {

@@ -73,6 +73,7 @@ import (
 	"time"
 
 	"github.com/revokehq/revoke"
+	"github.com/revokehq/revoke/internal/option"
 )
 
 // Family is an API family: the error shape, rate limit and conventions its
@@ -200,10 +201,8 @@ func New(m *revoke.Manager, opts ...Option) (*Handlers, error) {
 		cop:    http.NewCrossOriginProtection(),
 		limits: defaultRateLimits(),
 	}
-	for _, o := range opts {
-		if err := o(h); err != nil {
-			return nil, err
-		}
+	if err := option.Apply("handlers", h, opts); err != nil {
+		return nil, err
 	}
 	// Static tokens are checked first (cheap, and needing no store or app
 	// call); the other authorizers follow in the order they were given.

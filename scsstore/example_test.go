@@ -17,7 +17,11 @@ func ExampleNew() {
 	st := memstore.New()
 	defer st.Close()
 	sm := scs.New()
-	sm.Store = scsstore.New(st, scsstore.WithUserKey("userID"))
+	scsStore, err := scsstore.New(st, scsstore.WithUserKey("userID"))
+	if err != nil {
+		panic(err)
+	}
+	sm.Store = scsStore
 	m, err := revoke.New(st, scsstore.ManagerOptions(sm)...)
 	if err != nil {
 		panic(err)

@@ -76,7 +76,11 @@ func newApp(st store.DataStore, adminToken string) (http.Handler, error) {
 
 	// Changed line 1: the scs store is backed by a revoke store, which
 	// indexes each session by the user id the app puts under "userID".
-	sm.Store = scsstore.New(st, scsstore.WithUserKey("userID"), scsstore.WithHashedTokens())
+	scsStore, err := scsstore.New(st, scsstore.WithUserKey("userID"), scsstore.WithHashedTokens())
+	if err != nil {
+		return nil, err
+	}
+	sm.Store = scsStore
 
 	// The Manager resolves scs's cookie and keeps scs's timeouts.
 	m, err := revoke.New(st, scsstore.ManagerOptions(sm)...)

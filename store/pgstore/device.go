@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"time"
 
 	"github.com/revokehq/revoke/store"
 )
@@ -23,6 +24,6 @@ func (s *Store) RecordDevice(ctx context.Context, id, ip, userAgent string) erro
 	if tag.RowsAffected() > 0 {
 		return nil
 	}
-	_, err = s.owner(ctx, "record device", id)
+	_, _, err = database{s}.Probe(ctx, id, time.Time{})
 	return err
 }

@@ -7,6 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/revokehq/revoke/store"
 )
 
 // names are the sanitized names of the objects a store uses, ready to splice
@@ -190,19 +192,17 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, n names) error {
 			return fmt.Errorf("migrate: create version table: %w", err)
 		}
 	}
-	if v > latest {
-		return fmt.Errorf("migrate: schema version %d is newer than the %d this package knows", v, latest)
-	}
-	if v == latest {
-		return nil
-	}
-	for i := v; i < latest; i++ {
+	migrated, err := store.Migrate(v, latest, func(i int) error {
 		if _, err := tx.Exec(ctx, n.expand(migrations[i])); err != nil {
-			return fmt.Errorf("migrate to schema version %d: %w", i+1, err)
+			return err
 		}
 		if _, err := tx.Exec(ctx, n.expand(`INSERT INTO {migrations} (version) VALUES ($1)`), i+1); err != nil {
-			return fmt.Errorf("migrate: record schema version %d: %w", i+1, err)
+			return fmt.Errorf("record the version: %w", err)
 		}
+		return nil
+	})
+	if err != nil || !migrated {
+		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)

@@ -2,6 +2,7 @@ package sqlitestore
 
 import (
 	"context"
+	"time"
 
 	"github.com/revokehq/revoke/store"
 )
@@ -28,6 +29,6 @@ func (s *Store) RecordDevice(ctx context.Context, id, ip, userAgent string) erro
 	} else if n > 0 {
 		return nil
 	}
-	_, err = s.owner(ctx, "record device", id)
+	_, _, err = database{s}.Probe(ctx, id, time.Time{})
 	return err
 }
