@@ -97,6 +97,7 @@ const longestSuffix = len("_token_hash_key")
 // store.Rules, on its statements.
 type Store struct {
 	*store.Rules
+	*store.ProviderRules // provider.go
 
 	pool      *pgxpool.Pool
 	ownPool   bool // Open made the pool, so Close closes it
@@ -272,6 +273,7 @@ func newStore(ctx context.Context, pool *pgxpool.Pool, own bool, c config) (*Sto
 		Latest:        maxTime,
 		Range:         "the years 1 to 9999",
 	})
+	s.ProviderRules = store.NewProviderRules(providerDatabase{s}, c.CallTimeout)
 	s.cleaning = store.StartCleanup("pgstore", c.Settings, s.cleanup, "table", n.table)
 	return s, nil
 }
