@@ -68,7 +68,8 @@ func loginOptions(opts []LoginOption) (login, error) {
 
 // Create starts a session for userID and returns it with its token. The
 // token is shown only here: keep it on the client, it cannot be recovered.
-// It fails with ErrNotBefore when the user's sessions were all revoked
+// It fails with ErrSessionLimit when WithMaxSessions refuses the sign-in,
+// and with ErrNotBefore when the user's sessions were all revoked
 // after the time given by AuthenticatedAt.
 func (m *Manager) Create(ctx context.Context, userID string, d Device, opts ...LoginOption) (Session, string, error) {
 	if userID == "" {
@@ -105,13 +106,35 @@ func (m *Manager) Create(ctx context.Context, userID string, d Device, opts ...L
 	}
 	token := newToken()
 	s.TokenHash = HashToken(token)
-	if err := m.store.Create(ctx, s); err != nil {
-		return Session{}, "", fmt.Errorf("revoke: create session: %w", err)
+	if err := m.insert(ctx, s); err != nil {
+		return Session{}, "", err
 	}
 	if err := m.linkProvider(ctx, s, l.provider); err != nil {
 		return Session{}, "", err
 	}
 	return s, token, nil
+}
+
+// insert stores s, within the user's session cap when there is one, and
+// reports the sessions the cap revoked to the OnRevoke hooks.
+func (m *Manager) insert(ctx context.Context, s Session) error {
+	if m.limit == nil {
+		if err := m.store.Create(ctx, s); err != nil {
+			return fmt.Errorf("revoke: create session: %w", err)
+		}
+		return nil
+	}
+	evicted, err := store.CreateLimited(ctx, m.store, s, *m.limit, s.CreatedAt)
+	if err != nil {
+		return fmt.Errorf("revoke: create session: %w", err)
+	}
+	m.emit(ctx, Event{
+		Cause:      Cause{Actor: ActorSystem, Reason: ReasonSessionLimit},
+		UserID:     s.UserID,
+		SessionIDs: evicted,
+		At:         s.CreatedAt,
+	})
+	return nil
 }
 
 // Login starts a session for userID with the device of r, sets the session

@@ -82,6 +82,8 @@ type Manager struct {
 	deviceForgetter DeviceForgetter
 	onRevoke        []func(context.Context, Event)
 	onLogin         []func(context.Context, LoginEvent)
+
+	limit *store.Limit // WithMaxSessions; nil: no cap
 }
 
 // New returns a Manager working on the given store.

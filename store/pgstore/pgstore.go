@@ -106,7 +106,8 @@ type Store struct {
 
 	names      names
 	q          queries
-	cleanupKey int64 // advisory lock key of the background cleanup
+	lq         limitQueries // limit.go
+	cleanupKey int64        // advisory lock key of the background cleanup
 
 	callTimeout time.Duration
 	batch       int // rows one cleanup statement deletes
@@ -261,6 +262,7 @@ func newStore(ctx context.Context, pool *pgxpool.Pool, own bool, c config) (*Sto
 		ownPool:     own,
 		names:       n,
 		q:           newQueries(n),
+		lq:          newLimitQueries(n),
 		cleanupKey:  lockKey("cleanup", n.table),
 		callTimeout: c.CallTimeout,
 		batch:       deleteBatch,
