@@ -12,6 +12,105 @@ import (
 	"github.com/revokehq/revoke/store"
 )
 
+// FamilyAdmin is an admin API with ApiErrorResponseDto errors, for the
+// app's own operators and tools.
+const FamilyAdmin Family = "admin"
+
+func init() {
+	defineFamily(&family{
+		name:        FamilyAdmin,
+		prefixes:    []string{"/auth/admin/"},
+		problem:     (*request).adminProblem,
+		notFound:    (*request).adminNoRoute,
+		rateHeaders: defaultRateHeaders,
+		errorSchema: "ApiErrorResponseDto",
+	})
+}
+
+// Routes of the admin family.
+const (
+	RouteAdminRevokeSession     RouteName = "AdminRevokeSession"     // DELETE /auth/admin/api/users/{id}/sessions/{sessionId}
+	RouteAdminListSessions      RouteName = "AdminListSessions"      // GET /auth/admin/api/users/{id}/sessions
+	RouteAdminRevokeAllSessions RouteName = "AdminRevokeAllSessions" // DELETE /auth/admin/api/users/{id}/sessions
+)
+
+// AdminRevokeSession returns the handler of DELETE
+// /auth/admin/api/users/{id}/sessions/{sessionId}: 200 with the revoked
+// session; revoking it again answers the same, with the original revokedAt.
+func (h *Handlers) AdminRevokeSession() http.Handler { return h.Endpoint(RouteAdminRevokeSession) }
+
+// AdminListSessions returns the handler of GET
+// /auth/admin/api/users/{id}/sessions: the user's active sessions, newest
+// first, or with ?active=false every session the store holds for the user,
+// revoked and expired ones too (the audit trail). A page holds limit
+// sessions (default 100, at most 1000); the body's nextCursor, passed back
+// as ?cursor=, gives the next page, and is left out on the last.
+func (h *Handlers) AdminListSessions() http.Handler { return h.Endpoint(RouteAdminListSessions) }
+
+// AdminRevokeAllSessions returns the handler of DELETE
+// /auth/admin/api/users/{id}/sessions: 200 {"count": N}.
+func (h *Handlers) AdminRevokeAllSessions() http.Handler {
+	return h.Endpoint(RouteAdminRevokeAllSessions)
+}
+
+// The ApiErrorResponseDto schema.
+
+type adminError struct {
+	StatusCode int    `json:"statusCode"`
+	Error      string `json:"error"`
+	Message    string `json:"message"`
+	Code       string `json:"code"`
+}
+
+// Admin error codes.
+const (
+	adminValidationFailed = "VALIDATION_FAILED"
+	adminSessionInvalid   = "ADMIN_SESSION_INVALID"
+	adminForbidden        = "FORBIDDEN"
+	adminUserNotFound     = "USER_NOT_FOUND"
+	adminSessionNotFound  = "SESSION_NOT_FOUND"
+	adminMethodNotAllowed = "METHOD_NOT_ALLOWED"
+	adminRateLimited      = "RATE_LIMITED"
+	adminInternal         = "INTERNAL_ERROR"
+	adminUnavailable      = "STORE_UNAVAILABLE"
+)
+
+func (rq *request) admin(w http.ResponseWriter, status int, code, message string) {
+	writeJSON(w, status, adminError{
+		StatusCode: status,
+		Error:      http.StatusText(status),
+		Message:    message,
+		Code:       code,
+	})
+}
+
+// Admin error code of a path that matches no route.
+const adminRouteNotFound = "ROUTE_NOT_FOUND"
+
+// adminNoRoute answers a path under /auth/admin/ that no route matches.
+func (rq *request) adminNoRoute(w http.ResponseWriter, r *http.Request) {
+	rq.admin(w, http.StatusNotFound, adminRouteNotFound, "Cannot "+shorten(r.Method)+" "+shorten(r.URL.Path))
+}
+
+func (rq *request) adminProblem(w http.ResponseWriter, p problem, _ error) {
+	switch p {
+	case probUnauthenticated:
+		rq.admin(w, http.StatusUnauthorized, adminSessionInvalid, "Admin session missing or invalid")
+	case probNotPermitted:
+		rq.admin(w, http.StatusForbidden, adminForbidden, "Authenticated but not permitted")
+	case probCrossOrigin:
+		rq.admin(w, http.StatusForbidden, adminForbidden, "Cross-origin request refused")
+	case probRateLimited:
+		rq.admin(w, http.StatusTooManyRequests, adminRateLimited, "Too many requests")
+	case probMethodNotAllowed:
+		rq.admin(w, http.StatusMethodNotAllowed, adminMethodNotAllowed, "Method not allowed")
+	case probUnavailable:
+		rq.admin(w, http.StatusServiceUnavailable, adminUnavailable, "The session store did not answer in time; retry later")
+	default:
+		rq.admin(w, http.StatusInternalServerError, adminInternal, "Internal server error")
+	}
+}
+
 // adminSession is a session in the admin family's camelCase JSON.
 type adminSession struct {
 	ID         string    `json:"id"`

@@ -3,26 +3,16 @@
 // wire formats of three API families so that existing clients (Okta's SDKs,
 // Ory's client) work against them unchanged.
 //
-// Routes, at their default paths (see Routes):
-//
-//	Okta family
-//	  DELETE /api/v1/users/{userId}/sessions              RevokeUserSessions      (admin)
-//	  POST   /api/v1/users/me/lifecycle/delete_sessions   EndUserSessions         (session cookie)
-//	Kratos family
-//	  DELETE /auth/sessions                               DisableMyOtherSessions  (session)
-//	  GET    /auth/sessions                               ListMySessions          (session)
-//	  DELETE /auth/sessions/{id}                          DisableMySession        (session)
-//	  GET    /auth/sessions/whoami                        WhoAmI                  (session)
-//	Admin family
-//	  DELETE /auth/admin/api/users/{id}/sessions/{sessionId}  AdminRevokeSession     (admin)
-//	  GET    /auth/admin/api/users/{id}/sessions              AdminListSessions      (admin)
-//	  DELETE /auth/admin/api/users/{id}/sessions              AdminRevokeAllSessions (admin)
+// Routes lists every endpoint at its default path: the Okta family (Okta's
+// UserSessions API), the Kratos family (Ory Kratos's sessions API) and the
+// admin family. Each route has a RouteName, and a Handlers method of that
+// name returns its handler (so does Endpoint).
 //
 // Mount registers them all on a ServeMux; each is also available as its own
-// http.Handler (the method of the same name) for apps that mount it on a
-// path of their own. Such a path must name its wildcards as above: {userId}
-// for RevokeUserSessions, {id} for DisableMySession, {id} and {sessionId}
-// for the admin routes.
+// http.Handler for apps that mount it on a path of their own. Such a path
+// must name its wildcards as the default path does: {userId} for
+// RevokeUserSessions, {id} for DisableMySession, {id} and {sessionId} for
+// the admin routes.
 //
 // Each family answers errors in its own JSON shape, rate-limits per client
 // address and per caller (see RateLimit), and echoes a request id in
@@ -60,48 +50,10 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/revokehq/revoke"
 )
-
-// Family is an API family: the error shape, rate limit and conventions its
-// routes share.
-type Family string
-
-// The API families.
-const (
-	FamilyOkta   Family = "okta"   // Okta Management API (UserSessions)
-	FamilyKratos Family = "kratos" // Ory Kratos frontend API (sessions)
-	FamilyAdmin  Family = "admin"  // admin API with ApiErrorResponseDto errors
-)
-
-// Route describes one endpoint, for documentation and for keeping API
-// descriptions (an OpenAPI document, for example) in step with the code.
-type Route struct {
-	Method  string // HTTP method
-	Pattern string // default path, with ServeMux wildcards
-	Family  Family
-	Name    string // the Handlers method that returns the endpoint's handler
-	Summary string // one line for people
-}
-
-var routes = []Route{
-	{http.MethodDelete, "/api/v1/users/{userId}/sessions", FamilyOkta, "RevokeUserSessions", "Revoke all user sessions"},
-	{http.MethodPost, "/api/v1/users/me/lifecycle/delete_sessions", FamilyOkta, "EndUserSessions", "End the current user's sessions"},
-	{http.MethodDelete, "/auth/sessions", FamilyKratos, "DisableMyOtherSessions", "Disable my other sessions"},
-	{http.MethodGet, "/auth/sessions", FamilyKratos, "ListMySessions", "List my other active sessions"},
-	{http.MethodDelete, "/auth/sessions/{id}", FamilyKratos, "DisableMySession", "Disable one of my sessions"},
-	{http.MethodGet, "/auth/sessions/whoami", FamilyKratos, "WhoAmI", "Check who the current session belongs to"},
-	{http.MethodDelete, "/auth/admin/api/users/{id}/sessions/{sessionId}", FamilyAdmin, "AdminRevokeSession", "Revoke a single user session"},
-	{http.MethodGet, "/auth/admin/api/users/{id}/sessions", FamilyAdmin, "AdminListSessions", "List a user's sessions"},
-	{http.MethodDelete, "/auth/admin/api/users/{id}/sessions", FamilyAdmin, "AdminRevokeAllSessions", "Revoke all of a user's sessions"},
-}
-
-// Routes returns every endpoint the package serves, at its default path.
-func Routes() []Route { return slices.Clone(routes) }
 
 // maxBodyBytes bounds request bodies; the largest valid one is a few bytes.
 const maxBodyBytes = 4 << 10
@@ -121,9 +73,11 @@ type Handlers struct {
 	cop         *http.CrossOriginProtection
 	limits      map[Family]RateLimit
 	limiters    map[Family]*limiter
-	routeLimits map[string]RateLimit // by Route.Name; overrides the family's
-	routeLim    map[string]*limiter  // nil for a route whose limit is off
-	byName      map[string]http.Handler
+	routeLimits map[RouteName]RateLimit // overrides the family's
+	routeLim    map[RouteName]*limiter  // nil for a route whose limit is off
+
+	routes   []route                    // the route table served
+	handlers map[RouteName]http.Handler // each route's handler
 }
 
 // Option configures Handlers.
@@ -180,6 +134,11 @@ func WithTrustedOrigins(origins ...string) Option {
 
 // New returns the handlers for m.
 func New(m *revoke.Manager, opts ...Option) (*Handlers, error) {
+	return newHandlers(m, routes, opts...)
+}
+
+// newHandlers returns the handlers of the route table table.
+func newHandlers(m *revoke.Manager, table []route, opts ...Option) (*Handlers, error) {
 	if m == nil {
 		return nil, errors.New("handlers: nil manager")
 	}
@@ -187,7 +146,8 @@ func New(m *revoke.Manager, opts ...Option) (*Handlers, error) {
 		m:      m,
 		logger: slog.Default(),
 		cop:    http.NewCrossOriginProtection(),
-		limits: defaultRateLimits(),
+		limits: defaultRateLimits(table),
+		routes: table,
 	}
 	for _, o := range opts {
 		if err := o(h); err != nil {
@@ -208,178 +168,41 @@ func New(m *revoke.Manager, opts ...Option) (*Handlers, error) {
 			h.limiters[fam] = h.newLimiter(fam, rl)
 		}
 	}
-	h.routeLim = make(map[string]*limiter)
+	h.routeLim = make(map[RouteName]*limiter)
 	for name, rl := range h.routeLimits {
 		h.routeLim[name] = nil
 		if rl.Requests > 0 {
-			h.routeLim[name] = h.newLimiter(routeFamily(name), rl)
+			rt, _ := h.routeNamed(name)
+			h.routeLim[name] = h.newLimiter(rt.Family, rl)
 		}
 	}
-	h.byName = map[string]http.Handler{
-		"RevokeUserSessions":     h.route("RevokeUserSessions", anySession, h.revokeUserSessions),
-		"EndUserSessions":        h.route("EndUserSessions", cookieSession, h.endUserSessions),
-		"DisableMyOtherSessions": h.route("DisableMyOtherSessions", anySession, h.disableMyOtherSessions),
-		"ListMySessions":         h.route("ListMySessions", anySession, h.listMySessions),
-		"DisableMySession":       h.route("DisableMySession", anySession, h.disableMySession),
-		"WhoAmI":                 h.route("WhoAmI", anySession, h.whoAmI),
-		"AdminRevokeSession":     h.route("AdminRevokeSession", anySession, h.adminRevokeSession),
-		"AdminListSessions":      h.route("AdminListSessions", anySession, h.adminListSessions),
-		"AdminRevokeAllSessions": h.route("AdminRevokeAllSessions", anySession, h.adminRevokeAllSessions),
+	h.handlers = make(map[RouteName]http.Handler, len(table))
+	for _, rt := range table {
+		h.handlers[rt.Name] = h.routeHandler(rt)
 	}
 	return h, nil
 }
 
-// RevokeUserSessions returns the handler of DELETE
-// /api/v1/users/{userId}/sessions (Okta revokeUserSessions): an
-// administrator revokes every active session of a user; 204 on success.
-func (h *Handlers) RevokeUserSessions() http.Handler { return h.byName["RevokeUserSessions"] }
-
-// EndUserSessions returns the handler of POST
-// /api/v1/users/me/lifecycle/delete_sessions (Okta endUserSessions): the
-// user behind the session cookie ends their other sessions, or all of them
-// with {"keepCurrent": false}; 200 with an empty body on success. Only the
-// cookie's session counts: a request that also carries X-Session-Token
-// acts on the cookie's session, never the header's, and one that carries
-// X-Session-Token without a session cookie is refused (403 E0000006), as
-// is an API or bearer token.
-func (h *Handlers) EndUserSessions() http.Handler { return h.byName["EndUserSessions"] }
-
-// DisableMyOtherSessions returns the handler of DELETE /auth/sessions (Ory
-// Kratos disableMyOtherSessions): 200 {"count": N}.
-func (h *Handlers) DisableMyOtherSessions() http.Handler {
-	return h.byName["DisableMyOtherSessions"]
-}
-
-// ListMySessions returns the handler of GET /auth/sessions (Ory Kratos
-// listMySessions): the caller's active sessions other than the current one,
-// newest first, a page at a time as Kratos pages them: page_size (default
-// 250, at most 1000) and the opaque page_token, with a Link header to the
-// first page and, when more follow, the next. The current one is served by
-// WhoAmI.
-func (h *Handlers) ListMySessions() http.Handler { return h.byName["ListMySessions"] }
-
-// DisableMySession returns the handler of DELETE /auth/sessions/{id} (Ory
-// Kratos disableMySession): 204; 400 for the current session; 404 for a
-// session that is unknown or not the caller's.
-func (h *Handlers) DisableMySession() http.Handler { return h.byName["DisableMySession"] }
-
-// WhoAmI returns the handler of GET /auth/sessions/whoami (Ory Kratos
-// toSession): the current session, or 401.
-func (h *Handlers) WhoAmI() http.Handler { return h.byName["WhoAmI"] }
-
-// AdminRevokeSession returns the handler of DELETE
-// /auth/admin/api/users/{id}/sessions/{sessionId}: 200 with the revoked
-// session; revoking it again answers the same, with the original revokedAt.
-func (h *Handlers) AdminRevokeSession() http.Handler { return h.byName["AdminRevokeSession"] }
-
-// AdminListSessions returns the handler of GET
-// /auth/admin/api/users/{id}/sessions: the user's active sessions, newest
-// first, or with ?active=false every session the store holds for the user,
-// revoked and expired ones too (the audit trail). A page holds limit
-// sessions (default 100, at most 1000); the body's nextCursor, passed back
-// as ?cursor=, gives the next page, and is left out on the last.
-func (h *Handlers) AdminListSessions() http.Handler { return h.byName["AdminListSessions"] }
-
-// AdminRevokeAllSessions returns the handler of DELETE
-// /auth/admin/api/users/{id}/sessions: 200 {"count": N}.
-func (h *Handlers) AdminRevokeAllSessions() http.Handler {
-	return h.byName["AdminRevokeAllSessions"]
-}
-
-// Mount registers every route on mux at its default path, with its method in
-// the pattern. A request with another method on one of these paths gets 405
-// with an Allow header, in the family's error shape, and a path whose last id
-// is empty ("/auth/sessions/") gets its route's 400. The Okta routes also
-// answer on their paths with a trailing slash.
-//
-// Mount also takes the families' prefixes, /api/v1/, /auth/ and
-// /auth/admin/: a path under one of them that matches no route gets 404 in
-// the family's shape. The app's own, more specific, patterns under them
-// still win; an app that registers one of these prefixes itself must not
-// call Mount on the same mux.
-func (h *Handlers) Mount(mux *http.ServeMux) {
-	allow := make(map[string][]string)
-	var paths []string
-	for _, rt := range routes {
-		mux.Handle(rt.Method+" "+rt.Pattern, h.byName[rt.Name])
-		if _, ok := allow[rt.Pattern]; !ok {
-			paths = append(paths, rt.Pattern)
-		}
-		allow[rt.Pattern] = append(allow[rt.Pattern], rt.Method)
+// Endpoint returns the handler of the route named name, for an app that
+// mounts it on a path of its own; the path must name the wildcards of the
+// route's default path. It panics for a name that is no route's, which is
+// a programming error.
+func (h *Handlers) Endpoint(name RouteName) http.Handler {
+	e, ok := h.handlers[name]
+	if !ok {
+		panic(fmt.Sprintf("handlers: no route is named %q", name))
 	}
-	emptied := make(map[string]bool)
-	for _, rt := range routes {
-		// A path whose last id is empty ("/auth/sessions/") matches no
-		// wildcard, so the ServeMux would answer it with a plain-text 404.
-		// The route's handler refuses the empty id in its family's shape,
-		// after checking the credentials.
-		i := strings.LastIndex(rt.Pattern, "/{")
-		if i < 0 || !strings.HasSuffix(rt.Pattern, "}") {
-			continue
-		}
-		empty := rt.Pattern[:i+1] + "{$}"
-		mux.Handle(rt.Method+" "+empty, h.byName[rt.Name])
-		if !emptied[empty] {
-			emptied[empty] = true
-			mux.Handle(empty, h.methodNotAllowed(rt.Family, rt.Pattern, allow))
-		}
-	}
-	for _, p := range paths {
-		// GET /auth/sessions/whoami and DELETE /auth/sessions/{id} overlap
-		// in path; a method-less pattern for whoami would conflict with the
-		// DELETE one, so the {id} pattern answers for both.
-		if p == "/auth/sessions/whoami" {
-			continue
-		}
-		mux.Handle(p, h.methodNotAllowed(familyOf(p), p, allow))
-	}
-	h.mountTrailingSlash(mux, allow)
-	h.mountNotFound(mux)
+	return e
 }
 
-// Handler returns a new ServeMux with every route mounted.
-func (h *Handlers) Handler() http.Handler {
-	mux := http.NewServeMux()
-	h.Mount(mux)
-	return mux
-}
-
-// routeFamily returns the family of the route named name.
-func routeFamily(name string) Family {
-	for _, rt := range routes {
+// routeNamed returns the route of h's table named name.
+func (h *Handlers) routeNamed(name RouteName) (route, bool) {
+	for _, rt := range h.routes {
 		if rt.Name == name {
-			return rt.Family
+			return rt, true
 		}
 	}
-	return ""
-}
-
-func familyOf(pattern string) Family {
-	for _, rt := range routes {
-		if rt.Pattern == pattern {
-			return rt.Family
-		}
-	}
-	return FamilyAdmin
-}
-
-// methodNotAllowed answers every method that pattern has no route for.
-func (h *Handlers) methodNotAllowed(fam Family, pattern string, allow map[string][]string) http.Handler {
-	return h.endpoint(fam, noSession, func(w http.ResponseWriter, r *http.Request, rq *request) {
-		methods := allow[pattern]
-		if pattern == "/auth/sessions/{id}" && r.PathValue("id") == "whoami" {
-			methods = allow["/auth/sessions/whoami"]
-		}
-		var list []string
-		for _, m := range methods {
-			list = append(list, m)
-			if m == http.MethodGet {
-				list = append(list, http.MethodHead)
-			}
-		}
-		w.Header().Set("Allow", strings.Join(list, ", "))
-		rq.fail(w, probMethodNotAllowed)
-	})
+	return route{}, false
 }
 
 // readBody reads a size-limited request body. tooLarge reports a body over

@@ -11,6 +11,134 @@ import (
 	"github.com/revokehq/revoke/store"
 )
 
+// FamilyKratos is the Ory Kratos frontend API (sessions): Ory's clients are
+// its clients.
+const FamilyKratos Family = "kratos"
+
+func init() {
+	defineFamily(&family{
+		name:        FamilyKratos,
+		prefixes:    []string{"/auth/"},
+		problem:     (*request).kratosProblem,
+		notFound:    (*request).kratosNoRoute,
+		rateHeaders: defaultRateHeaders,
+		errorSchema: "errorGeneric",
+	})
+}
+
+// Routes of the Kratos family.
+const (
+	RouteDisableMyOtherSessions RouteName = "DisableMyOtherSessions" // DELETE /auth/sessions
+	RouteListMySessions         RouteName = "ListMySessions"         // GET /auth/sessions
+	RouteDisableMySession       RouteName = "DisableMySession"       // DELETE /auth/sessions/{id}
+	RouteWhoAmI                 RouteName = "WhoAmI"                 // GET /auth/sessions/whoami
+)
+
+// DisableMyOtherSessions returns the handler of DELETE /auth/sessions (Ory
+// Kratos disableMyOtherSessions): 200 {"count": N}.
+func (h *Handlers) DisableMyOtherSessions() http.Handler {
+	return h.Endpoint(RouteDisableMyOtherSessions)
+}
+
+// ListMySessions returns the handler of GET /auth/sessions (Ory Kratos
+// listMySessions): the caller's active sessions other than the current one,
+// newest first, a page at a time as Kratos pages them: page_size (default
+// 250, at most 1000) and the opaque page_token, with a Link header to the
+// first page and, when more follow, the next. The current one is served by
+// WhoAmI.
+func (h *Handlers) ListMySessions() http.Handler { return h.Endpoint(RouteListMySessions) }
+
+// DisableMySession returns the handler of DELETE /auth/sessions/{id} (Ory
+// Kratos disableMySession): 204; 400 for the current session; 404 for a
+// session that is unknown or not the caller's.
+func (h *Handlers) DisableMySession() http.Handler { return h.Endpoint(RouteDisableMySession) }
+
+// WhoAmI returns the handler of GET /auth/sessions/whoami (Ory Kratos
+// toSession): the current session, or 401.
+func (h *Handlers) WhoAmI() http.Handler { return h.Endpoint(RouteWhoAmI) }
+
+// The errorGeneric schema of Ory's APIs.
+
+type kratosErrorBody struct {
+	Error kratosError `json:"error"`
+}
+
+type kratosError struct {
+	Code    int            `json:"code"`
+	Status  string         `json:"status"`
+	ID      string         `json:"id,omitempty"`
+	Request string         `json:"request,omitempty"`
+	Reason  string         `json:"reason,omitempty"`
+	Message string         `json:"message"`
+	Debug   string         `json:"debug,omitempty"`
+	Details map[string]any `json:"details,omitempty"`
+}
+
+// Messages of Ory's error types (herodot), which Kratos clients show.
+const (
+	kratosMsgBadRequest   = "The request was malformed or contained invalid parameters"
+	kratosMsgUnauthorized = "The request could not be authorized"
+	kratosMsgForbidden    = "The requested action was forbidden"
+	kratosMsgNotFound     = "The requested resource could not be found"
+	kratosMsgInternal     = "An internal server error occurred, please contact the system administrator"
+	kratosMsgUnavailable  = "The service is temporarily unavailable"
+)
+
+func (rq *request) kratos(w http.ResponseWriter, status int, id, message, reason string) {
+	writeJSON(w, status, kratosErrorBody{kratosError{
+		Code:    status,
+		Status:  http.StatusText(status),
+		ID:      id,
+		Request: rq.id,
+		Reason:  reason,
+		Message: message,
+	}})
+}
+
+// kratosNoRoute answers a path under /auth/ that no route matches.
+func (rq *request) kratosNoRoute(w http.ResponseWriter, r *http.Request) {
+	rq.kratos(w, http.StatusNotFound, "", kratosMsgNotFound, "No route matches the path "+shorten(r.URL.Path)+".")
+}
+
+func (rq *request) kratosProblem(w http.ResponseWriter, p problem, cause error) {
+	switch p {
+	case probUnauthenticated:
+		rq.kratos(w, http.StatusUnauthorized, "session_inactive", kratosMsgUnauthorized,
+			"No valid session credentials found in the request.")
+	case probNotPermitted:
+		rq.kratos(w, http.StatusForbidden, "", kratosMsgForbidden, "")
+	case probCrossOrigin:
+		rq.kratos(w, http.StatusForbidden, "security_csrf_violation", kratosMsgForbidden,
+			"The request was rejected to protect you from Cross-Site-Request-Forgery (CSRF).")
+	case probRateLimited:
+		rq.kratos(w, http.StatusTooManyRequests, "", "The request was rate limited",
+			"Too many requests were made; retry later.")
+	case probMethodNotAllowed:
+		rq.kratos(w, http.StatusMethodNotAllowed, "", "The request method is not supported by this endpoint", "")
+	case probUnavailable:
+		rq.kratosInternal(w, http.StatusServiceUnavailable, kratosMsgUnavailable,
+			"The session store did not answer in time; retry later.", cause)
+	default:
+		rq.kratosInternal(w, http.StatusInternalServerError, kratosMsgInternal, "", cause)
+	}
+}
+
+// kratosInternal answers a failure of the server's own, with the cause's
+// text in debug only when the app turned debugging on.
+func (rq *request) kratosInternal(w http.ResponseWriter, status int, message, reason string, cause error) {
+	e := kratosError{
+		Code:    status,
+		Status:  http.StatusText(status),
+		Request: rq.id,
+		Reason:  reason,
+		Message: message,
+	}
+	if rq.h.debug && cause != nil {
+		e.Debug = cause.Error()
+	}
+	writeJSON(w, status, kratosErrorBody{e})
+}
+
 // kratosSession is a session in Ory Kratos's JSON shape, so that Ory's
 // clients parse it: they require id, and for the identity id, schema_id,
 // schema_url and traits.

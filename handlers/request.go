@@ -12,9 +12,6 @@ import (
 // RequestIDHeader is the header a request id is read from and echoed in.
 const RequestIDHeader = "X-Request-Id"
 
-// oktaRequestIDHeader echoes the request id on the Okta routes too.
-const oktaRequestIDHeader = "X-Okta-Request-Id"
-
 // maxRequestID bounds a client-supplied request id; a longer or odd one is
 // replaced rather than copied into logs and bodies.
 const maxRequestID = 128
@@ -44,39 +41,24 @@ func requestFrom(ctx context.Context) *request {
 type sessionFrom int
 
 const (
-	noSession     sessionFrom = iota // none needed (the 405 answers)
+	noSession     sessionFrom = iota // none read (the 404 and 405 answers, a route with other credentials)
 	anySession                       // X-Session-Token first, then the cookie
 	cookieSession                    // the session cookie alone
 )
 
 // endpoint wraps serve with the steps every route shares, in this order:
 // request id, the per-address rate limit, session resolution, the
-// per-caller rate limit, and only then the store failure a resolution may
-// have met, so that even that answer carries the rate-limit headers.
-func (h *Handlers) endpoint(fam Family, from sessionFrom, serve func(http.ResponseWriter, *http.Request, *request)) http.Handler {
-	return h.limitedEndpoint(fam, h.limiters[fam], from, serve)
-}
-
-// route is endpoint for the route named name, with its own rate limit when
-// WithRouteRateLimit gave it one.
-func (h *Handlers) route(name string, from sessionFrom, serve func(http.ResponseWriter, *http.Request, *request)) http.Handler {
-	fam := routeFamily(name)
-	lim, own := h.routeLim[name]
-	if !own {
-		lim = h.limiters[fam]
-	}
-	return h.limitedEndpoint(fam, lim, from, serve)
-}
-
-func (h *Handlers) limitedEndpoint(fam Family, lim *limiter, from sessionFrom, serve func(http.ResponseWriter, *http.Request, *request)) http.Handler {
+// per-caller rate limit (lim, nil for none), and only then the store
+// failure a resolution may have met, so that even that answer carries the
+// rate-limit headers.
+func (h *Handlers) endpoint(fam Family, lim *limiter, from sessionFrom, serve serveFunc) http.Handler {
+	spec := fam.spec()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rq := &request{id: requestID(r), family: fam, h: h, why: revoke.ErrNoSession}
 		rq.log = h.logger.With("request_id", rq.id)
 		w.Header().Set(RequestIDHeader, rq.id)
-		if fam == FamilyOkta {
-			// Okta's name for it, which its SDKs send back in
-			// X-Okta-Retry-For when they retry.
-			w.Header().Set(oktaRequestIDHeader, rq.id)
+		if spec.requestIDHeader != "" {
+			w.Header().Set(spec.requestIDHeader, rq.id)
 		}
 		ctx := context.WithValue(r.Context(), requestKey{}, rq)
 		r = r.WithContext(ctx)
@@ -98,8 +80,18 @@ func (h *Handlers) limitedEndpoint(fam Family, lim *limiter, from sessionFrom, s
 			rq.internal(w, storeErr)
 			return
 		}
-		serve(w, r, rq)
+		serve(h, w, r, rq)
 	})
+}
+
+// routeHandler is the handler of the route rt, with the route's own rate
+// limit when WithRouteRateLimit gave it one, else its family's.
+func (h *Handlers) routeHandler(rt route) http.Handler {
+	lim, own := h.routeLim[rt.Name]
+	if !own {
+		lim = h.limiters[rt.Family]
+	}
+	return h.endpoint(rt.Family, lim, rt.session, rt.serve)
 }
 
 // resolve finds the session r presents. A session already resolved by the

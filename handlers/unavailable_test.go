@@ -52,7 +52,7 @@ func TestStoreUnavailable(t *testing.T) {
 		}
 		for _, limited := range []bool{true, false} {
 			for _, at := range attempts {
-				name := rt.Name + ", " + at.name
+				name := string(rt.Name) + ", " + at.name
 				var hopts []handlers.Option
 				if !limited {
 					name += ", rate limiting off"
