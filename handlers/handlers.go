@@ -8,23 +8,28 @@
 // admin family. Each route has a RouteName, and a Handlers method of that
 // name returns its handler (so does Endpoint).
 //
-// Mount registers them all on a ServeMux; each is also available as its own
-// http.Handler for apps that mount it on a path of their own. Such a path
-// must name its wildcards as the default path does: {userId} for
+// Mount registers them all on a ServeMux; Handler serves them on any
+// router (see Handler for github.com/go-chi/chi/v5). A handler of its own
+// may also be mounted on a path of the app's choosing. Such a path must
+// name its wildcards as the default path does: {userId} for
 // RevokeUserSessions, {id} for DisableMySession, {id} and {sessionId} for
-// the admin routes.
+// the admin routes; a route whose pattern lacks one answers 500 and logs
+// the wildcard it misses.
 //
 // Each family answers errors in its own JSON shape, rate-limits per client
 // address and per caller (see RateLimit), and echoes a request id in
 // X-Request-Id. A store that does not answer in time (an error matching
 // store.ErrUnavailable) gets 503 with Retry-After; on the Okta routes every
 // 429 and 503 also carries the Date and the single integer
-// X-Rate-Limit-Reset that Okta's SDKs compute their retry wait from. Unsafe requests pass http.CrossOriginProtection unless they
-// carry their credential in a header a browser never adds by itself:
-// X-Session-Token, or an SSWS or Bearer Authorization header. Who counts as
-// an administrator is decided by the authorizers given to New
-// (WithAdminTokens, WithBearerAuthorizer, WithAdminSessions,
-// WithAuthorizer); without any, admin routes answer 401.
+// X-Rate-Limit-Reset that Okta's SDKs compute their retry wait from.
+// Unsafe requests pass http.CrossOriginProtection unless they carry their
+// credential in a header a browser never adds by itself: X-Session-Token,
+// or an SSWS or Bearer Authorization header. Who counts as an
+// administrator is decided by the authorizers given to New
+// (WithAdminTokens, whose tokens must be at least 16 bytes long;
+// WithBearerAuthorizer, WithAdminSessions, WithAuthorizer); without any,
+// admin routes answer 401. New reports a bad option as an error: check it,
+// because the methods of the nil *Handlers it then returns panic.
 //
 // Every handler resolves the session itself, so none needs the Manager's
 // Middleware around it. Wrap only the app's own routes in it:
@@ -76,8 +81,9 @@ type Handlers struct {
 	routeLimits map[RouteName]RateLimit // overrides the family's
 	routeLim    map[RouteName]*limiter  // nil for a route whose limit is off
 
-	routes   []route                    // the route table served
-	handlers map[RouteName]http.Handler // each route's handler
+	routes     []route                    // the route table served
+	mounted    map[RouteName]http.Handler // each route as Mount registers it
+	standalone map[RouteName]http.Handler // each route as Endpoint returns it
 }
 
 // Option configures Handlers.
@@ -132,7 +138,10 @@ func WithTrustedOrigins(origins ...string) Option {
 	}
 }
 
-// New returns the handlers for m.
+// New returns the handlers for m. It fails on a nil manager and on a bad
+// option, such as an admin token shorter than 16 characters (see
+// WithAdminTokens); the error says which. The methods of a nil *Handlers
+// panic, saying so.
 func New(m *revoke.Manager, opts ...Option) (*Handlers, error) {
 	return newHandlers(m, routes, opts...)
 }
@@ -176,9 +185,11 @@ func newHandlers(m *revoke.Manager, table []route, opts ...Option) (*Handlers, e
 			h.routeLim[name] = h.newLimiter(rt.Family, rl)
 		}
 	}
-	h.handlers = make(map[RouteName]http.Handler, len(table))
+	h.mounted = make(map[RouteName]http.Handler, len(table))
+	h.standalone = make(map[RouteName]http.Handler, len(table))
 	for _, rt := range table {
-		h.handlers[rt.Name] = h.routeHandler(rt)
+		h.mounted[rt.Name] = h.routeHandler(rt, false)
+		h.standalone[rt.Name] = h.routeHandler(rt, true)
 	}
 	return h, nil
 }
@@ -188,11 +199,21 @@ func newHandlers(m *revoke.Manager, table []route, opts ...Option) (*Handlers, e
 // route's default path. It panics for a name that is no route's, which is
 // a programming error.
 func (h *Handlers) Endpoint(name RouteName) http.Handler {
-	e, ok := h.handlers[name]
+	h.mustBeValid()
+	e, ok := h.standalone[name]
 	if !ok {
 		panic(fmt.Sprintf("handlers: no route is named %q", name))
 	}
 	return e
+}
+
+// mustBeValid panics, saying why, when h did not come from New: most often
+// an error of New that was not checked.
+func (h *Handlers) mustBeValid() {
+	if h == nil || h.m == nil {
+		panic("handlers: method called on a nil or zero *Handlers; use the one handlers.New returns, " +
+			"after checking its error (an admin token shorter than 16 characters is one)")
+	}
 }
 
 // routeNamed returns the route of h's table named name.

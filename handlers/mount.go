@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -11,16 +12,20 @@ import (
 // is empty ("/auth/sessions/") gets its route's 400. The Okta routes also
 // answer on their paths with a trailing slash.
 //
-// Mount also takes the families' prefixes (/api/v1/, /auth/ and
-// /auth/admin/): a path under one
+// Mount also takes the families' prefixes (see Prefixes): a path under one
 // of them that matches no route gets 404 in the family's shape. The app's
 // own, more specific, patterns under them still win; an app that registers
 // one of these prefixes itself must not call Mount on the same mux.
+//
+// Mount's patterns are the ServeMux's (methods, {$}, prefixes), which other
+// routers read differently; on another router, mount Handler instead (see
+// Handler).
 func (h *Handlers) Mount(mux *http.ServeMux) {
+	h.mustBeValid()
 	allow := make(map[string][]string) // pattern -> methods
 	var paths []string
 	for _, rt := range h.routes {
-		mux.Handle(rt.Method+" "+rt.Pattern, h.handlers[rt.Name])
+		mux.Handle(rt.Method+" "+rt.Pattern, h.mounted[rt.Name])
 		if _, ok := allow[rt.Pattern]; !ok {
 			paths = append(paths, rt.Pattern)
 		}
@@ -37,7 +42,7 @@ func (h *Handlers) Mount(mux *http.ServeMux) {
 			continue
 		}
 		empty := rt.Pattern[:i+1] + "{$}"
-		mux.Handle(rt.Method+" "+empty, h.handlers[rt.Name])
+		mux.Handle(rt.Method+" "+empty, h.mounted[rt.Name])
 		if !emptied[empty] {
 			emptied[empty] = true
 			mux.Handle(empty, h.methodNotAllowed(rt.Family, rt.Pattern, allow, nil))
@@ -67,11 +72,46 @@ func (h *Handlers) Mount(mux *http.ServeMux) {
 	}
 }
 
-// Handler returns a new ServeMux with every route mounted.
+// Handler returns a new ServeMux with every route mounted (see Mount).
+//
+// It also serves the routes on a router other than the ServeMux: hand it
+// every path under Prefixes, for example on github.com/go-chi/chi/v5
+//
+//	api := h.Handler()
+//	for _, p := range h.Prefixes() {
+//		r.Handle(p+"*", api)
+//	}
+//
+// The router's own routes beside it, under those prefixes too, keep
+// working where they are more specific, and each path of Handler answers
+// as under Mount. A single route goes on such a router with Endpoint, at a
+// pattern that names the route's wildcards, when the router sets them as
+// Request.PathValue (chi does).
 func (h *Handlers) Handler() http.Handler {
+	h.mustBeValid()
 	mux := http.NewServeMux()
 	h.Mount(mux)
 	return mux
+}
+
+// Prefixes returns the path prefixes under which Handler serves: every
+// route, and the family-shaped 404 of every other path, lie under one of
+// them. None of them lies under another.
+func (h *Handlers) Prefixes() []string {
+	h.mustBeValid()
+	var all []string
+	for _, fam := range familiesOf(h.routes) {
+		all = append(all, fam.spec().prefixes...)
+	}
+	var out []string
+	for _, p := range all {
+		under := slices.ContainsFunc(all, func(q string) bool { return q != p && strings.HasPrefix(p, q) })
+		if !under && !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // shadowOf returns the pattern among paths, other than p, whose
@@ -166,7 +206,7 @@ func (h *Handlers) mountTrailingSlash(mux *http.ServeMux, allow map[string][]str
 		// {$} keeps the pattern exact: a bare trailing slash would match
 		// every path below it.
 		slashed := rt.Pattern + "/{$}"
-		mux.Handle(rt.Method+" "+slashed, h.handlers[rt.Name])
+		mux.Handle(rt.Method+" "+slashed, h.mounted[rt.Name])
 		if !seen[slashed] {
 			seen[slashed] = true
 			mux.Handle(slashed, h.methodNotAllowed(rt.Family, rt.Pattern, allow, nil))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/revokehq/revoke"
 	"github.com/revokehq/revoke/internal/randid"
@@ -85,13 +86,54 @@ func (h *Handlers) endpoint(fam Family, lim *limiter, from sessionFrom, serve se
 }
 
 // routeHandler is the handler of the route rt, with the route's own rate
-// limit when WithRouteRateLimit gave it one, else its family's.
-func (h *Handlers) routeHandler(rt route) http.Handler {
+// limit when WithRouteRateLimit gave it one, else its family's. standalone
+// is for the handler an app mounts itself (see Endpoint): the app's pattern
+// must name the route's wildcards.
+func (h *Handlers) routeHandler(rt route, standalone bool) http.Handler {
 	lim, own := h.routeLim[rt.Name]
 	if !own {
 		lim = h.limiters[rt.Family]
 	}
-	return h.endpoint(rt.Family, lim, rt.session, rt.serve)
+	serve := rt.serve
+	if standalone {
+		serve = requireWildcards(rt, serve)
+	}
+	return h.endpoint(rt.Family, lim, rt.session, serve)
+}
+
+// requireWildcards checks, before serve, that the pattern the request was
+// routed by names every wildcard of rt's default pattern. Without one the
+// route cannot do its work, whatever the client sends: that is the app's
+// mistake, so it is answered 500 and logged with the wildcard's name, not
+// blamed on the client with a 400.
+func requireWildcards(rt route, serve serveFunc) serveFunc {
+	names := wildcards(rt.Pattern)
+	if len(names) == 0 {
+		return serve
+	}
+	return func(h *Handlers, w http.ResponseWriter, r *http.Request, rq *request) {
+		for _, name := range names {
+			if r.PathValue(name) == "" && !namesWildcard(r.Pattern, name) {
+				rq.log.ErrorContext(r.Context(), "handlers: misconfigured route: its pattern lacks a wildcard",
+					"route", string(rt.Name), "wildcard", "{"+name+"}", "pattern", r.Pattern)
+				rq.fail(w, probInternal)
+				return
+			}
+		}
+		serve(h, w, r, rq)
+	}
+}
+
+// namesWildcard reports whether a router's pattern (the ServeMux's, or
+// chi's, whose wildcards may carry a regular expression: {id:[0-9]+})
+// has the wildcard name.
+func namesWildcard(pattern, name string) bool {
+	for _, form := range []string{"{" + name + "}", "{" + name + "...}", "{" + name + ":"} {
+		if strings.Contains(pattern, form) {
+			return true
+		}
+	}
+	return false
 }
 
 // resolve finds the session r presents. A session already resolved by the

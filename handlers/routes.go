@@ -82,6 +82,18 @@ func familiesOf(table []route) []Family {
 	return out
 }
 
+// wildcards returns the names of the wildcards of a ServeMux pattern, in
+// order ("{id}" and "{rest...}" give id and rest).
+func wildcards(pattern string) []string {
+	var names []string
+	for seg := range strings.SplitSeq(pattern, "/") {
+		if name, ok := wildcard(seg); ok {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
 // wildcard returns the name of a path segment that is a ServeMux wildcard.
 func wildcard(seg string) (string, bool) {
 	if len(seg) < 3 || seg[0] != '{' || seg[len(seg)-1] != '}' || seg == "{$}" {
