@@ -118,9 +118,12 @@ type adminSession struct {
 	Active     bool      `json:"active"`
 	CreatedAt  time.Time `json:"createdAt"`
 	LastSeenAt time.Time `json:"lastSeenAt"`
-	// ExpiresAt is when the session ends unless used again: the earlier of
-	// its absolute and idle expiry.
-	ExpiresAt time.Time `json:"expiresAt"`
+	// IdleExpiresAt, expiresAt in JSON, is when the session ends unless it
+	// is used again (see idleExpiry).
+	IdleExpiresAt time.Time `json:"expiresAt"`
+	// ExpiresAt is the absolute end of the session's life, which no use
+	// moves (revoke.Session.ExpiresAt).
+	ExpiresAt time.Time `json:"absoluteExpiresAt"`
 	// RevokedAt is null for a session that was not revoked.
 	RevokedAt    *time.Time `json:"revokedAt"`
 	RevokeReason string     `json:"revokeReason,omitempty"`
@@ -130,15 +133,16 @@ type adminSession struct {
 
 func (h *Handlers) adminSession(s revoke.Session) adminSession {
 	a := adminSession{
-		ID:           s.ID,
-		UserID:       s.UserID,
-		Active:       s.Active(h.m.Now()),
-		CreatedAt:    s.CreatedAt.UTC(),
-		LastSeenAt:   s.LastSeenAt.UTC(),
-		ExpiresAt:    effectiveExpiry(s).UTC(),
-		RevokeReason: s.RevokeReason,
-		IPAddress:    s.IP,
-		UserAgent:    s.UserAgent,
+		ID:            s.ID,
+		UserID:        s.UserID,
+		Active:        s.Active(h.m.Now()),
+		CreatedAt:     s.CreatedAt.UTC(),
+		LastSeenAt:    s.LastSeenAt.UTC(),
+		IdleExpiresAt: idleExpiry(s).UTC(),
+		ExpiresAt:     s.ExpiresAt.UTC(),
+		RevokeReason:  s.RevokeReason,
+		IPAddress:     s.IP,
+		UserAgent:     s.UserAgent,
 	}
 	if s.Revoked() {
 		t := s.RevokedAt.UTC()

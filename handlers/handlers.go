@@ -237,8 +237,12 @@ func readBody(w http.ResponseWriter, r *http.Request) (body []byte, tooLarge boo
 	return body, false, err
 }
 
-// effectiveExpiry is when s ends unless it is used again.
-func effectiveExpiry(s revoke.Session) time.Time {
+// idleExpiry is when s ends unless it is used again: its idle expiry,
+// which a session's use moves forward but never past its absolute expiry
+// (revoke.Session.ExpiresAt). The session JSON of every family calls this
+// expires_at or expiresAt, the name its clients read, and the absolute one
+// absolute_expires_at or absoluteExpiresAt.
+func idleExpiry(s revoke.Session) time.Time {
 	if s.IdleExpiresAt.Before(s.ExpiresAt) {
 		return s.IdleExpiresAt
 	}

@@ -143,9 +143,12 @@ func (rq *request) kratosInternal(w http.ResponseWriter, status int, message, re
 // clients parse it: they require id, and for the identity id, schema_id,
 // schema_url and traits.
 type kratosSession struct {
-	ID              string         `json:"id"`
-	Active          bool           `json:"active"`
-	ExpiresAt       time.Time      `json:"expires_at"`
+	ID     string `json:"id"`
+	Active bool   `json:"active"`
+	// IdleExpiresAt, expires_at as Kratos names it and Ory's clients read
+	// it, is when the session ends unless it is used again (see
+	// idleExpiry).
+	IdleExpiresAt   time.Time      `json:"expires_at"`
 	AuthenticatedAt time.Time      `json:"authenticated_at"`
 	IssuedAt        time.Time      `json:"issued_at"`
 	Identity        kratosIdentity `json:"identity"`
@@ -153,6 +156,9 @@ type kratosSession struct {
 	// Beyond Kratos; Ory's clients keep these as additional properties.
 	LastSeenAt time.Time `json:"last_seen_at"`
 	Current    bool      `json:"current"`
+	// ExpiresAt is the absolute end of the session's life, which no use
+	// moves (revoke.Session.ExpiresAt).
+	ExpiresAt time.Time `json:"absolute_expires_at"`
 }
 
 type kratosIdentity struct {
@@ -172,7 +178,8 @@ func (h *Handlers) kratosSession(s revoke.Session, current bool) kratosSession {
 	return kratosSession{
 		ID:              s.ID,
 		Active:          s.Active(h.m.Now()),
-		ExpiresAt:       effectiveExpiry(s).UTC(),
+		IdleExpiresAt:   idleExpiry(s).UTC(),
+		ExpiresAt:       s.ExpiresAt.UTC(),
 		AuthenticatedAt: s.CreatedAt.UTC(),
 		IssuedAt:        s.CreatedAt.UTC(),
 		Identity: kratosIdentity{
