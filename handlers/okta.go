@@ -237,8 +237,10 @@ func (h *Handlers) revokeUserSessions(w http.ResponseWriter, r *http.Request, rq
 		rq.internal(w, err)
 		return
 	}
+	// What was done, which is not what was asked when no device
+	// forgetter is configured.
 	rq.log.InfoContext(ctx, "handlers: user sessions revoked", "actor", grant.Actor, "user", userID,
-		"revoked", n, "oauth_tokens", oauthTokens, "forget_devices", forgetDevices)
+		"revoked", n, "oauth_tokens_revoked", oauthTokens, "devices_forgotten", forgetDevices && h.m.HasDeviceForgetter())
 	w.WriteHeader(http.StatusNoContent)
 }
 
