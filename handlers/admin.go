@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/revokehq/revoke"
+	"github.com/revokehq/revoke/device"
 	"github.com/revokehq/revoke/store"
 )
 
@@ -129,6 +130,23 @@ type adminSession struct {
 	RevokeReason string     `json:"revokeReason,omitempty"`
 	IPAddress    string     `json:"ipAddress,omitempty"`
 	UserAgent    string     `json:"userAgent,omitempty"`
+	// Device is the device as people read it, from the User-Agent.
+	Device adminDevice `json:"device"`
+}
+
+// adminDevice is device.Info in the admin family's camelCase.
+type adminDevice struct {
+	Name           string `json:"name"` // "Chrome 131 on macOS"
+	Browser        string `json:"browser,omitempty"`
+	BrowserVersion string `json:"browserVersion,omitempty"`
+	OS             string `json:"os,omitempty"`
+	Mobile         bool   `json:"mobile"`
+	Bot            bool   `json:"bot,omitempty"`
+}
+
+func newAdminDevice(userAgent string) adminDevice {
+	d := device.Describe(userAgent)
+	return adminDevice{Name: d.Name, Browser: d.Browser, BrowserVersion: d.BrowserVersion, OS: d.OS, Mobile: d.Mobile, Bot: d.Bot}
 }
 
 func (h *Handlers) adminSession(s revoke.Session) adminSession {
@@ -143,6 +161,7 @@ func (h *Handlers) adminSession(s revoke.Session) adminSession {
 		RevokeReason:  s.RevokeReason,
 		IPAddress:     s.IP,
 		UserAgent:     s.UserAgent,
+		Device:        newAdminDevice(s.UserAgent),
 	}
 	if s.Revoked() {
 		t := s.RevokedAt.UTC()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/revokehq/revoke"
+	"github.com/revokehq/revoke/device"
 	"github.com/revokehq/revoke/store"
 )
 
@@ -168,10 +169,38 @@ type kratosIdentity struct {
 	Traits    map[string]any `json:"traits"`
 }
 
+// kratosDevice is Kratos's SessionDevice (id, ip_address, user_agent; its
+// location is left out, as no address is looked up) and, beyond Kratos, the
+// device as people read it, which Ory's clients keep as additional
+// properties.
 type kratosDevice struct {
 	ID        string `json:"id"`
 	IPAddress string `json:"ip_address,omitempty"`
 	UserAgent string `json:"user_agent,omitempty"`
+
+	Name           string `json:"name"` // "Chrome 131 on macOS"
+	Browser        string `json:"browser,omitempty"`
+	BrowserVersion string `json:"browser_version,omitempty"`
+	OS             string `json:"os,omitempty"`
+	Mobile         bool   `json:"mobile"`
+	Bot            bool   `json:"bot,omitempty"`
+}
+
+func newKratosDevice(s revoke.Session) kratosDevice {
+	d := device.Describe(s.UserAgent)
+	return kratosDevice{
+		// One session is one device here, so the device shares its id.
+		ID:        s.ID,
+		IPAddress: s.IP,
+		UserAgent: s.UserAgent,
+
+		Name:           d.Name,
+		Browser:        d.Browser,
+		BrowserVersion: d.BrowserVersion,
+		OS:             d.OS,
+		Mobile:         d.Mobile,
+		Bot:            d.Bot,
+	}
 }
 
 func (h *Handlers) kratosSession(s revoke.Session, current bool) kratosSession {
@@ -187,8 +216,7 @@ func (h *Handlers) kratosSession(s revoke.Session, current bool) kratosSession {
 			SchemaID: "default",
 			Traits:   map[string]any{},
 		},
-		// One session is one device here, so the device shares its id.
-		Devices:    []kratosDevice{{ID: s.ID, IPAddress: s.IP, UserAgent: s.UserAgent}},
+		Devices:    []kratosDevice{newKratosDevice(s)},
 		LastSeenAt: s.LastSeenAt.UTC(),
 		Current:    current,
 	}
