@@ -195,9 +195,12 @@ func newHandlers(m *revoke.Manager, table []route, opts ...Option) (*Handlers, e
 }
 
 // Endpoint returns the handler of the route named name, for an app that
-// mounts it on a path of its own; the path must name the wildcards of the
-// route's default path. It panics for a name that is no route's, which is
-// a programming error.
+// mounts it on a path of its own, on a ServeMux or on a router that sets
+// Request.PathValue and Request.Pattern as the ServeMux does (chi does).
+// The path must name the wildcards of the route's default path: a request
+// routed by a pattern that lacks one is the app's mistake, answered 500 in
+// the family's shape and logged with the wildcard's name. Endpoint panics
+// for a name that is no route's, which is a programming error.
 func (h *Handlers) Endpoint(name RouteName) http.Handler {
 	h.mustBeValid()
 	e, ok := h.standalone[name]
