@@ -29,7 +29,7 @@ func TestSessionContext(t *testing.T) {
 
 	deadline := time.Now().Add(time.Hour)
 	parent, cancel := context.WithDeadline(context.WithValue(context.Background(), otherKey{}, "kept"), deadline)
-	cur := revoke.Current{Session: store.Session{ID: "s1", UserID: "alice-secret", TokenHash: []byte("hash-secret")}, Source: revoke.SourceHeader}
+	cur := revoke.Current{Session: store.Session{ID: "s1", UserID: "alice-secret", TokenHash: [32]byte([]byte("hash-secret-hash-secret-hash-sec"))}, Source: revoke.SourceHeader}
 	ctx := revoke.NewContext(parent, cur)
 
 	got, ok := revoke.FromContext(ctx)

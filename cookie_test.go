@@ -126,7 +126,7 @@ type lookupCounter struct {
 	lookups int
 }
 
-func (l *lookupCounter) GetByTokenHash(ctx context.Context, h []byte) (store.Session, error) {
+func (l *lookupCounter) GetByTokenHash(ctx context.Context, h [32]byte) (store.Session, error) {
 	l.lookups++
 	return l.SessionStore.GetByTokenHash(ctx, h)
 }
@@ -210,7 +210,7 @@ type failingStore struct{ store.SessionStore }
 
 var errDriver = errors.New("driver: connection refused to db-7.internal")
 
-func (failingStore) GetByTokenHash(context.Context, []byte) (store.Session, error) {
+func (failingStore) GetByTokenHash(context.Context, [32]byte) (store.Session, error) {
 	return store.Session{}, errDriver
 }
 

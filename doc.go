@@ -13,6 +13,9 @@
 // # Everyday use
 //
 //   - New with Options (WithCookieKeys, WithLifetime, ...) makes the Manager.
+//     Every option, here and in the other packages, refuses a value it
+//     cannot take, and a nil option is an error, so New fails rather than
+//     run with a setting no one asked for.
 //   - Login (after checking credentials; AuthenticatedAt, KeepPreviousSession)
 //     starts a session and sets the cookie; Logout ends it; Renew gives it a
 //     new token.

@@ -31,6 +31,7 @@ func (m *Manager) RequireFresh(maxAge time.Duration) func(http.Handler) http.Han
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if _, ok := FromContext(r.Context()); !ok {
+				m.warnNoMiddleware(r)
 				m.unauthorized.ServeHTTP(w, r)
 				return
 			}

@@ -4,12 +4,14 @@ go 1.26.0
 
 require (
 	github.com/alexedwards/scs/v2 v2.9.0
-	github.com/go-chi/chi/v5 v5.5.0
+	github.com/coreos/go-oidc/v3 v3.21.0
 	github.com/go-chi/httprate v0.16.1
+	github.com/go-jose/go-jose/v4 v4.1.9
 	github.com/gorilla/securecookie v1.1.2
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/matryer/is v1.4.1
 	github.com/medama-io/go-useragent v1.2.5
+	golang.org/x/oauth2 v0.36.0
 	golang.org/x/term v0.47.0
 	modernc.org/sqlite v1.61.1
 )

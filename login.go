@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/revokehq/revoke/internal/option"
 	"github.com/revokehq/revoke/store"
 )
 
@@ -26,6 +27,7 @@ type LoginOption func(*login) error
 type login struct {
 	authenticatedAt time.Time
 	keepPrevious    bool
+	provider        *ProviderIdentity // see FromProvider
 }
 
 // AuthenticatedAt records when the user's credentials were checked, when
@@ -58,13 +60,8 @@ func KeepPreviousSession() LoginOption {
 
 func loginOptions(opts []LoginOption) (login, error) {
 	var l login
-	for _, o := range opts {
-		if o == nil {
-			return login{}, errors.New("revoke: nil LoginOption")
-		}
-		if err := o(&l); err != nil {
-			return login{}, err
-		}
+	if err := option.Apply("revoke: login", &l, opts); err != nil {
+		return login{}, err
 	}
 	return l, nil
 }
@@ -103,10 +100,16 @@ func (m *Manager) Create(ctx context.Context, userID string, d Device, opts ...L
 		IP:              d.IP,
 		UserAgent:       d.UserAgent,
 	}
+	if err := m.checkProvider(l.provider); err != nil {
+		return Session{}, "", err
+	}
 	token := newToken()
 	s.TokenHash = HashToken(token)
 	if err := m.store.Create(ctx, s); err != nil {
 		return Session{}, "", fmt.Errorf("revoke: create session: %w", err)
+	}
+	if err := m.linkProvider(ctx, s, l.provider); err != nil {
+		return Session{}, "", err
 	}
 	return s, token, nil
 }

@@ -56,15 +56,28 @@ func (m *Manager) Middleware(next http.Handler) http.Handler {
 
 // RequireSession answers requests without a valid session with 401 (see
 // WithUnauthorizedHandler) and passes the others on. Use it inside
-// Middleware.
+// Middleware: outside it no request has a session, and the first one is
+// logged as an error.
 func (m *Manager) RequireSession(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := FromContext(r.Context()); !ok {
+			m.warnNoMiddleware(r)
 			m.unauthorized.ServeHTTP(w, r)
 			return
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// warnNoMiddleware logs, once per Manager, a guard reached by a request
+// that did not go through the Middleware: no session can ever pass it, and
+// a sign-in form behind RedirectToLogin sends the user back to itself.
+func (m *Manager) warnNoMiddleware(r *http.Request) {
+	if FailureReason(r.Context()) == ErrNoMiddleware && m.noMiddlewareWarned.CompareAndSwap(false, true) {
+		m.logger.ErrorContext(r.Context(), "revoke: a route guarded by RequireSession, RedirectToLogin or RequireFresh "+
+			"is not wrapped in m.Middleware, so no request can pass it: wrap the routes in m.Middleware",
+			"method", r.Method, "path", r.URL.Path)
+	}
 }
 
 // defaultErrorFunc answers a store failure with 500, or 503 and Retry-After

@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/matryer/is"
 
@@ -78,4 +79,32 @@ func TestCookieWithoutHttpOnlyWarns(t *testing.T) {
 		revoke.WithCookie(revoke.Cookie{Name: "sid", Secure: true}))
 	is.NoErr(err)
 	is.True(strings.Contains(logs.String(), "not HttpOnly"))
+}
+
+// TestGuardWithoutMiddlewareLogsOnce: RequireSession, RedirectToLogin and
+// RequireFresh on routes the Middleware does not wrap can never let anyone
+// in (a sign-in form would loop back to itself); the first such request is
+// logged as an error, naming the fix, and the answer stays a refusal.
+func TestGuardWithoutMiddlewareLogsOnce(t *testing.T) {
+	is := is.New(t)
+	var logs bytes.Buffer
+	m, err := revoke.New(memstore.New(), revoke.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	is.NoErr(err)
+	ok := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {})
+	guards := []http.Handler{m.RequireSession(ok), m.RedirectToLogin("/login")(ok), m.RequireFresh(time.Minute)(ok)}
+
+	for _, g := range guards {
+		w := httptest.NewRecorder()
+		m.Middleware(g).ServeHTTP(w, httptest.NewRequest("GET", "/page", nil))
+		is.True(w.Code == http.StatusUnauthorized || w.Code == http.StatusSeeOther)
+	}
+	is.Equal(logs.String(), "") // anonymous, but through the Middleware: nothing to say
+
+	for _, g := range guards {
+		w := httptest.NewRecorder()
+		g.ServeHTTP(w, httptest.NewRequest("GET", "/page", nil))
+		is.True(w.Code == http.StatusUnauthorized || w.Code == http.StatusSeeOther) // still refused
+	}
+	is.Equal(strings.Count(logs.String(), "level=ERROR"), 1) // once per Manager
+	is.True(strings.Contains(logs.String(), "m.Middleware"))
 }

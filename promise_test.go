@@ -231,7 +231,7 @@ func TestRevokeSessionWhoseReadBackFails(t *testing.T) {
 // unavailableStore is a store whose lookups time out.
 type unavailableStore struct{ store.SessionStore }
 
-func (unavailableStore) GetByTokenHash(context.Context, []byte) (store.Session, error) {
+func (unavailableStore) GetByTokenHash(context.Context, [32]byte) (store.Session, error) {
 	return store.Session{}, store.ErrUnavailable
 }
 

@@ -12,6 +12,11 @@ import (
 // answer 401 JSON, which a browser shows as it is. Use it inside
 // Middleware, for pages; keep RequireSession for APIs. Read "next" back
 // with SafeNext after the sign-in.
+//
+// Only a GET or HEAD request is named in "next": the browser comes back to
+// it with a GET, which a form's POST-only route (its session expired while
+// the page was open) would answer with 405. Such a request is sent to
+// loginPath alone.
 func (m *Manager) RedirectToLogin(loginPath string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -19,8 +24,10 @@ func (m *Manager) RedirectToLogin(loginPath string) func(http.Handler) http.Hand
 				next.ServeHTTP(w, r)
 				return
 			}
+			m.warnNoMiddleware(r)
 			target := loginPath
-			if page := r.URL.RequestURI(); page != loginPath {
+			revisitable := r.Method == http.MethodGet || r.Method == http.MethodHead
+			if page := r.URL.RequestURI(); revisitable && page != loginPath {
 				sep := "?"
 				if strings.Contains(loginPath, "?") {
 					sep = "&"

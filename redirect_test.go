@@ -36,6 +36,31 @@ func TestRedirectToLogin(t *testing.T) {
 	is.Equal(res.StatusCode, http.StatusOK)
 }
 
+// TestRedirectToLoginForm: a form posted without a valid session (its
+// session expired while the page was open) goes to the sign-in page without
+// a next parameter, since the browser would come back to it with a GET, which
+// a POST-only route answers with 405.
+func TestRedirectToLoginForm(t *testing.T) {
+	is := is.New(t)
+	m, _ := newManager(t)
+	srv := httptest.NewServer(m.Middleware(m.RedirectToLogin("/login?lang=en")(http.NotFoundHandler())))
+	defer srv.Close()
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for method, want := range map[string]string{
+		http.MethodPost:   "/login?lang=en",
+		http.MethodDelete: "/login?lang=en",
+		http.MethodHead:   "/login?lang=en&next=%2Fsessions%2Fx%2Frevoke",
+	} {
+		req, err := http.NewRequest(method, srv.URL+"/sessions/x/revoke", nil)
+		is.NoErr(err)
+		res, err := client.Do(req)
+		is.NoErr(err)
+		res.Body.Close()
+		is.Equal(res.StatusCode, http.StatusSeeOther)
+		is.Equal(res.Header.Get("Location"), want) // method
+	}
+}
+
 func TestSafeNext(t *testing.T) {
 	for next, want := range map[string]string{
 		"/account":             "/account",

@@ -43,8 +43,35 @@ func (m *Manager) ResolveRequest(w http.ResponseWriter, r *http.Request) (Curren
 	return cur, err
 }
 
-// resolveRequest is ResolveRequest without the response.
+// resolveRequest is ResolveRequest without the response. A session that
+// has no device yet (an scs session) gets r's.
 func (m *Manager) resolveRequest(r *http.Request) (Current, error) {
+	cur, err := m.resolveTokens(r)
+	if err == nil && cur.IP == "" && cur.UserAgent == "" {
+		m.recordDevice(r, &cur)
+	}
+	return cur, err
+}
+
+// recordDevice records r's device on cur's session, when the store can.
+func (m *Manager) recordDevice(r *http.Request, cur *Current) {
+	rec, ok := m.store.(store.DeviceRecorder)
+	if !ok {
+		return
+	}
+	d := m.DeviceOf(r)
+	if len(d.UserAgent) > maxUserAgent {
+		d.UserAgent = d.UserAgent[:maxUserAgent]
+	}
+	if err := rec.RecordDevice(r.Context(), cur.ID, d.IP, d.UserAgent); err != nil {
+		m.logger.WarnContext(r.Context(), "revoke: record the device of a session", "session", cur.ID, "err", err)
+		return
+	}
+	cur.IP, cur.UserAgent = d.IP, d.UserAgent
+}
+
+// resolveTokens finds and resolves the token r presents.
+func (m *Manager) resolveTokens(r *http.Request) (Current, error) {
 	ctx, now := r.Context(), m.now()
 	if vs := r.Header.Values(HeaderName); len(vs) > 0 {
 		// The header wins over the cookie, as in Ory Kratos: a client that
@@ -195,7 +222,7 @@ func (m *Manager) resolve(ctx context.Context, token string, now time.Time) (Ses
 	}
 	// The lookup was by hash already; comparing again in constant time
 	// keeps a lenient backend from ever matching a near miss.
-	if subtle.ConstantTimeCompare(s.TokenHash, hash) != 1 {
+	if subtle.ConstantTimeCompare(s.TokenHash[:], hash[:]) != 1 {
 		return Session{}, ErrUnknownToken
 	}
 	switch {

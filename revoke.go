@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/revokehq/revoke/internal/option"
 	"github.com/revokehq/revoke/store"
 )
 
@@ -160,19 +161,36 @@ func (m *Manager) RevokeOthers(ctx context.Context, userID, keepSessionID string
 	return len(ids), nil
 }
 
-// RevokeAllOption adds work to RevokeAll beyond the sessions.
-type RevokeAllOption func(*revokeAll)
+// RevokeAllOption adds work to RevokeAll beyond the sessions. Like an
+// Option, it may refuse the call: RevokeAll then revokes nothing.
+type RevokeAllOption func(*revokeAll) error
 
-type revokeAll struct{ oauthTokens, forgetDevices bool }
+type revokeAll struct {
+	m                          *Manager
+	oauthTokens, forgetDevices bool
+}
 
 // AlsoOAuthTokens makes RevokeAll revoke the user's OAuth tokens too, through
 // the OAuthTokenRevoker. Without one configured, RevokeAll fails with
 // ErrNoOAuthTokenRevoker before revoking anything.
-func AlsoOAuthTokens() RevokeAllOption { return func(o *revokeAll) { o.oauthTokens = true } }
+func AlsoOAuthTokens() RevokeAllOption {
+	return func(o *revokeAll) error {
+		if o.m.oauthRevoker == nil {
+			return ErrNoOAuthTokenRevoker
+		}
+		o.oauthTokens = true
+		return nil
+	}
+}
 
 // AlsoForgetDevices makes RevokeAll call the DeviceForgetter, when one is
 // configured.
-func AlsoForgetDevices() RevokeAllOption { return func(o *revokeAll) { o.forgetDevices = true } }
+func AlsoForgetDevices() RevokeAllOption {
+	return func(o *revokeAll) error {
+		o.forgetDevices = true
+		return nil
+	}
+}
 
 // RevokeAll revokes every active session of a user, atomically in the store,
 // and returns how many it revoked. It also sets the user's not-before time
@@ -181,12 +199,9 @@ func AlsoForgetDevices() RevokeAllOption { return func(o *revokeAll) { o.forgetD
 // request renewing a session it loaded before it, can be created
 // afterwards.
 func (m *Manager) RevokeAll(ctx context.Context, userID string, c Cause, opts ...RevokeAllOption) (int, error) {
-	var o revokeAll
-	for _, opt := range opts {
-		opt(&o)
-	}
-	if o.oauthTokens && m.oauthRevoker == nil {
-		return 0, ErrNoOAuthTokenRevoker
+	o := revokeAll{m: m}
+	if err := option.Apply("revoke: RevokeAll", &o, opts); err != nil {
+		return 0, err
 	}
 	ids, at, err := m.revoke(ctx, store.Selection{UserID: userID}, c, true)
 	if err != nil {

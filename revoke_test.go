@@ -171,6 +171,19 @@ func TestRevokeAllWithoutOAuthRevokerRevokesNothing(t *testing.T) {
 	is.True(m.HasDeviceForgetter())
 }
 
+// TestRevokeAllNilOptionRevokesNothing checks that a nil RevokeAllOption is
+// an error, not a panic, and stops the call before any session is revoked.
+func TestRevokeAllNilOptionRevokesNothing(t *testing.T) {
+	is := is.New(t)
+	m, _ := newManager(t)
+	_, tokens := createN(t, m, "alice", 2)
+	n, err := m.RevokeAll(context.Background(), "alice", revoke.Cause{}, revoke.AlsoForgetDevices(), nil)
+	is.True(err != nil)
+	is.Equal(err.Error(), "revoke: RevokeAll: option 1 is nil")
+	is.Equal(n, 0)
+	is.Equal(active(m, tokens), 2)
+}
+
 func TestFailingHookStillRevokesSessions(t *testing.T) {
 	is := is.New(t)
 	failure := errors.New("idp unreachable")

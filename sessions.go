@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/securecookie"
 
+	"github.com/revokehq/revoke/internal/option"
 	"github.com/revokehq/revoke/store"
 )
 
@@ -73,8 +74,9 @@ type Manager struct {
 	unauthorized  http.Handler
 	clientIP      func(*http.Request) string
 
-	plainHTTP      bool        // WithInsecureDevelopmentCookie
-	insecureWarned atomic.Bool // the Secure-over-HTTP warning was logged
+	plainHTTP          bool        // WithInsecureDevelopmentCookie
+	insecureWarned     atomic.Bool // the Secure-over-HTTP warning was logged
+	noMiddlewareWarned atomic.Bool // the guard-without-Middleware error was logged
 
 	oauthRevoker    OAuthTokenRevoker
 	deviceForgetter DeviceForgetter
@@ -97,13 +99,8 @@ func New(st store.SessionStore, opts ...Option) (*Manager, error) {
 		logger:        slog.Default(),
 		clientIP:      remoteIP,
 	}
-	for i, o := range opts {
-		if o == nil {
-			return nil, fmt.Errorf("revoke: option %d is nil", i)
-		}
-		if err := o(m); err != nil {
-			return nil, err
-		}
+	if err := option.Apply("revoke", m, opts); err != nil {
+		return nil, err
 	}
 	if err := m.check(); err != nil {
 		return nil, err

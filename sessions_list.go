@@ -23,9 +23,12 @@ const (
 //	var after store.Cursor
 //	for {
 //		page, err := m.Sessions(ctx, userID, 50, after)
+//		if err != nil {
+//			return err
+//		}
 //		// ... use page.Sessions
-//		if err != nil || page.Next.IsZero() {
-//			break
+//		if page.Next.IsZero() {
+//			break // the last page
 //		}
 //		after = page.Next
 //	}

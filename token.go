@@ -21,10 +21,7 @@ const (
 )
 
 // HashToken returns the SHA-256 digest under which a token is stored.
-func HashToken(token string) []byte {
-	h := sha256.Sum256([]byte(token))
-	return h[:]
-}
+func HashToken(token string) [sha256.Size]byte { return sha256.Sum256([]byte(token)) }
 
 // ValidToken reports whether s has the form of a session token: base64url
 // characters, of a plausible length. It says nothing about whether the token

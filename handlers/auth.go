@@ -78,10 +78,12 @@ const minAdminToken = 16
 // "Authorization: SSWS <token>" (Okta's scheme) or "Authorization: Bearer
 // <token>", the scheme in any case and the space optional.
 //
-// Each token must be at least 16 bytes long (16 characters of ASCII, as
-// random tokens are) and hold no space, tab or line break: New fails on
-// any other, with an error that names the token by its position, never by
-// its text. A random one, from openssl rand -hex 32 for example, is right.
+// At least one token must be given, and each must be at least 16 bytes
+// long (16 characters of ASCII, as random tokens are) and hold no space,
+// tab or line break: New fails otherwise, with an error that names a bad
+// token by its position, never by its text, since a short token could be
+// guessed and would let anyone revoke every session. A random one, from
+// openssl rand -hex 32 for example, is right.
 //
 // Only the tokens' SHA-256 hashes are kept, and a presented token is
 // compared with every one of them in constant time. The audit actor is

@@ -344,7 +344,8 @@ func wrongMethodInputs() []badInput {
 		}
 		allowed[slashed] = append(allowed[slashed], rt.Method)
 	}
-	codes := map[handlers.Family]string{handlers.FamilyOkta: "E0000022", handlers.FamilyAdmin: "METHOD_NOT_ALLOWED"}
+	codes := map[handlers.Family]string{handlers.FamilyOkta: "E0000022", handlers.FamilyAdmin: "METHOD_NOT_ALLOWED",
+		handlers.FamilyOIDC: "invalid_request"}
 	var out []badInput
 	for _, p := range paths {
 		for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "delete", "BREW"} {
@@ -374,6 +375,8 @@ func credentialInputs() []badInput {
 				want = in.oktaAdmin
 			case rt.Family == handlers.FamilyKratos:
 				want = in.kratos
+			case rt.Family == handlers.FamilyOIDC:
+				want = answer{400, "invalid_request"} // no logout token, whatever the credentials
 			}
 			out = append(out, badInput{
 				name: in.name + " to " + rt.Method + " " + rt.Pattern, method: rt.Method, path: concretePath(rt.Pattern),
@@ -737,6 +740,8 @@ func checkFamilyError(t *testing.T, fam handlers.Family, method string, r respon
 	switch fam {
 	case handlers.FamilyOkta:
 		checkOkta(t, r, status, code)
+	case handlers.FamilyOIDC:
+		checkOAuth(t, r, status, code)
 	case handlers.FamilyKratos:
 		v := checkKratos(t, r, status)
 		if code != "" {

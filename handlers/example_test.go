@@ -12,8 +12,9 @@ import (
 	"github.com/revokehq/revoke/store/memstore"
 )
 
-// Mount every endpoint on the app's ServeMux, with a static admin API token,
-// and revoke all of a user's sessions the way Okta's SDKs do.
+// Mount every endpoint on the app's ServeMux, with a static admin API token
+// (at least 16 characters, or New fails), and revoke all of a user's
+// sessions the way Okta's SDKs do.
 func Example() {
 	m, err := revoke.New(memstore.New())
 	if err != nil {
@@ -48,7 +49,10 @@ func Example() {
 		log.Fatal(err)
 	}
 
-	req, _ := http.NewRequest(http.MethodDelete, srv.URL+"/api/v1/users/00ub0oNGTSWTBKOLGLNR/sessions", nil)
+	req, err := http.NewRequest(http.MethodDelete, srv.URL+"/api/v1/users/00ub0oNGTSWTBKOLGLNR/sessions", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
 	req.Header.Set("Authorization", "SSWS an-admin-api-token-from-your-secrets")
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -1,12 +1,15 @@
 // Package handlers serves the HTTP endpoints of revoke: mountable
 // http.Handlers that let users and administrators revoke sessions, in the
-// wire formats of three API families so that existing clients (Okta's SDKs,
-// Ory's client) work against them unchanged.
+// wire formats of four API families so that existing clients (Okta's SDKs,
+// Ory's client, identity providers) work against them unchanged.
 //
 // Routes lists every endpoint at its default path: the Okta family (Okta's
-// UserSessions API), the Kratos family (Ory Kratos's sessions API) and the
-// admin family. Each route has a RouteName, and a Handlers method of that
-// name returns its handler (so does Endpoint).
+// UserSessions API, and the global token revocation of Okta's Universal
+// Logout), the Kratos family (Ory Kratos's sessions API), the admin family
+// and the OIDC family (OpenID Connect back-channel logout). Each route has a
+// RouteName, and a Handlers method of that name returns its handler (so
+// does Endpoint). The identity providers whose tokens the last two accept
+// are configured with WithUniversalLogout and WithBackChannelLogout.
 //
 // Mount registers them all on a ServeMux; Handler serves them on any
 // router (see Handler for github.com/go-chi/chi/v5). A handler of its own
@@ -38,6 +41,11 @@
 //	h.Mount(mux)
 //	mux.Handle("/", m.Middleware(appRoutes))
 //
+// Mount on a mux of its own, as here, with the app's routes behind it at "/":
+// some of Mount's patterns name no method (they answer other methods with
+// 405 in the family's shape), and net/http cannot order them against an app
+// pattern such as "GET /", so registering both on one mux panics.
+//
 // Wrapping the whole mux works too (a session the Middleware resolved is
 // used as it is, not looked up again), with two differences. A store
 // failure while resolving is answered by the Middleware, before any handler
@@ -58,6 +66,7 @@ import (
 	"time"
 
 	"github.com/revokehq/revoke"
+	"github.com/revokehq/revoke/internal/option"
 )
 
 // maxBodyBytes bounds request bodies; the largest valid one is a few bytes.
@@ -84,6 +93,7 @@ type Handlers struct {
 	routes     []route                    // the route table served
 	mounted    map[RouteName]http.Handler // each route as Mount registers it
 	standalone map[RouteName]http.Handler // each route as Endpoint returns it
+	idp        idpConfig                  // identity-provider routes; see oidc_provider.go
 }
 
 // Option configures Handlers.
@@ -158,10 +168,8 @@ func newHandlers(m *revoke.Manager, table []route, opts ...Option) (*Handlers, e
 		limits: defaultRateLimits(table),
 		routes: table,
 	}
-	for _, o := range opts {
-		if err := o(h); err != nil {
-			return nil, err
-		}
+	if err := option.Apply("handlers", h, opts); err != nil {
+		return nil, err
 	}
 	// Static tokens are checked first (cheap, and needing no store or app
 	// call); the other authorizers follow in the order they were given.

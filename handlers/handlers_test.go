@@ -82,7 +82,7 @@ func (f *failStore) Get(ctx context.Context, id string) (store.Session, error) {
 	return f.SessionStore.Get(ctx, id)
 }
 
-func (f *failStore) GetByTokenHash(ctx context.Context, h []byte) (store.Session, error) {
+func (f *failStore) GetByTokenHash(ctx context.Context, h [32]byte) (store.Session, error) {
 	f.lookups.Add(1)
 	if err := f.err("GetByTokenHash"); err != nil {
 		return store.Session{}, err
@@ -412,6 +412,7 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		"no window":          handlers.WithRateLimit(handlers.FamilyOkta, handlers.RateLimit{Requests: 1}),
 		"negative limit":     handlers.WithRateLimit(handlers.FamilyOkta, handlers.RateLimit{Requests: -1, Window: time.Second}),
 		"unknown family off": handlers.WithoutRateLimit("soap"),
+		"nil option":         nil,
 	} {
 		_, err := handlers.New(m, opt)
 		if err == nil {

@@ -25,7 +25,7 @@ const FamilyOkta Family = "okta"
 func init() {
 	defineFamily(&family{
 		name:            FamilyOkta,
-		prefixes:        []string{"/api/v1/"},
+		prefixes:        []string{"/api/v1/", "/oauth2/v1/"}, // the Management API, and Universal Logout's route
 		problem:         (*request).oktaProblem,
 		notFound:        (*request).oktaNoRoute,
 		rateHeaders:     oktaRateHeaders,
@@ -39,6 +39,8 @@ func init() {
 const (
 	RouteRevokeUserSessions RouteName = "RevokeUserSessions" // DELETE /api/v1/users/{userId}/sessions
 	RouteEndUserSessions    RouteName = "EndUserSessions"    // POST /api/v1/users/me/lifecycle/delete_sessions
+	// POST /oauth2/v1/global-token-revocation, served in universal_logout.go
+	RouteGlobalTokenRevocation RouteName = "GlobalTokenRevocation"
 )
 
 // RevokeUserSessions returns the handler of DELETE
@@ -152,8 +154,8 @@ func (rq *request) oktaProblem(w http.ResponseWriter, p problem, _ error) {
 	}
 }
 
-// oktaNoRoute answers a path under /api/v1/ that no route matches, as Okta
-// answers an unknown resource: E0000007.
+// oktaNoRoute answers a path under /api/v1/ or /oauth2/v1/ that no route
+// matches, as Okta answers an unknown resource: E0000007.
 func (rq *request) oktaNoRoute(w http.ResponseWriter, r *http.Request) {
 	rq.okta(w, http.StatusNotFound, oktaNotFound, "Not found: Resource not found: "+shorten(r.URL.Path))
 }

@@ -41,6 +41,8 @@ var routes = []route{
 		anySession, (*Handlers).revokeUserSessions},
 	{Route{http.MethodPost, "/api/v1/users/me/lifecycle/delete_sessions", FamilyOkta, RouteEndUserSessions, "End the current user's sessions"},
 		cookieSession, (*Handlers).endUserSessions},
+	{Route{http.MethodPost, "/oauth2/v1/global-token-revocation", FamilyOkta, RouteGlobalTokenRevocation, "Sign a user out everywhere (Universal Logout)"},
+		anySession, (*Handlers).globalTokenRevocation},
 
 	{Route{http.MethodDelete, "/auth/sessions", FamilyKratos, RouteDisableMyOtherSessions, "Disable my other sessions"},
 		anySession, (*Handlers).disableMyOtherSessions},
@@ -57,6 +59,10 @@ var routes = []route{
 		anySession, (*Handlers).adminListSessions},
 	{Route{http.MethodDelete, "/auth/admin/api/users/{id}/sessions", FamilyAdmin, RouteAdminRevokeAllSessions, "Revoke all of a user's sessions"},
 		anySession, (*Handlers).adminRevokeAllSessions},
+
+	// The logout token is the credential, in the body.
+	{Route{http.MethodPost, "/auth/oidc/backchannel-logout", FamilyOIDC, RouteBackChannelLogout, "OpenID Connect back-channel logout"},
+		noSession, (*Handlers).backChannelLogout},
 }
 
 // Routes returns every endpoint the package serves, at its default path.

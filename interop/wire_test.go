@@ -140,7 +140,7 @@ func (o *outage) Get(ctx context.Context, id string) (store.Session, error) {
 	return o.SessionStore.Get(ctx, id)
 }
 
-func (o *outage) GetByTokenHash(ctx context.Context, h []byte) (store.Session, error) {
+func (o *outage) GetByTokenHash(ctx context.Context, h [32]byte) (store.Session, error) {
 	if err := o.err(); err != nil {
 		return store.Session{}, err
 	}

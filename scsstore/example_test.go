@@ -17,19 +17,36 @@ func ExampleNew() {
 	st := memstore.New()
 	defer st.Close()
 	sm := scs.New()
-	sm.Store = scsstore.New(st, scsstore.WithUserKey("userID"))
+	scsStore, err := scsstore.New(st, scsstore.WithUserKey("userID"))
+	if err != nil {
+		panic(err)
+	}
+	sm.Store = scsStore
 	m, err := revoke.New(st, scsstore.ManagerOptions(sm)...)
 	if err != nil {
 		panic(err)
 	}
 
 	// What LoadAndSave does around a login request.
-	ctx, _ := sm.Load(context.Background(), "")
+	ctx, err := sm.Load(context.Background(), "")
+	if err != nil {
+		panic(err)
+	}
 	sm.Put(ctx, "userID", "alice")
-	token, _, _ := sm.Commit(ctx)
+	token, _, err := sm.Commit(ctx)
+	if err != nil {
+		panic(err)
+	}
 
-	n, _ := m.RevokeAll(context.Background(), "alice", revoke.Cause{Actor: "admin", Reason: "password reset"})
-	ctx, _ = sm.Load(context.Background(), token)
+	cause := revoke.Cause{Actor: revoke.AdminActor("ops"), Reason: "password reset"}
+	n, err := m.RevokeAll(context.Background(), "alice", cause)
+	if err != nil {
+		panic(err)
+	}
+	ctx, err = sm.Load(context.Background(), token)
+	if err != nil {
+		panic(err)
+	}
 	fmt.Printf("revoked %d; user after revocation: %q\n", n, sm.GetString(ctx, "userID"))
 	// Output: revoked 1; user after revocation: ""
 }

@@ -26,7 +26,9 @@ func TestManagerOptionsReadScsWhenUsed(t *testing.T) {
 	st := memstore.New()
 	defer st.Close()
 	sm := scs.New()
-	sm.Store = scsstore.New(st, scsstore.WithUserKey("userID")) // no WithHashedTokens
+	scsStore, err := scsstore.New(st, scsstore.WithUserKey("userID")) // no WithHashedTokens
+	is.NoErr(err)
+	sm.Store = scsStore
 	m, err := revoke.New(st, scsstore.ManagerOptions(sm)...)
 	is.NoErr(err)
 	sm.Cookie.Name = "sid" // set after the Manager, as apps sometimes do
@@ -52,7 +54,9 @@ func TestMisspeltUserKeyIsLogged(t *testing.T) {
 	st := memstore.New()
 	defer st.Close()
 	sm := scs.New()
-	sm.Store = scsstore.New(st, scsstore.WithUserKey("userId"), scsstore.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	scsStore, err := scsstore.New(st, scsstore.WithUserKey("userId"), scsstore.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
+	is.NoErr(err)
+	sm.Store = scsStore
 	for range 2 {
 		ctx, err := sm.Load(context.Background(), "")
 		is.NoErr(err)
@@ -66,7 +70,7 @@ func TestMisspeltUserKeyIsLogged(t *testing.T) {
 	logs.Reset()
 	ctx, _ := sm.Load(context.Background(), "")
 	sm.Put(ctx, "cart", "3 items") // an anonymous session is no mistake
-	_, _, err := sm.Commit(ctx)
+	_, _, err = sm.Commit(ctx)
 	is.NoErr(err)
 	is.Equal(logs.String(), "")
 }
@@ -99,5 +103,50 @@ func TestScsLogoutsReachTheAuditHook(t *testing.T) {
 		is.Equal(ev.Reason, scsstore.ReasonDestroyed)
 		is.Equal(ev.Actor, revoke.UserActor("alice"))
 		is.Equal(len(ev.SessionIDs), 1)
+	}
+}
+
+// TestScsSessionsGetADevice: an scs session, created by a commit that
+// knows no request, gets the device of the first request the Manager
+// resolves it for, so that "your sessions" can tell them apart.
+func TestScsSessionsGetADevice(t *testing.T) {
+	is := is.New(t)
+	f := newApp(t, false, nil)
+	token := f.signIn(t, "alice")
+	s, err := f.m.Resolve(context.Background(), token)
+	is.NoErr(err)
+	is.Equal(s.UserAgent, "") // a commit has no request to read it from
+
+	r := httptest.NewRequest("GET", "/", nil)
+	r.AddCookie(&http.Cookie{Name: f.sm.Cookie.Name, Value: token})
+	r.Header.Set("User-Agent", "Firefox/133.0")
+	r.RemoteAddr = "198.51.100.7:4000"
+	cur, err := f.m.ResolveRequest(nil, r)
+	is.NoErr(err)
+	is.Equal(cur.UserAgent, "Firefox/133.0")
+	s, err = f.m.Resolve(context.Background(), token)
+	is.NoErr(err)
+	is.Equal(s.IP, "198.51.100.7") // stored
+	is.Equal(s.UserAgent, "Firefox/133.0")
+}
+
+// TestNewRefusesBadOptions: a nil store, a nil option or an option with a
+// value the store cannot take make New fail instead of a later panic.
+func TestNewRefusesBadOptions(t *testing.T) {
+	st := memstore.New()
+	defer st.Close()
+	for name, opt := range map[string]scsstore.Option{
+		"empty user key": scsstore.WithUserKey(""),
+		"nil codec":      scsstore.WithCodec(nil),
+		"nil clock":      scsstore.WithClock(nil),
+		"nil logger":     scsstore.WithLogger(nil),
+		"nil option":     nil,
+	} {
+		if _, err := scsstore.New(st, opt); err == nil {
+			t.Errorf("%s: New succeeded", name)
+		}
+	}
+	if _, err := scsstore.New(nil); err == nil {
+		t.Error("New(nil) succeeded")
 	}
 }

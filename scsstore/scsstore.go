@@ -5,9 +5,9 @@
 //
 // Swap the scs store line and mount the revoke handlers:
 //
-//	st := memstore.New() // or sqlitestore, pgstore, ...
+//	st, _ := memstore.New() // or sqlitestore, pgstore, ...
 //	sm := scs.New()
-//	sm.Store = scsstore.New(st, scsstore.WithUserKey("userID"))
+//	sm.Store, _ = scsstore.New(st, scsstore.WithUserKey("userID"))
 //	// After sm's Lifetime, IdleTimeout and Cookie.Name are set:
 //	m, _ := revoke.New(st, scsstore.ManagerOptions(sm)...)
 //
@@ -40,6 +40,7 @@ import (
 	"github.com/alexedwards/scs/v2"
 
 	"github.com/revokehq/revoke"
+	"github.com/revokehq/revoke/internal/option"
 	"github.com/revokehq/revoke/store"
 )
 
@@ -103,40 +104,84 @@ var (
 	_ scs.IterableCtxStore = (*Store)(nil)
 )
 
-// Option configures a Store.
-type Option func(*Store)
+// Option configures a Store. An option refuses a value it cannot take, and
+// New then fails.
+type Option func(*Store) error
 
 // WithUserKey names the scs session key that holds the user id, as the app
 // writes it with sm.Put(ctx, key, id). Strings and integers are supported.
-func WithUserKey(key string) Option { return func(s *Store) { s.userKey = key } }
+// An empty key is an error.
+func WithUserKey(key string) Option {
+	return func(s *Store) error {
+		if key == "" {
+			return errors.New("scsstore: empty user key")
+		}
+		s.userKey = key
+		return nil
+	}
+}
 
 // WithCodec sets the codec the scs SessionManager uses, when it is not
-// scs.GobCodec.
-func WithCodec(c scs.Codec) Option { return func(s *Store) { s.codec = c } }
+// scs.GobCodec. A nil codec is an error.
+func WithCodec(c scs.Codec) Option {
+	return func(s *Store) error {
+		if c == nil {
+			return errors.New("scsstore: nil codec")
+		}
+		s.codec = c
+		return nil
+	}
+}
 
 // WithHashedTokens must be given when the scs SessionManager has
-// HashTokenInStore set: scs then hands the store a hash of each token.
-func WithHashedTokens() Option { return func(s *Store) { s.hashed = true } }
+// HashTokenInStore set and is not linked to the store by ManagerOptions:
+// scs then hands the store a hash of each token.
+func WithHashedTokens() Option {
+	return func(s *Store) error {
+		s.hashed = true
+		return nil
+	}
+}
 
-// WithClock sets the store's clock, for tests.
-func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = now } }
+// WithClock sets the store's clock, for tests. A nil clock is an error.
+func WithClock(now func() time.Time) Option {
+	return func(s *Store) error {
+		if now == nil {
+			return errors.New("scsstore: nil clock")
+		}
+		s.now = now
+		return nil
+	}
+}
 
 // WithLogger sets where the store reports a likely misconfiguration
-// (default slog.Default()).
-func WithLogger(l *slog.Logger) Option { return func(s *Store) { s.log = l } }
+// (default slog.Default()). A nil logger is an error.
+func WithLogger(l *slog.Logger) Option {
+	return func(s *Store) error {
+		if l == nil {
+			return errors.New("scsstore: nil logger")
+		}
+		s.log = l
+		return nil
+	}
+}
 
 type link struct {
 	sm *scs.SessionManager
 	m  *revoke.Manager
 }
 
-// New returns an scs store keeping its sessions in st.
-func New(st store.DataStore, opts ...Option) *Store {
-	s := &Store{st: st, codec: scs.GobCodec{}, now: time.Now, log: slog.Default()}
-	for _, o := range opts {
-		o(s)
+// New returns an scs store keeping its sessions in st, or an error for a
+// nil st or an option that fails.
+func New(st store.DataStore, opts ...Option) (*Store, error) {
+	if st == nil {
+		return nil, errors.New("scsstore: nil store")
 	}
-	return s
+	s := &Store{st: st, codec: scs.GobCodec{}, now: time.Now, log: slog.Default()}
+	if err := option.Apply("scsstore", s, opts); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // BindUser binds the scs session in ctx to userID, for apps that keep the
@@ -198,10 +243,8 @@ func ManagerOptions(sm *scs.SessionManager) []revoke.Option {
 			if sm.Lifetime > 0 {
 				opts = append(opts, revoke.WithLifetime(sm.Lifetime))
 			}
-			for _, o := range opts {
-				if err := o(m); err != nil {
-					return err
-				}
+			if err := option.Apply("scsstore: ManagerOptions", m, opts); err != nil {
+				return err
 			}
 			if st, ok := sm.Store.(*Store); ok {
 				st.linked.Store(&link{sm: sm, m: m})
@@ -492,10 +535,10 @@ func (s *Store) markEndedTwice(ctx context.Context, sess store.Session, now time
 	return err
 }
 
-func randomHash() []byte {
+func randomHash() [sha256.Size]byte {
 	var b [sha256.Size]byte
 	_, _ = rand.Read(b[:]) // never fails: see crypto/rand.Read
-	return b[:]
+	return b
 }
 
 // AllCtx implements scs.IterableCtxStore. It costs O(all sessions), as
@@ -596,16 +639,15 @@ func newStandIn() string {
 
 // hashOf returns the revoke token hash (SHA-256 of the raw token) for what
 // scs passes: the raw token, or with hashed tokens its SHA-256 in base64url.
-func (s *Store) hashOf(token string) ([]byte, bool) {
+func (s *Store) hashOf(token string) ([sha256.Size]byte, bool) {
 	if !s.hashedTokens() {
-		h := sha256.Sum256([]byte(token))
-		return h[:], true
+		return sha256.Sum256([]byte(token)), true
 	}
 	h, err := base64.RawURLEncoding.DecodeString(token)
 	if err != nil || len(h) != sha256.Size {
-		return nil, false
+		return [sha256.Size]byte{}, false
 	}
-	return h, true
+	return [sha256.Size]byte(h), true
 }
 
 func (s *Store) userOf(values map[string]any) string {

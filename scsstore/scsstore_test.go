@@ -60,7 +60,11 @@ func newApp(t *testing.T, hashed bool, configure func(*scs.SessionManager)) *fix
 		opts = append(opts, scsstore.WithHashedTokens())
 	}
 	f.sm.HashTokenInStore = hashed
-	f.sm.Store = scsstore.New(f.st, opts...)
+	scsStore, err := scsstore.New(f.st, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.sm.Store = scsStore
 	f.sm.Cookie.Secure = false
 	if configure != nil {
 		configure(f.sm)

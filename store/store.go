@@ -3,10 +3,22 @@
 //
 // A backend lives in a package of its own (store/memstore, store/sqlitestore,
 // ...) and proves its conformance by running store/storetest.
+//
+// The rules every backend follows live here once, so that a backend keeps
+// only its dialect and driver: what a Revoke picks (Selection.Picks), what a
+// cleanup removes (Session.Old), the settings every backend has and their
+// checks (Settings, with the options WithCleanupInterval, WithRetention,
+// WithLogger and WithCallTimeout in each backend), and the background
+// cleanup (StartCleanup, DeleteInBatches). A backend on a database
+// implements Database, one atomic statement a method, and embeds Rules,
+// which makes a SessionStore, DataStore and Cleaner of it: the closed
+// check, the deadline of each call, the checks of arguments, and what a
+// write that changed nothing means.
 package store
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
@@ -48,9 +60,9 @@ var (
 // an administrator must not carry what resolves its token or the app's
 // private values.
 type Session struct {
-	ID        string // public, random, stable for the session's life
-	UserID    string // empty for a session bound to no user (see scsstore)
-	TokenHash []byte `json:"-"` // SHA-256 of the current token (32 bytes)
+	ID        string            // public, random, stable for the session's life
+	UserID    string            // empty for a session bound to no user (see scsstore)
+	TokenHash [sha256.Size]byte `json:"-"` // SHA-256 of the current token
 
 	CreatedAt time.Time
 	// AuthenticatedAt is when the user's credentials were checked for this
@@ -78,6 +90,15 @@ type Session struct {
 	Data []byte `json:"-"`
 }
 
+// TokenHashOf returns b, a token hash as a database stores it, as a
+// Session.TokenHash, or an error when b is not a SHA-256 digest long.
+func TokenHashOf(b []byte) ([sha256.Size]byte, error) {
+	if len(b) != sha256.Size {
+		return [sha256.Size]byte{}, fmt.Errorf("store: a token hash of %d bytes, not %d", len(b), sha256.Size)
+	}
+	return [sha256.Size]byte(b), nil
+}
+
 // Revoked reports whether the session has been revoked.
 func (s *Session) Revoked() bool { return !s.RevokedAt.IsZero() }
 
@@ -88,6 +109,18 @@ func (s *Session) Expired(t time.Time) bool {
 
 // Active reports whether the session is neither revoked nor expired at t.
 func (s *Session) Active(t time.Time) bool { return !s.Revoked() && !s.Expired(t) }
+
+// Old reports whether a cleanup at t removes the session (see Cleaner): a
+// session that is not revoked once it has expired at t, a revoked one once
+// it was revoked before t and its absolute expiry is at or before t too.
+// Until then a revoked session's row is a tombstone that keeps its token
+// hash taken.
+func (s *Session) Old(t time.Time) bool {
+	if s.Revoked() {
+		return s.RevokedAt.Before(t) && !t.Before(s.ExpiresAt)
+	}
+	return s.Expired(t)
+}
 
 // CheckTimes returns an error unless every time of the session except
 // RevokedAt and AuthenticatedAt is set and within [earliest, latest];
@@ -166,6 +199,54 @@ func (sel Selection) Check() error {
 	return nil
 }
 
+// Picks reports whether a Revoke of sel at now revokes s: s belongs to
+// sel.UserID (for an empty UserID, to no user), is sel.SessionID when that
+// is set, is not sel.ExceptID, and is active at now. Backends on a database
+// say the same in the WHERE clause of their revocation.
+func (sel Selection) Picks(s *Session, now time.Time) bool {
+	return s.UserID == sel.UserID &&
+		(sel.SessionID == "" || s.ID == sel.SessionID) &&
+		s.ID != sel.ExceptID &&
+		s.Active(now)
+}
+
+// Scope names which of a user's sessions a Selection picks.
+type Scope int
+
+// The scopes of a Selection.
+const (
+	ScopeAll    Scope = iota // every session of the user
+	ScopeOne                 // the one session SessionID names
+	ScopeAllBut              // every session of the user but ExceptID
+)
+
+// Scope returns which of the user's sessions sel picks. A backend on a
+// database picks its revocation statement by it.
+func (sel Selection) Scope() Scope {
+	switch {
+	case sel.SessionID != "":
+		return ScopeOne
+	case sel.ExceptID != "":
+		return ScopeAllBut
+	}
+	return ScopeAll
+}
+
+// RevokeArgs returns the arguments of a revocation statement for sel, in
+// the order the statements of every backend on a database take them: at
+// (the time of the revocation as the database takes it), reason, the
+// user, and the session the scope names (SessionID for ScopeOne, ExceptID
+// for ScopeAllBut; none for ScopeAll).
+func (sel Selection) RevokeArgs(at any, reason string) []any {
+	switch sel.Scope() {
+	case ScopeOne:
+		return []any{at, reason, sel.UserID, sel.SessionID}
+	case ScopeAllBut:
+		return []any{at, reason, sel.UserID, sel.ExceptID}
+	}
+	return []any{at, reason, sel.UserID}
+}
+
 // RefusedBy reports whether a session of a user authenticated at
 // authenticatedAt must be refused under the user's not-before time
 // notBefore (zero: none). Every backend decides with it or with the same
@@ -194,7 +275,7 @@ type SessionStore interface {
 
 	// GetByTokenHash returns the session whose current token hashes to hash,
 	// active or not. Unknown hashes give ErrNotFound.
-	GetByTokenHash(ctx context.Context, hash []byte) (Session, error)
+	GetByTokenHash(ctx context.Context, hash [sha256.Size]byte) (Session, error)
 
 	// List returns every session the store holds for the user, active,
 	// revoked and expired alike, newest first (in Cursor's order). An
@@ -224,7 +305,7 @@ type SessionStore interface {
 	// against session fixation). The old token stops working at once. It
 	// returns ErrInactive for a revoked or expired session and ErrDuplicate
 	// when the new hash is taken.
-	ReplaceToken(ctx context.Context, id string, newHash []byte, now time.Time) error
+	ReplaceToken(ctx context.Context, id string, newHash [sha256.Size]byte, now time.Time) error
 
 	// Revoke marks every session picked by sel that is active at now as
 	// revoked at now with the given reason, atomically, and returns the ids

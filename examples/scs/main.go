@@ -1,7 +1,8 @@
 // Command scs is a typical github.com/alexedwards/scs/v2 application that
 // gained revocation: "sign out everywhere" for users and session revocation
-// for administrators. Compared with the app it was, two things changed: the
-// line that sets the scs store, and the line that mounts the handlers.
+// for administrators. Compared with the app it was, the line that sets the
+// scs store changed, and a Manager, the mounted handlers and a BindUser call
+// at sign-in were added.
 //
 //	go run ./examples/scs -addr 127.0.0.1:8082
 package main
@@ -65,18 +66,21 @@ func main() {
 	}
 }
 
-// newApp wires the app. Everything but the two marked lines is what an scs
-// app already has.
+// newApp wires the app. Everything but the marked lines is what an scs app
+// already has.
 func newApp(st store.DataStore, adminToken string) (http.Handler, error) {
 	sm := scs.New()
 	sm.Lifetime = 24 * time.Hour
 	sm.IdleTimeout = 2 * time.Hour
-	sm.Cookie.Secure = false // served over plain http on 127.0.0.1
 	sm.HashTokenInStore = true
 
 	// Changed line 1: the scs store is backed by a revoke store, which
 	// indexes each session by the user id the app puts under "userID".
-	sm.Store = scsstore.New(st, scsstore.WithUserKey("userID"), scsstore.WithHashedTokens())
+	scsStore, err := scsstore.New(st, scsstore.WithUserKey("userID"), scsstore.WithHashedTokens())
+	if err != nil {
+		return nil, err
+	}
+	sm.Store = scsStore
 
 	// The Manager resolves scs's cookie and keeps scs's timeouts.
 	m, err := revoke.New(st, scsstore.ManagerOptions(sm)...)
@@ -84,12 +88,23 @@ func newApp(st store.DataStore, adminToken string) (http.Handler, error) {
 		return nil, err
 	}
 	h, err := handlers.New(m,
-		handlers.WithAdminTokens(adminToken),
-		handlers.WithUserLookup(func(_ context.Context, id string) (bool, error) { return users[id], nil }))
+		handlers.WithAdminTokens(adminToken), // at least 16 characters
+		handlers.WithUserLookup(func(_ context.Context, id string) (bool, error) { return users[id], nil }),
+	)
 	if err != nil {
 		return nil, err
 	}
 
+	// Changed line 2: "sign out everywhere", "sign out other devices" and
+	// the admin API, on a mux of their own in front of the app's routes.
+	root := http.NewServeMux()
+	h.Mount(root)
+	root.Handle("/", routes(sm))
+	return sm.LoadAndSave(root), nil
+}
+
+// routes are the app's own routes, as they were, but for one added line.
+func routes(sm *scs.SessionManager) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 		user := r.FormValue("user")
@@ -102,6 +117,9 @@ func newApp(st store.DataStore, adminToken string) (http.Handler, error) {
 			return
 		}
 		sm.Put(r.Context(), "userID", user)
+		// Added: the sign-in counts from now, so that a "sign out
+		// everywhere" before the end of this request refuses it.
+		scsstore.BindUser(r.Context(), sm, user)
 		fmt.Fprintf(w, "signed in as %s\n", user)
 	})
 	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
@@ -109,7 +127,7 @@ func newApp(st store.DataStore, adminToken string) (http.Handler, error) {
 			http.Error(w, "logout failed", http.StatusInternalServerError)
 		}
 	})
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("GET /", func(w http.ResponseWriter, r *http.Request) {
 		user := sm.GetString(r.Context(), "userID")
 		if user == "" {
 			fmt.Fprintln(w, "not signed in")
@@ -117,12 +135,7 @@ func newApp(st store.DataStore, adminToken string) (http.Handler, error) {
 		}
 		fmt.Fprintf(w, "hello, %s\n", user)
 	})
-
-	// Changed line 2: "sign out everywhere", "sign out other devices" and
-	// the admin API, at their documented paths.
-	h.Mount(mux)
-
-	return sm.LoadAndSave(mux), nil
+	return mux
 }
 
 // users stands in for the app's user table.

@@ -67,6 +67,8 @@ func TestScsAppGainsRevocation(t *testing.T) {
 	_, _ = bob.do("POST", "/login", url.Values{"user": {"bob"}})
 	_, body := phone.do("GET", "/", nil)
 	is.Equal(body, "hello, alice")
+	_, body = phone.do("GET", "/any/page", nil)
+	is.Equal(body, "hello, alice") // the app's GET / beside the mounted routes
 
 	// "Sign out other devices" from the phone, with scs's own cookie.
 	code, body := phone.do("DELETE", "/auth/sessions", nil)

@@ -91,7 +91,11 @@ func newApp(cfg config, st store.SessionStore, logger *slog.Logger) (*app, error
 	for fam, rl := range rateLimits {
 		hopts = append(hopts, handlers.WithRateLimit(fam, rl))
 	}
-	h, err := handlers.New(m, hopts...)
+	oidcOpts, oidcRoutes, err := a.setUpOIDC(cfg.addr)
+	if err != nil {
+		return nil, err
+	}
+	h, err := handlers.New(m, append(hopts, oidcOpts...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -99,6 +103,7 @@ func newApp(cfg config, st store.SessionStore, logger *slog.Logger) (*app, error
 	mux := http.NewServeMux()
 	h.Mount(mux)
 	a.routes(mux)
+	oidcRoutes(mux)
 	a.h = securityHeaders(mux)
 	return a, nil
 }

@@ -34,7 +34,8 @@
 // address; no limit is shared between addresses, so guessing from one
 // address locks no one out elsewhere. The other routes of the demo allow 600
 // requests a minute per session (or per address without one) and 6000 per
-// address.
+// address. The demo's own routes answer with Okta's X-Rate-Limit-Limit,
+// -Remaining and -Reset headers, as its Okta routes do.
 package main
 
 import (

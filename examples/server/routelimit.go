@@ -41,11 +41,9 @@ func newRouteLimits(requests int, m *revoke.Manager) (*routeLimits, error) {
 	}
 	l := &routeLimits{m: m}
 	if requests > 0 {
-		refuse := httprate.WithLimitHandler(func(w http.ResponseWriter, _ *http.Request) {
-			writeError(w, http.StatusTooManyRequests, "rate_limited", "too many requests; try again later")
-		})
-		l.address = httprate.NewRateLimiter(routeAddressFactor*requests, routeWindow, refuse)
-		l.caller = httprate.NewRateLimiter(requests, routeWindow, refuse)
+		refuse := limitOptions("too many requests; try again later")
+		l.address = httprate.NewRateLimiter(routeAddressFactor*requests, routeWindow, refuse...)
+		l.caller = httprate.NewRateLimiter(requests, routeWindow, refuse...)
 	}
 	return l, nil
 }

@@ -23,6 +23,7 @@ func TestRouteRateLimit(t *testing.T) {
 		is.Equal(res.StatusCode, http.StatusTooManyRequests)
 		is.Equal(decode[errorResponse](t, b).Error, "rate_limited")
 		is.True(res.Header.Get("Retry-After") != "")
+		is.Equal(res.Header.Get("X-Rate-Limit-Remaining"), "0") // a count, never how far over
 	}
 
 	t.Run("per session", func(t *testing.T) {
@@ -33,7 +34,8 @@ func TestRouteRateLimit(t *testing.T) {
 		for _, path := range []string{"/me", "/demo/users", "/demo/audit", "/me"} {
 			res, _ := admin.do(http.MethodGet, path, "")
 			is.Equal(res.StatusCode, http.StatusOK)
-			is.Equal(res.Header.Get("X-RateLimit-Limit"), strconv.Itoa(perCaller))
+			is.Equal(res.Header.Get("X-Rate-Limit-Limit"), strconv.Itoa(perCaller)) // Okta's spelling
+			is.Equal(res.Header.Get("X-RateLimit-Limit"), "")
 		}
 		refused(t, admin, http.MethodGet, "/demo/audit")
 		refused(t, admin, http.MethodPost, "/logout")

@@ -45,9 +45,7 @@ func newSignInLimits(attempts, failures int) (*signInLimits, error) {
 	}
 	l := &signInLimits{}
 	if attempts > 0 {
-		l.attempts = httprate.NewRateLimiter(attempts, loginWindow, httprate.WithLimitHandler(func(w http.ResponseWriter, _ *http.Request) {
-			writeError(w, http.StatusTooManyRequests, "rate_limited", "too many sign-in attempts; try again later")
-		}))
+		l.attempts = httprate.NewRateLimiter(attempts, loginWindow, limitOptions("too many sign-in attempts; try again later")...)
 	}
 	if failures > 0 {
 		// The failure budgets say nothing in the headers of a response but

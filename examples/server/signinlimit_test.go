@@ -85,7 +85,7 @@ func TestFailuresPerUsernameAndAddress(t *testing.T) {
 	is.Equal(status, http.StatusTooManyRequests)
 	is.Equal(res.Header.Get("Retry-After"), "60")
 	// The only count shown is that of all attempts, not how many guesses remain.
-	is.Equal(res.Header.Get("X-RateLimit-Limit"), strconv.Itoa(defaultLoginAttempts))
+	is.Equal(res.Header.Get("X-Rate-Limit-Limit"), strconv.Itoa(defaultLoginAttempts))
 	status, _ = c.attempt("alice", testPassword)
 	is.Equal(status, http.StatusOK)
 }
@@ -149,6 +149,10 @@ func TestAttemptsPerAddress(t *testing.T) {
 	status, res := busy.attempt("alice", testPassword)
 	is.Equal(status, http.StatusTooManyRequests)
 	is.True(res.Header.Get("Retry-After") != "")
+	// Okta's spelling, as on the Okta routes, and a count, never how far over.
+	is.Equal(res.Header.Get("X-Rate-Limit-Limit"), "20")
+	is.Equal(res.Header.Get("X-Rate-Limit-Remaining"), "0")
+	is.Equal(res.Header.Get("X-RateLimit-Limit"), "")
 	status, _ = c.from("127.0.0.91").attempt("alice", testPassword)
 	is.Equal(status, http.StatusOK)
 }

@@ -27,7 +27,7 @@ const pgOpenTimeout = 30 * time.Second
 func openStore(ctx context.Context, cfg config, logger *slog.Logger) (store.SessionStore, error) {
 	switch {
 	case cfg.memory:
-		return memstore.New(memstore.WithCleanup(time.Hour, retention)), nil
+		return memstore.Open(memstore.WithCleanupInterval(time.Hour), memstore.WithRetention(retention))
 	case cfg.postgres != "":
 		return openPostgres(ctx, cfg, logger)
 	}

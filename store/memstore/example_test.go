@@ -9,10 +9,13 @@ import (
 	"github.com/revokehq/revoke/store/memstore"
 )
 
-// An in-memory store for a single process; WithCleanup deletes old
+// An in-memory store for a single process; WithCleanupInterval deletes old
 // sessions in the background.
-func ExampleNew() {
-	st := memstore.New(memstore.WithCleanup(time.Minute, 24*time.Hour))
+func ExampleOpen() {
+	st, err := memstore.Open(memstore.WithCleanupInterval(time.Minute), memstore.WithRetention(24*time.Hour))
+	if err != nil {
+		panic(err)
+	}
 	defer st.Close()
 
 	m, err := revoke.New(st)

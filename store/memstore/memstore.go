@@ -1,5 +1,9 @@
 // Package memstore is an in-memory revoke SessionStore for tests and
 // single-process apps. Sessions are lost when the process exits.
+//
+// New returns a store without background cleanup, which suits tests; Open
+// takes the options a long-running app wants, under the names every
+// backend uses: WithCleanupInterval, WithRetention and WithLogger.
 package memstore
 
 import (
@@ -7,10 +11,12 @@ import (
 	"cmp"
 	"context"
 	"crypto/sha256"
+	"log/slog"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/revokehq/revoke/internal/option"
 	"github.com/revokehq/revoke/store"
 )
 
@@ -18,78 +24,76 @@ import (
 // concurrent use. It keeps
 // a per-user index, so revoking a user's sessions costs O(their sessions).
 //
-// The indexes point straight at the sessions, and a SHA-256 token hash (what
-// revoke stores) is its own map key, held in the map's slot: resolving a
-// token touches the map and the session and nothing else, which keeps its
-// cost flat in a store of millions of sessions, where each further pointer
-// to follow is a cache miss.
+// The indexes point straight at the sessions, and a token hash is its own
+// map key, held in the map's slot: resolving a token touches the map and the
+// session and nothing else, which keeps its cost flat in a store of millions
+// of sessions, where each further pointer to follow is a cache miss.
 type Store struct {
 	mu        sync.RWMutex
 	byID      map[string]*store.Session
 	byHash    map[[sha256.Size]byte]*store.Session   // token hash -> session
-	byOddHash map[string]*store.Session              // hashes of any other length
 	byUser    map[string]map[*store.Session]struct{} // user id -> sessions
 	notBefore map[string]time.Time                   // user id -> not-before time
 	pages     map[string]*userPages                  // user id -> sessions in listing order (page.go)
+	providers providerIndex                          // see provider.go
 	closed    bool
-	stop      chan struct{}
-	stopped   chan struct{}
+	cleaning  *store.Cleanup
 	once      sync.Once
 }
 
-// Option configures a Store.
-type Option func(*config)
+// Option configures a Store. An option refuses a value it cannot take, and
+// Open then fails.
+type Option func(*config) error
 
-type config struct {
-	cleanupInterval time.Duration
-	retention       time.Duration
-	now             func() time.Time
+type config struct{ store.Settings }
+
+// setting makes an Option of a store.Setting.
+func setting(f store.Setting) Option { return func(c *config) error { return f(&c.Settings) } }
+
+// WithCleanupInterval turns on the background cleanup: every interval, it
+// deletes the sessions that have been old (store.Session.Old) for longer
+// than the retention (WithRetention). By default nothing is deleted, which
+// suits tests; long-running apps should turn it on. Zero leaves it off; a
+// negative interval is an error.
+func WithCleanupInterval(d time.Duration) Option { return setting(store.CleanupInterval(d)) }
+
+// WithRetention sets how long revoked and expired sessions are kept, with
+// their revocation time and reason, before the background cleanup deletes
+// them; a revoked session is kept until its absolute expiry, too, is that
+// long ago. The default is store.DefaultRetention; a negative retention is
+// an error.
+func WithRetention(d time.Duration) Option { return setting(store.Retention(d)) }
+
+// WithLogger sets the logger of the background cleanup (default
+// slog.Default()). A nil logger is an error.
+func WithLogger(l *slog.Logger) Option { return setting(store.Logger(l)) }
+
+// New returns an empty store without background cleanup: Open with no
+// options, which cannot fail.
+func New() *Store {
+	s, _ := Open()
+	return s
 }
 
-// WithCleanup makes the store delete, every interval, sessions that expired
-// more than retention ago, and revoked ones once both their revocation and
-// their absolute expiry are more than retention ago (see store.Cleaner). By default nothing is deleted,
-// which suits tests; long-running apps should turn it on.
-func WithCleanup(interval, retention time.Duration) Option {
-	return func(c *config) { c.cleanupInterval, c.retention = interval, retention }
-}
-
-// New returns an empty store.
-func New(opts ...Option) *Store {
-	c := config{now: time.Now}
-	for _, o := range opts {
-		o(&c)
+// Open returns an empty store configured by opts, or an error for an
+// option that fails.
+func Open(opts ...Option) (*Store, error) {
+	c := config{store.Settings{Retention: store.DefaultRetention, Logger: slog.Default()}}
+	if err := option.Apply("memstore: open", &c, opts); err != nil {
+		return nil, err
 	}
 	s := &Store{
 		byID:      make(map[string]*store.Session),
 		byHash:    make(map[[sha256.Size]byte]*store.Session),
-		byOddHash: make(map[string]*store.Session),
 		byUser:    make(map[string]map[*store.Session]struct{}),
 		notBefore: make(map[string]time.Time),
 		pages:     make(map[string]*userPages),
-		stop:      make(chan struct{}),
-		stopped:   make(chan struct{}),
 	}
-	if c.cleanupInterval > 0 {
-		go s.cleanupLoop(c)
-	} else {
-		close(s.stopped)
-	}
-	return s
-}
-
-func (s *Store) cleanupLoop(c config) {
-	defer close(s.stopped)
-	t := time.NewTicker(c.cleanupInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-t.C:
-			_, _ = s.DeleteBefore(context.Background(), c.now().Add(-c.retention))
-		}
-	}
+	s.cleaning = store.StartCleanup("memstore", c.Settings, func(ctx context.Context, cut time.Time) (int, bool, error) {
+		n, err := s.DeleteBefore(ctx, cut)
+		return n, true, err
+	})
+	return s, nil
 }
 
 // Create implements store.SessionStore.
@@ -102,7 +106,7 @@ func (s *Store) Create(_ context.Context, sess store.Session) error {
 	if _, ok := s.byID[sess.ID]; ok {
 		return store.ErrDuplicate
 	}
-	if s.byHashLocked(sess.TokenHash) != nil {
+	if _, ok := s.byHash[sess.TokenHash]; ok {
 		return store.ErrDuplicate
 	}
 	sess.AuthenticatedAt = sess.Authenticated()
@@ -112,7 +116,7 @@ func (s *Store) Create(_ context.Context, sess store.Session) error {
 	p := new(store.Session)
 	*p = copyOf(&sess)
 	s.byID[p.ID] = p
-	s.setHashLocked(p.TokenHash, p)
+	s.byHash[p.TokenHash] = p
 	s.indexLocked(p)
 	s.pageIndexLocked(p)
 	return nil
@@ -120,35 +124,27 @@ func (s *Store) Create(_ context.Context, sess store.Session) error {
 
 // Get implements store.SessionStore.
 func (s *Store) Get(_ context.Context, id string) (store.Session, error) {
+	return lookup(s, &s.byID, id)
+}
+
+// GetByTokenHash implements store.SessionStore.
+func (s *Store) GetByTokenHash(_ context.Context, hash [sha256.Size]byte) (store.Session, error) {
+	return lookup(s, &s.byHash, hash)
+}
+
+// lookup returns a copy of the session that the index of s holds under key.
+// It takes the index's address, so as to read it under the lock.
+func lookup[K comparable](s *Store, index *map[K]*store.Session, key K) (store.Session, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
 		return store.Session{}, store.ErrClosed
 	}
-	p, ok := s.byID[id]
+	p, ok := (*index)[key]
 	if !ok {
 		return store.Session{}, store.ErrNotFound
 	}
 	return copyOf(p), nil
-}
-
-// GetByTokenHash implements store.SessionStore.
-func (s *Store) GetByTokenHash(_ context.Context, hash []byte) (store.Session, error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return store.Session{}, store.ErrClosed
-	}
-	p := s.byHashLocked(hash)
-	if p == nil {
-		return store.Session{}, store.ErrNotFound
-	}
-	// The argument equals the stored hash; copying it rather than the
-	// stored slice saves following one more pointer.
-	c := *p
-	c.TokenHash = bytes.Clone(hash)
-	c.Data = bytes.Clone(p.Data)
-	return c, nil
 }
 
 // List implements store.SessionStore.
@@ -189,19 +185,19 @@ func (s *Store) Touch(_ context.Context, id string, now, idleExpiresAt time.Time
 }
 
 // ReplaceToken implements store.SessionStore.
-func (s *Store) ReplaceToken(_ context.Context, id string, newHash []byte, now time.Time) error {
+func (s *Store) ReplaceToken(_ context.Context, id string, newHash [sha256.Size]byte, now time.Time) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p, err := s.activeLocked(id, now)
 	if err != nil {
 		return err
 	}
-	if s.byHashLocked(newHash) != nil {
+	if _, ok := s.byHash[newHash]; ok {
 		return store.ErrDuplicate
 	}
-	s.deleteHashLocked(p.TokenHash)
-	p.TokenHash = bytes.Clone(newHash)
-	s.setHashLocked(p.TokenHash, p)
+	delete(s.byHash, p.TokenHash)
+	p.TokenHash = newHash
+	s.byHash[newHash] = p
 	return nil
 }
 
@@ -235,11 +231,10 @@ func (s *Store) Revoke(_ context.Context, sel store.Selection, now time.Time, re
 	defer s.pruneRevokedLocked(sel.UserID)
 	var revoked []string
 	revoke := func(p *store.Session) {
-		if p.UserID != sel.UserID || p.ID == sel.ExceptID || !p.Active(now) {
-			return
+		if sel.Picks(p, now) {
+			p.RevokedAt, p.RevokeReason = now, reason
+			revoked = append(revoked, p.ID)
 		}
-		p.RevokedAt, p.RevokeReason = now, reason
-		revoked = append(revoked, p.ID)
 	}
 	if sel.SessionID != "" {
 		p := s.byID[sel.SessionID]
@@ -260,9 +255,8 @@ func (s *Store) Revoke(_ context.Context, sel store.Selection, now time.Time, re
 	return revoked, nil
 }
 
-// DeleteBefore implements store.Cleaner: it removes sessions that are not
-// revoked and expired before t, and revoked sessions once both their
-// revocation and their absolute expiry are before t.
+// DeleteBefore implements store.Cleaner: it removes the sessions that are
+// old at t (store.Session.Old).
 func (s *Store) DeleteBefore(_ context.Context, t time.Time) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -273,18 +267,11 @@ func (s *Store) DeleteBefore(_ context.Context, t time.Time) (int, error) {
 	users := make(map[string]struct{})
 	defer s.pruneDeletedLocked(users)
 	for id, p := range s.byID {
-		var old bool
-		if p.Revoked() {
-			// A tombstone until its token could no longer be valid.
-			old = p.RevokedAt.Before(t) && !t.Before(p.ExpiresAt)
-		} else {
-			old = p.Expired(t)
-		}
-		if !old {
+		if !p.Old(t) {
 			continue
 		}
 		delete(s.byID, id)
-		s.deleteHashLocked(p.TokenHash)
+		delete(s.byHash, p.TokenHash)
 		s.unindexLocked(p)
 		users[p.UserID] = struct{}{}
 		n++
@@ -303,11 +290,11 @@ func (s *Store) Len() int {
 // drops every session; later calls return store.ErrClosed.
 func (s *Store) Close() error {
 	s.once.Do(func() {
-		close(s.stop)
-		<-s.stopped
+		s.cleaning.Stop()
 		s.mu.Lock()
 		s.closed = true
-		s.byID, s.byHash, s.byOddHash, s.byUser, s.notBefore, s.pages = nil, nil, nil, nil, nil, nil
+		s.byID, s.byHash, s.byUser, s.notBefore, s.pages = nil, nil, nil, nil, nil
+		s.providers = providerIndex{}
 		s.mu.Unlock()
 	})
 	return nil
@@ -380,33 +367,9 @@ func (s *Store) unindexLocked(p *store.Session) {
 	}
 }
 
-// byHashLocked returns the session whose token hash is h, or nil.
-func (s *Store) byHashLocked(h []byte) *store.Session {
-	if len(h) == sha256.Size {
-		return s.byHash[[sha256.Size]byte(h)]
-	}
-	return s.byOddHash[string(h)]
-}
-
-func (s *Store) setHashLocked(h []byte, p *store.Session) {
-	if len(h) == sha256.Size {
-		s.byHash[[sha256.Size]byte(h)] = p
-		return
-	}
-	s.byOddHash[string(h)] = p
-}
-
-func (s *Store) deleteHashLocked(h []byte) {
-	if len(h) == sha256.Size {
-		delete(s.byHash, [sha256.Size]byte(h))
-		return
-	}
-	delete(s.byOddHash, string(h))
-}
-
+// copyOf returns a copy of *p that shares no memory with it.
 func copyOf(p *store.Session) store.Session {
 	c := *p
-	c.TokenHash = bytes.Clone(p.TokenHash)
 	c.Data = bytes.Clone(p.Data)
 	return c
 }

@@ -18,7 +18,8 @@ func TestConformance(t *testing.T) {
 
 func TestBackgroundCleanup(t *testing.T) {
 	is := is.New(t)
-	st := memstore.New(memstore.WithCleanup(time.Millisecond, time.Hour))
+	st, err := memstore.Open(memstore.WithCleanupInterval(time.Millisecond), memstore.WithRetention(time.Hour))
+	is.NoErr(err)
 	defer st.Close()
 	now := time.Now()
 	old := storetest.NewSession("alice", now.Add(-72*time.Hour)) // expired two days ago
@@ -30,6 +31,22 @@ func TestBackgroundCleanup(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	is.Equal(st.Len(), 1)
-	_, err := st.Get(context.Background(), fresh.ID)
+	_, err = st.Get(context.Background(), fresh.ID)
 	is.NoErr(err)
+}
+
+// TestOpenRefusesBadOptions: an option with a value the store cannot take,
+// or a nil option, makes Open fail.
+func TestOpenRefusesBadOptions(t *testing.T) {
+	for name, opt := range map[string]memstore.Option{
+		"negative interval":  memstore.WithCleanupInterval(-time.Minute),
+		"negative retention": memstore.WithRetention(-time.Hour),
+		"nil logger":         memstore.WithLogger(nil),
+		"nil option":         nil,
+	} {
+		if st, err := memstore.Open(opt); err == nil {
+			st.Close()
+			t.Errorf("%s: Open succeeded", name)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"context"
+	"crypto/sha256"
 	"slices"
 	"testing"
 	"time"
@@ -13,7 +14,7 @@ import (
 
 func newSession(user, id string, at time.Time) store.Session {
 	return store.Session{
-		ID: id, UserID: user, TokenHash: []byte(id),
+		ID: id, UserID: user, TokenHash: sha256.Sum256([]byte(id)),
 		CreatedAt: at, LastSeenAt: at, ExpiresAt: at.Add(time.Hour), IdleExpiresAt: at.Add(time.Hour),
 	}
 }

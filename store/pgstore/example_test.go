@@ -35,7 +35,7 @@ func Example() {
 	err = s.Create(ctx, store.Session{
 		ID:            rand.Text(),
 		UserID:        "alice",
-		TokenHash:     hash[:],
+		TokenHash:     hash,
 		CreatedAt:     now,
 		LastSeenAt:    now,
 		ExpiresAt:     now.Add(30 * 24 * time.Hour),
@@ -52,7 +52,7 @@ func Example() {
 	}
 	fmt.Println("revoked", len(ids), "sessions")
 
-	sess, err := s.GetByTokenHash(ctx, hash[:])
+	sess, err := s.GetByTokenHash(ctx, hash)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/revokehq/revoke/store"
 )
 
@@ -46,49 +44,25 @@ func newPageQueries(n names) pageQueries {
 	}
 }
 
-// ListPage implements store.SessionStore. A page of all sessions costs the
+// LoadPage implements store.Database. A page of all sessions costs the
 // page. A page of active ones costs the page and a sort of the user's live
 // sessions: revoked and expired rows cost it nothing.
-func (s *Store) ListPage(ctx context.Context, userID string, q store.PageQuery) (store.Page, error) {
-	if err := q.Check(); err != nil {
-		return store.Page{}, err
-	}
-	if s.closed.Load() {
-		return store.Page{}, store.ErrClosed
-	}
-	ctx, cancel := store.CallContext(ctx, s.callTimeout)
-	defer cancel()
-	query, args := s.q.page.all, []any{userID}
+func (d database) LoadPage(ctx context.Context, userID string, q store.PageQuery) ([]store.Session, error) {
+	query, args := d.q.page.all, []any{userID}
 	if !q.All {
-		query = s.q.page.live
+		query = d.q.page.live
 		args = append(args, ts(q.Now))
 	}
 	args = append(args, q.Limit+1)
 	if !q.After.IsZero() {
-		query = s.q.page.allAfter
+		query = d.q.page.allAfter
 		if !q.All {
-			query = s.q.page.liveAfter
+			query = d.q.page.liveAfter
 		}
 		at, id := afterMicros(q.After)
 		args = append(args, at, id)
 	}
-	rows, err := s.pool.Query(ctx, query, args...)
-	if err != nil {
-		return store.Page{}, s.fail("list page", err)
-	}
-	sessions, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Session, error) {
-		return scan(row)
-	})
-	if err != nil {
-		return store.Page{}, s.fail("list page", err)
-	}
-	var p store.Page
-	if len(sessions) > q.Limit {
-		sessions = sessions[:q.Limit]
-		p.Next = store.CursorOf(sessions[q.Limit-1])
-	}
-	p.Sessions = sessions
-	return p, nil
+	return d.loadAll(ctx, "list page", query, args...)
 }
 
 // afterMicros returns the cursor as the table's microseconds can hold it.

@@ -37,7 +37,7 @@ func TestMigrateToPageIndexes(t *testing.T) {
 	_, err = pool.Exec(ctx, n.expand(`INSERT INTO {table}
 			(id, user_id, token_hash, created_at, last_seen_at, expires_at, idle_expires_at)
 		VALUES ($1, $2, $3, $4, $4, $5, $6)`),
-		old.ID, old.UserID, old.TokenHash, old.CreatedAt, old.ExpiresAt, old.IdleExpiresAt)
+		old.ID, old.UserID, old.TokenHash[:], old.CreatedAt, old.ExpiresAt, old.IdleExpiresAt)
 	is.NoErr(err)
 
 	s := open(t, schema)

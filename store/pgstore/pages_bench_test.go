@@ -26,7 +26,7 @@ func BenchmarkListSessions(b *testing.B) {
 				if x.Revoked() {
 					revoked = x.RevokedAt
 				}
-				rows = append(rows, []any{x.ID, x.UserID, x.TokenHash,
+				rows = append(rows, []any{x.ID, x.UserID, x.TokenHash[:],
 					x.CreatedAt, x.LastSeenAt, x.ExpiresAt, x.IdleExpiresAt,
 					revoked, x.RevokeReason, x.IP, x.UserAgent, []byte{}})
 			}

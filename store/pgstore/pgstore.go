@@ -41,6 +41,13 @@
 // another instance holds it. The store's advisory lock keys are 64-bit
 // hashes of its schema and table names, so stores on different tables do
 // not contend. The cleanup is the only place the store reads its own clock.
+// DeleteBefore, called by the app, does not take that lock: two instances
+// calling it at once share the rows between them, each counting its own.
+//
+// The store's methods are those of store.Rules, on the store's statements,
+// each call bounded by WithCallTimeout. ListActive reads every active
+// session of every user, so its cost grows with the table; it serves scs's
+// Iterate, never revocation.
 package pgstore
 
 import (
@@ -57,15 +64,16 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/revokehq/revoke/internal/option"
 	"github.com/revokehq/revoke/store"
 )
 
 // Defaults for the options.
 const (
 	// DefaultCleanupInterval is how often the background cleanup runs.
-	DefaultCleanupInterval = 5 * time.Minute
+	DefaultCleanupInterval = store.DefaultCleanupInterval
 	// DefaultRetention is how long revoked and expired sessions are kept.
-	DefaultRetention = 30 * 24 * time.Hour
+	DefaultRetention = store.DefaultRetention
 	// DefaultTable is the name of the sessions table.
 	DefaultTable = "revoke_sessions"
 )
@@ -85,57 +93,66 @@ const longestSuffix = len("_token_hash_key")
 
 // Store is a store.SessionStore (and store.DataStore and store.Cleaner)
 // kept in a PostgreSQL table. It is safe for concurrent use, and any number of Stores, in one
-// process or many, may work on the same table.
+// process or many, may work on the same table. Its methods are those of
+// store.Rules, on its statements.
 type Store struct {
-	pool    *pgxpool.Pool
-	ownPool bool // Open made the pool, so Close closes it
+	*store.Rules
+
+	pool      *pgxpool.Pool
+	ownPool   bool // Open made the pool, so Close closes it
+	closed    atomic.Bool
+	closeOnce sync.Once
 
 	names      names
 	q          queries
 	cleanupKey int64 // advisory lock key of the background cleanup
 
-	log         *slog.Logger
-	retention   time.Duration
 	callTimeout time.Duration
-	batch       int
-	now         func() time.Time // the background cleanup's clock
-
-	closed    atomic.Bool
-	closeOnce sync.Once
-	stop      context.CancelFunc
-	done      chan struct{} // closed when the cleanup goroutine has returned
+	batch       int // rows one cleanup statement deletes
+	cleaning    *store.Cleanup
 }
 
-var (
-	_ store.SessionStore = (*Store)(nil)
-	_ store.DataStore    = (*Store)(nil)
-	_ store.Cleaner      = (*Store)(nil)
-)
-
-// Option configures a Store.
-type Option func(*config)
+// Option configures a Store. An option refuses a value it cannot take, and
+// Open or New then fails.
+type Option func(*config) error
 
 type config struct {
-	schema          string
-	table           string
-	cleanupInterval time.Duration
-	retention       time.Duration
-	callTimeout     time.Duration
-	log             *slog.Logger
+	store.Settings
+	schema string
+	table  string
 }
 
-func newConfig(opts []Option) config {
-	c := config{
-		table:           DefaultTable,
-		cleanupInterval: DefaultCleanupInterval,
-		retention:       DefaultRetention,
-		callTimeout:     store.DefaultCallTimeout,
-		log:             slog.Default(),
+func newConfig(opts []Option) (config, error) {
+	c := config{Settings: store.DefaultSettings(), table: DefaultTable}
+	err := option.Apply("pgstore: open", &c, opts)
+	return c, err
+}
+
+// setting makes an Option of a store.Setting.
+func setting(f store.Setting) Option { return func(c *config) error { return f(&c.Settings) } }
+
+// WithSchema sets the schema that holds the sessions table; Open and New
+// create it when it does not exist. The default, or an empty name, is the
+// connection's current schema. Giving each test its own schema keeps test
+// runs on one server apart.
+func WithSchema(name string) Option {
+	return func(c *config) error {
+		c.schema = name
+		return nil
 	}
-	for _, o := range opts {
-		o(&c)
+}
+
+// WithTable sets the name of the sessions table. The store also creates, next
+// to it, a table and indexes whose names start with this name. The default,
+// or an empty name, is DefaultTable.
+func WithTable(name string) Option {
+	return func(c *config) error {
+		if name == "" {
+			name = DefaultTable
+		}
+		c.table = name
+		return nil
 	}
-	return c
 }
 
 // WithCallTimeout bounds each call of the store (default
@@ -143,56 +160,26 @@ func newConfig(opts []Option) config {
 // not granted or a pool with no free connection make the call fail with
 // store.ErrUnavailable in this time. Open also sets it as the pool's
 // connect timeout and the sessions' statement_timeout and lock_timeout,
-// unless connString sets them. Zero or less means no bound.
-func WithCallTimeout(d time.Duration) Option {
-	return func(c *config) { c.callTimeout = d }
-}
-
-// WithSchema sets the schema that holds the sessions table; Open and New
-// create it when it does not exist. The default, or an empty name, is the
-// connection's current schema. Giving each test its own schema keeps test
-// runs on one server apart.
-func WithSchema(name string) Option {
-	return func(c *config) { c.schema = name }
-}
-
-// WithTable sets the name of the sessions table. The store also creates, next
-// to it, a table and indexes whose names start with this name. The default,
-// or an empty name, is DefaultTable.
-func WithTable(name string) Option {
-	return func(c *config) {
-		if name == "" {
-			name = DefaultTable
-		}
-		c.table = name
-	}
-}
+// unless connString sets them. Zero means no bound; a negative timeout is
+// an error.
+func WithCallTimeout(d time.Duration) Option { return setting(store.CallTimeout(d)) }
 
 // WithCleanupInterval sets how often the background goroutine deletes
-// sessions whose retention has passed. Zero or less disables it; the app can
-// then call DeleteBefore itself. The default is DefaultCleanupInterval.
-func WithCleanupInterval(d time.Duration) Option {
-	return func(c *config) { c.cleanupInterval = d }
-}
+// sessions whose retention has passed. Zero disables it; the app can then
+// call DeleteBefore itself. The default is DefaultCleanupInterval; a
+// negative interval is an error.
+func WithCleanupInterval(d time.Duration) Option { return setting(store.CleanupInterval(d)) }
 
 // WithRetention sets how long revoked and expired sessions are kept, with
 // their revocation time and reason, before the background cleanup deletes
 // them; a revoked session is kept until its absolute expiry, too, is that
-// long ago. The default is DefaultRetention.
-func WithRetention(d time.Duration) Option {
-	return func(c *config) { c.retention = max(d, 0) }
-}
+// long ago. The default is DefaultRetention; a negative retention is an
+// error.
+func WithRetention(d time.Duration) Option { return setting(store.Retention(d)) }
 
 // WithLogger sets the logger for background cleanup. The default is
-// slog.Default(); nil discards the messages.
-func WithLogger(l *slog.Logger) Option {
-	return func(c *config) {
-		if l == nil {
-			l = slog.New(slog.DiscardHandler)
-		}
-		c.log = l
-	}
-}
+// slog.Default(); a nil logger is an error.
+func WithLogger(l *slog.Logger) Option { return setting(store.Logger(l)) }
 
 // Open connects to the database that connString names (a URL or a
 // keyword/value string, as pgxpool.ParseConfig takes), creates or migrates
@@ -203,12 +190,15 @@ func Open(ctx context.Context, connString string, opts ...Option) (*Store, error
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: open: %w", err)
 	}
-	c := newConfig(opts)
-	if c.callTimeout > 0 {
+	c, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	if c.CallTimeout > 0 {
 		if cfg.ConnConfig.ConnectTimeout == 0 {
-			cfg.ConnConfig.ConnectTimeout = c.callTimeout
+			cfg.ConnConfig.ConnectTimeout = c.CallTimeout
 		}
-		ms := strconv.FormatInt(c.callTimeout.Milliseconds(), 10)
+		ms := strconv.FormatInt(c.CallTimeout.Milliseconds(), 10)
 		for _, p := range []string{"statement_timeout", "lock_timeout"} {
 			if _, set := cfg.ConnConfig.RuntimeParams[p]; !set {
 				cfg.ConnConfig.RuntimeParams[p] = ms
@@ -234,7 +224,11 @@ func New(ctx context.Context, pool *pgxpool.Pool, opts ...Option) (*Store, error
 	if pool == nil {
 		return nil, errors.New("pgstore: new: nil pool")
 	}
-	return newStore(ctx, pool, false, newConfig(opts))
+	c, err := newConfig(opts)
+	if err != nil {
+		return nil, err
+	}
+	return newStore(ctx, pool, false, c)
 }
 
 func newStore(ctx context.Context, pool *pgxpool.Pool, own bool, c config) (*Store, error) {
@@ -267,20 +261,18 @@ func newStore(ctx context.Context, pool *pgxpool.Pool, own bool, c config) (*Sto
 		names:       n,
 		q:           newQueries(n),
 		cleanupKey:  lockKey("cleanup", n.table),
-		log:         c.log,
-		retention:   c.retention,
-		callTimeout: c.callTimeout,
+		callTimeout: c.CallTimeout,
 		batch:       deleteBatch,
-		now:         time.Now,
-		done:        make(chan struct{}),
 	}
-	if c.cleanupInterval > 0 {
-		var cctx context.Context
-		cctx, s.stop = context.WithCancel(context.Background())
-		go s.cleanupLoop(cctx, c.cleanupInterval)
-	} else {
-		close(s.done)
-	}
+	s.Rules = store.NewRules(database{s}, store.RulesConfig{
+		Name:          "pgstore",
+		CallTimeout:   c.CallTimeout,
+		LookupTimeout: c.CallTimeout,
+		Earliest:      minTime,
+		Latest:        maxTime,
+		Range:         "the years 1 to 9999",
+	})
+	s.cleaning = store.StartCleanup("pgstore", c.Settings, s.cleanup, "table", n.table)
 	return s, nil
 }
 
@@ -317,42 +309,12 @@ func lockKey(purpose, object string) int64 {
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
-		if s.stop != nil {
-			s.stop()
-		}
-		<-s.done
+		s.cleaning.Stop()
 		if s.ownPool {
 			s.pool.Close()
 		}
 	})
 	return nil
-}
-
-func (s *Store) cleanupLoop(ctx context.Context, every time.Duration) {
-	defer close(s.done)
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		cut := s.now().Add(-s.retention)
-		n, ran, err := s.cleanup(ctx, cut)
-		if n > 0 {
-			// Also when Close cut the run short: the rows are gone.
-			s.log.Debug("pgstore: cleanup", "table", s.names.table, "deleted", n, "before", cut)
-		}
-		switch {
-		case ctx.Err() != nil:
-			return // an error now comes from Close, not from the database
-		case err != nil:
-			s.log.Error("pgstore: cleanup failed", "table", s.names.table, "err", err)
-		case !ran:
-			s.log.Debug("pgstore: cleanup skipped: another instance is running it", "table", s.names.table)
-		}
-	}
 }
 
 // cleanup runs DeleteBefore(cut) unless another instance is already cleaning

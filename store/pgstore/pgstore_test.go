@@ -233,6 +233,11 @@ func TestNames(t *testing.T) {
 		WithTable(strings.Repeat("t", 49)),
 		WithSchema(strings.Repeat("s", 64)),
 		WithTable("a\x00b"),
+		WithCallTimeout(-time.Second),
+		WithCleanupInterval(-time.Minute),
+		WithRetention(-time.Hour),
+		WithLogger(nil),
+		nil,
 	} {
 		_, err := Open(ctx, testDSN(t), WithSchema(newSchema(t)), WithCleanupInterval(0), opt)
 		is.True(err != nil) // refused before anything is created
@@ -322,7 +327,7 @@ func oldSessions(t *testing.T, s *Store, n int) {
 	rows := make([][]any, n)
 	for i := range rows {
 		sess := storetest.NewSession(fmt.Sprintf("user%d", i%50), long)
-		rows[i] = []any{sess.ID, sess.UserID, sess.TokenHash, sess.CreatedAt, sess.LastSeenAt, sess.ExpiresAt, sess.IdleExpiresAt}
+		rows[i] = []any{sess.ID, sess.UserID, sess.TokenHash[:], sess.CreatedAt, sess.LastSeenAt, sess.ExpiresAt, sess.IdleExpiresAt}
 	}
 	_, err := s.pool.CopyFrom(t.Context(), pgx.Identifier{s.names.schemaName, s.names.tableName},
 		[]string{"id", "user_id", "token_hash", "created_at", "last_seen_at", "expires_at", "idle_expires_at"},
@@ -460,7 +465,7 @@ func TestBackgroundCleanup(t *testing.T) {
 func TestCloseDuringCleanup(t *testing.T) {
 	schema := newSchema(t)
 	for range 5 {
-		s, err := Open(t.Context(), testDSN(t), WithSchema(schema), WithCleanupInterval(time.Millisecond), WithLogger(nil))
+		s, err := Open(t.Context(), testDSN(t), WithSchema(schema), WithCleanupInterval(time.Millisecond), WithLogger(slog.New(slog.DiscardHandler)))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -7,6 +7,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/revokehq/revoke/store"
 )
 
 // names are the sanitized names of the objects a store uses, ready to splice
@@ -27,6 +29,7 @@ type names struct {
 
 	pageIdx string
 	liveIdx string
+	idp     idpNames // see provider.go
 }
 
 func newNames(schema, table string) names {
@@ -47,6 +50,7 @@ func newNames(schema, table string) names {
 
 		pageIdx: local("_user_page_idx"),
 		liveIdx: local("_live_user_idx"),
+		idp:     newIDPNames(schema, table),
 	}
 }
 
@@ -66,7 +70,7 @@ func (n names) expand(text string) string {
 
 		"{page_idx}", n.pageIdx,
 		"{live_idx}", n.liveIdx,
-	).Replace(text)
+	).Replace(n.idp.expand(text))
 }
 
 // migrations[i] takes the schema from version i to version i+1. Append new
@@ -139,6 +143,10 @@ var migrations = []string{
 	DROP INDEX {schema}.{user_idx};
 	CREATE INDEX {live_idx} ON {table} (user_id, LEAST(expires_at, idle_expires_at)) WHERE revoked_at IS NULL;
 	DROP INDEX {schema}.{unrevoked_idx};`,
+
+	// 5: identity-provider sign-ins (store.ProviderStore) and used token
+	// ids (store.TokenIDStore); see provider.go.
+	providerMigration,
 }
 
 // migrate brings the schema up to date in one transaction. An advisory lock
@@ -184,19 +192,17 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, n names) error {
 			return fmt.Errorf("migrate: create version table: %w", err)
 		}
 	}
-	if v > latest {
-		return fmt.Errorf("migrate: schema version %d is newer than the %d this package knows", v, latest)
-	}
-	if v == latest {
-		return nil
-	}
-	for i := v; i < latest; i++ {
+	migrated, err := store.Migrate(v, latest, func(i int) error {
 		if _, err := tx.Exec(ctx, n.expand(migrations[i])); err != nil {
-			return fmt.Errorf("migrate to schema version %d: %w", i+1, err)
+			return err
 		}
 		if _, err := tx.Exec(ctx, n.expand(`INSERT INTO {migrations} (version) VALUES ($1)`), i+1); err != nil {
-			return fmt.Errorf("migrate: record schema version %d: %w", i+1, err)
+			return fmt.Errorf("record the version: %w", err)
 		}
+		return nil
+	})
+	if err != nil || !migrated {
+		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)

@@ -2,13 +2,14 @@ package pgstore
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/revokehq/revoke/store"
 )
@@ -17,7 +18,7 @@ import (
 // pgx prepares each on first use per connection and caches it.
 type queries struct {
 	insert, get, getByHash, list, listActive, probe string
-	touch, replaceToken, update, probeActive        string
+	touch, replaceToken, update                     string
 	lockUser, lockUserShared, notBefore             string
 	revokeAll, revokeOne, revokeExcept              string
 	deleteOld                                       string
@@ -62,11 +63,10 @@ func newQueries(n names) queries {
 			ORDER BY created_at DESC, id COLLATE "C" DESC`),
 		// Every session of every user: O(all sessions), for scs's Iterate.
 		listActive: n.expand(`SELECT ` + selected + ` FROM {table} WHERE ` + activeAt),
-		// probe tells "unknown" from "inactive" after a write changed nothing.
-		probe: n.expand(`SELECT user_id FROM {table} WHERE id = $1`),
-		// probeActive tells an inactive session from one an Update refused
-		// for its user's not-before time.
-		probeActive: n.expand(`SELECT ` + activeAt + ` FROM {table} WHERE id = $2`),
+		// probe tells "unknown" from "inactive" after a write changed
+		// nothing, and an inactive session from one an Update refused for
+		// its user's not-before time.
+		probe: n.expand(`SELECT user_id, ` + activeAt + ` FROM {table} WHERE id = $2`),
 
 		// A per-user advisory lock, held to the end of the transaction:
 		// writes that check a user's not-before time take it shared, a
@@ -156,9 +156,18 @@ func ts(t time.Time) time.Time {
 	return t.Truncate(time.Microsecond).UTC()
 }
 
+// nullTime is ts(t), or NULL for the zero time (not revoked; keep the
+// authentication time).
+func nullTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	t = ts(t)
+	return &t
+}
+
 // bytesOrEmpty turns nil, which pgx sends as NULL, into an empty value for a
-// NOT NULL bytea column. An empty token hash is the hash of no token; empty
-// data is no data.
+// NOT NULL bytea column: empty data is no data.
 func bytesOrEmpty(b []byte) []byte {
 	if b == nil {
 		return []byte{}
@@ -172,14 +181,17 @@ func isDuplicate(err error) bool {
 	return errors.As(err, &e) && e.Code == "23505" // unique_violation
 }
 
-// fail turns a database error into the error a method returns. A call racing
-// Close gets the pool's "closed pool" error and reports store.ErrClosed.
+// fail turns a database error into the error a method returns: no row is
+// store.ErrNotFound. A call racing Close gets the pool's "closed pool" error
+// and reports store.ErrClosed.
 func (s *Store) fail(op string, err error) error {
-	if s.closed.Load() {
-		return store.ErrClosed
-	}
 	var connect *pgconn.ConnectError
-	if pgconn.Timeout(err) || errors.As(err, &connect) {
+	switch {
+	case s.closed.Load():
+		return store.ErrClosed
+	case errors.Is(err, pgx.ErrNoRows):
+		return store.ErrNotFound
+	case pgconn.Timeout(err) || errors.As(err, &connect):
 		// No answer in time, or no server to answer: nothing is known to
 		// have changed, and a later try may work.
 		return fmt.Errorf("pgstore: %s: %w: %w", op, store.ErrUnavailable, err)
@@ -187,38 +199,27 @@ func (s *Store) fail(op string, err error) error {
 	return fmt.Errorf("pgstore: %s: %w", op, store.Unavailable(err))
 }
 
-// Create implements store.SessionStore. Every time except RevokedAt must be
-// set and lie within the years 1 to 9999; times are stored truncated to the
+// database is the Store as the store.Database that its store.Rules work
+// on: the statements, each one atomic, in PostgreSQL's dialect.
+type database struct{ *Store }
+
+var _ store.Database = database{}
+
+// Closed implements store.Database.
+func (d database) Closed() bool { return d.closed.Load() }
+
+// Insert implements store.Database. Times are stored truncated to the
 // microsecond.
-func (s *Store) Create(ctx context.Context, sess store.Session) error {
-	if s.closed.Load() {
-		return store.ErrClosed
-	}
-	ctx, cancel := store.CallContext(ctx, s.callTimeout)
-	defer cancel()
-	if err := sess.CheckTimes(minTime, maxTime); err != nil {
-		return fmt.Errorf("pgstore: create: %w of the years 1 to 9999", err)
-	}
-	var revokedAt *time.Time
-	if sess.Revoked() {
-		t := ts(sess.RevokedAt)
-		revokedAt = &t
-	}
-	tag, err := s.lockedExec(ctx, sess.UserID, s.q.insert,
-		sess.ID, sess.UserID, bytesOrEmpty(sess.TokenHash),
+func (d database) Insert(ctx context.Context, sess store.Session) (bool, error) {
+	tag, err := d.lockedExec(ctx, sess.UserID, d.q.insert,
+		sess.ID, sess.UserID, sess.TokenHash[:],
 		ts(sess.CreatedAt), ts(sess.LastSeenAt), ts(sess.ExpiresAt), ts(sess.IdleExpiresAt),
-		revokedAt, sess.RevokeReason, sess.IP, sess.UserAgent, bytesOrEmpty(sess.Data),
-		ts(sess.Authenticated()))
+		nullTime(sess.RevokedAt), sess.RevokeReason, sess.IP, sess.UserAgent, bytesOrEmpty(sess.Data),
+		ts(sess.AuthenticatedAt))
 	if isDuplicate(err) {
-		return store.ErrDuplicate
+		return false, store.ErrDuplicate
 	}
-	if err != nil {
-		return s.fail("create", err)
-	}
-	if tag.RowsAffected() == 0 {
-		return store.ErrNotBefore
-	}
-	return nil
+	return d.changed("create", tag, err)
 }
 
 // lockedExec runs a statement that checks user's not-before time after
@@ -250,51 +251,45 @@ func (s *Store) userLockKey(user string) int64 {
 	return lockKey("user", s.names.table+"\x00"+user)
 }
 
-// Get implements store.SessionStore.
-func (s *Store) Get(ctx context.Context, id string) (store.Session, error) {
-	return s.getOne(ctx, "get", s.q.get, id)
+// LoadID implements store.Database.
+func (d database) LoadID(ctx context.Context, id string) (store.Session, error) {
+	return d.loadOne(ctx, "get", d.q.get, id)
 }
 
-// GetByTokenHash implements store.SessionStore.
-func (s *Store) GetByTokenHash(ctx context.Context, hash []byte) (store.Session, error) {
-	return s.getOne(ctx, "get by token hash", s.q.getByHash, hash)
+// LoadTokenHash implements store.Database.
+func (d database) LoadTokenHash(ctx context.Context, hash [sha256.Size]byte) (store.Session, error) {
+	return d.loadOne(ctx, "get by token hash", d.q.getByHash, hash[:])
 }
 
-func (s *Store) getOne(ctx context.Context, op, query string, arg any) (store.Session, error) {
-	if s.closed.Load() {
-		return store.Session{}, store.ErrClosed
-	}
-	ctx, cancel := store.CallContext(ctx, s.callTimeout)
-	defer cancel()
-	sess, err := scan(s.pool.QueryRow(ctx, query, arg))
-	if errors.Is(err, pgx.ErrNoRows) {
-		return store.Session{}, store.ErrNotFound
-	}
+func (d database) loadOne(ctx context.Context, op, query string, arg any) (store.Session, error) {
+	sess, err := scan(d.pool.QueryRow(ctx, query, arg))
 	if err != nil {
-		return store.Session{}, s.fail(op, err)
+		return store.Session{}, d.fail(op, err)
 	}
 	return sess, nil
 }
 
-// List implements store.SessionStore.
-func (s *Store) List(ctx context.Context, userID string) ([]store.Session, error) {
-	if s.closed.Load() {
-		return nil, store.ErrClosed
-	}
-	ctx, cancel := store.CallContext(ctx, s.callTimeout)
-	defer cancel()
-	rows, err := s.pool.Query(ctx, s.q.list, userID)
+// LoadUser implements store.Database.
+func (d database) LoadUser(ctx context.Context, userID string) ([]store.Session, error) {
+	return d.loadAll(ctx, "list", d.q.list, userID)
+}
+
+// LoadActive implements store.Database. It reads every active session of
+// every user, data included.
+func (d database) LoadActive(ctx context.Context, now time.Time) ([]store.Session, error) {
+	return d.loadAll(ctx, "list active", d.q.listActive, ts(now))
+}
+
+func (d database) loadAll(ctx context.Context, op, query string, args ...any) ([]store.Session, error) {
+	rows, err := d.pool.Query(ctx, query, args...)
 	if err != nil {
-		return nil, s.fail("list", err)
+		return nil, d.fail(op, err)
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Session, error) {
 		return scan(row)
 	})
 	if err != nil {
-		return nil, s.fail("list", err)
-	}
-	if out == nil {
-		out = []store.Session{}
+		return nil, d.fail(op, err)
 	}
 	return out, nil
 }
@@ -306,7 +301,7 @@ func scan(row pgx.Row) (store.Session, error) {
 		sess    store.Session
 		revoked *time.Time
 	)
-	err := row.Scan(&sess.ID, &sess.UserID, &sess.TokenHash,
+	err := row.Scan(&sess.ID, &sess.UserID, (*hashColumn)(&sess.TokenHash),
 		&sess.CreatedAt, &sess.LastSeenAt, &sess.ExpiresAt, &sess.IdleExpiresAt,
 		&revoked, &sess.RevokeReason, &sess.IP, &sess.UserAgent, &sess.Data,
 		&sess.AuthenticatedAt)
@@ -327,218 +322,115 @@ func scan(row pgx.Row) (store.Session, error) {
 	return sess, nil
 }
 
-// Touch implements store.SessionStore. The update and the check that the
-// session is active are one statement, so a revocation that commits first
-// always wins and one that commits later always applies.
-func (s *Store) Touch(ctx context.Context, id string, now, idleExpiresAt time.Time) error {
-	if s.closed.Load() {
-		return store.ErrClosed
-	}
-	ctx, cancel := store.CallContext(ctx, s.callTimeout)
-	defer cancel()
-	tag, err := s.pool.Exec(ctx, s.q.touch, ts(now), ts(idleExpiresAt), id)
-	return s.changedOne(ctx, "touch", id, tag, err)
-}
+// hashColumn scans a bytea token hash straight into a Session's array, from
+// the connection's buffer, without a slice of its own.
+type hashColumn [sha256.Size]byte
 
-// ReplaceToken implements store.SessionStore.
-func (s *Store) ReplaceToken(ctx context.Context, id string, newHash []byte, now time.Time) error {
-	if s.closed.Load() {
-		return store.ErrClosed
-	}
-	ctx, cancel := store.CallContext(ctx, s.callTimeout)
-	defer cancel()
-	tag, err := s.pool.Exec(ctx, s.q.replaceToken, ts(now), bytesOrEmpty(newHash), id)
-	if isDuplicate(err) {
-		return store.ErrDuplicate
-	}
-	return s.changedOne(ctx, "replace token", id, tag, err)
-}
+var _ pgtype.BytesScanner = (*hashColumn)(nil)
 
-// changedOne finishes an update of one active session: when no row changed,
-// it finds out whether the session is unknown or inactive.
-func (s *Store) changedOne(ctx context.Context, op, id string, tag pgconn.CommandTag, err error) error {
-	if err != nil {
-		return s.fail(op, err)
-	}
-	if tag.RowsAffected() > 0 {
-		return nil
-	}
-	if _, err := s.owner(ctx, op, id); err != nil {
-		return err
-	}
-	return store.ErrInactive
-}
-
-// owner returns the user of session id, or store.ErrNotFound.
-func (s *Store) owner(ctx context.Context, op, id string) (string, error) {
-	var user string
-	err := s.pool.QueryRow(ctx, s.q.probe, id).Scan(&user)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", store.ErrNotFound
-	}
-	if err != nil {
-		return "", s.fail(op, err)
-	}
-	return user, nil
-}
-
-// Revoke implements store.SessionStore. Each selection is one UPDATE on the
-// user index, so it is atomic and costs O(the user's sessions); the ids come
-// back sorted. When sel.SessionID names a session that is unknown or another
-// user's, Revoke returns store.ErrNotFound; an empty sel.UserID matches only
-// a named session bound to no user, and without a sel.SessionID gives
-// store.ErrNoUser.
-func (s *Store) Revoke(ctx context.Context, sel store.Selection, now time.Time, reason string) ([]string, error) {
-	if s.closed.Load() {
-		return nil, store.ErrClosed
-	}
-	ctx, cancel := store.CallContext(ctx, s.callTimeout)
-	defer cancel()
-	if err := sel.Check(); err != nil {
-		return nil, err
-	}
-	if !sel.NotBefore.IsZero() {
-		return s.revokeNotBefore(ctx, sel, now, reason)
-	}
-	var ids []string
-	// A session that is both named and excepted is not selected at all.
-	if sel.SessionID == "" || sel.SessionID != sel.ExceptID {
-		var (
-			rows pgx.Rows
-			err  error
-			at   = ts(now)
-		)
-		switch {
-		case sel.SessionID != "":
-			rows, err = s.pool.Query(ctx, s.q.revokeOne, at, reason, sel.UserID, sel.SessionID)
-		case sel.ExceptID != "":
-			rows, err = s.pool.Query(ctx, s.q.revokeExcept, at, reason, sel.UserID, sel.ExceptID)
-		default:
-			rows, err = s.pool.Query(ctx, s.q.revokeAll, at, reason, sel.UserID)
-		}
-		if err != nil {
-			return nil, s.fail("revoke", err)
-		}
-		if ids, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
-			return nil, s.fail("revoke", err)
-		}
-		slices.Sort(ids)
-	}
-	if sel.SessionID != "" && len(ids) == 0 {
-		user, err := s.owner(ctx, "revoke", sel.SessionID)
-		if err != nil {
-			return nil, err
-		}
-		if user != sel.UserID {
-			return nil, store.ErrNotFound
-		}
-	}
-	return ids, nil
-}
-
-// revokeNotBefore is Revoke for a selection with a NotBefore: under the
-// user's lock, taken exclusively, the not-before time moves and the
-// sessions are revoked, in one implicit transaction and one round trip.
-func (s *Store) revokeNotBefore(ctx context.Context, sel store.Selection, now time.Time, reason string) ([]string, error) {
-	b := &pgx.Batch{}
-	b.Queue(s.q.lockUser, s.userLockKey(sel.UserID))
-	b.Queue(s.q.notBefore, sel.UserID, ts(sel.NotBefore))
-	if sel.ExceptID != "" {
-		b.Queue(s.q.revokeExcept, ts(now), reason, sel.UserID, sel.ExceptID)
-	} else {
-		b.Queue(s.q.revokeAll, ts(now), reason, sel.UserID)
-	}
-	br := s.pool.SendBatch(ctx, b)
-	defer br.Close()
-	for range 2 {
-		if _, err := br.Exec(); err != nil {
-			return nil, s.fail("revoke", err)
-		}
-	}
-	rows, err := br.Query()
-	if err != nil {
-		return nil, s.fail("revoke", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, s.fail("revoke", err)
-	}
-	if err := br.Close(); err != nil {
-		return nil, s.fail("revoke", err)
-	}
-	slices.Sort(ids)
-	return ids, nil
-}
-
-// Update implements store.DataStore. Like Touch, it is one UPDATE that
-// checks the session is active, so it never revives a session; binding it
-// to a user, it checks that user's not-before time under the user's lock,
-// as Create does. Its times are truncated to the microsecond and clamped to
-// the years 1 to 9999.
-func (s *Store) Update(ctx context.Context, id string, u store.Update, now time.Time) error {
-	if s.closed.Load() {
-		return store.ErrClosed
-	}
-	ctx, cancel := store.CallContext(ctx, s.callTimeout)
-	defer cancel()
-	var auth *time.Time
-	if !u.AuthenticatedAt.IsZero() {
-		t := ts(u.AuthenticatedAt)
-		auth = &t
-	}
-	tag, err := s.lockedExec(ctx, u.UserID, s.q.update, ts(now), u.UserID, bytesOrEmpty(u.Data),
-		ts(u.ExpiresAt), ts(u.IdleExpiresAt), id, auth)
-	err = s.changedOne(ctx, "update", id, tag, err)
-	if errors.Is(err, store.ErrInactive) {
-		// Unchanged and known: inactive, or refused for its user.
-		var active bool
-		if perr := s.pool.QueryRow(ctx, s.q.probeActive, ts(now), id).Scan(&active); perr != nil {
-			return s.fail("update", perr)
-		}
-		if active {
-			return store.ErrNotBefore
-		}
-	}
+// ScanBytes implements pgtype.BytesScanner.
+func (h *hashColumn) ScanBytes(b []byte) (err error) {
+	*h, err = store.TokenHashOf(b)
 	return err
 }
 
-// ListActive implements store.DataStore. It reads every active session of
-// every user, data included, so its cost grows with the whole table.
-func (s *Store) ListActive(ctx context.Context, now time.Time) ([]store.Session, error) {
-	if s.closed.Load() {
-		return nil, store.ErrClosed
-	}
-	ctx, cancel := store.CallContext(ctx, s.callTimeout)
-	defer cancel()
-	rows, err := s.pool.Query(ctx, s.q.listActive, ts(now))
-	if err != nil {
-		return nil, s.fail("list active", err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.Session, error) {
-		return scan(row)
-	})
-	if err != nil {
-		return nil, s.fail("list active", err)
-	}
-	return out, nil
+// TouchActive implements store.Database.
+func (d database) TouchActive(ctx context.Context, id string, now, idleExpiresAt time.Time) (bool, error) {
+	tag, err := d.pool.Exec(ctx, d.q.touch, ts(now), ts(idleExpiresAt), id)
+	return d.changed("touch", tag, err)
 }
 
-// DeleteBefore implements store.Cleaner: it deletes the sessions not
-// revoked that have expired by t (store.Session.Expired(t)), and the revoked
-// ones whose revocation is before t and whose absolute expiry is by t
-// (revoked rows are tombstones until then), and returns how many it deleted. It works in batches, each its own short
-// statement, so requests are never held up for long; if ctx ends between
-// batches it returns the count so far with ctx's error. Rows that a
-// concurrent write holds locked are left for a later call.
+// ReplaceActiveToken implements store.Database.
+func (d database) ReplaceActiveToken(ctx context.Context, id string, newHash [sha256.Size]byte, now time.Time) (bool, error) {
+	tag, err := d.pool.Exec(ctx, d.q.replaceToken, ts(now), newHash[:], id)
+	if isDuplicate(err) {
+		return false, store.ErrDuplicate
+	}
+	return d.changed("replace token", tag, err)
+}
+
+// UpdateActive implements store.Database. Binding the session to a user,
+// it checks that user's not-before time under the user's lock, as Insert
+// does. Its times are truncated to the microsecond and clamped to the years
+// 1 to 9999.
+func (d database) UpdateActive(ctx context.Context, id string, u store.Update, now time.Time) (bool, error) {
+	tag, err := d.lockedExec(ctx, u.UserID, d.q.update, ts(now), u.UserID, bytesOrEmpty(u.Data),
+		ts(u.ExpiresAt), ts(u.IdleExpiresAt), id, nullTime(u.AuthenticatedAt))
+	return d.changed("update", tag, err)
+}
+
+// changed reports whether a write changed a row.
+func (d database) changed(op string, tag pgconn.CommandTag, err error) (bool, error) {
+	if err != nil {
+		return false, d.fail(op, err)
+	}
+	return tag.RowsAffected() > 0, nil
+}
+
+// Probe implements store.Database.
+func (d database) Probe(ctx context.Context, id string, now time.Time) (owner string, active bool, err error) {
+	if err := d.pool.QueryRow(ctx, d.q.probe, ts(now), id).Scan(&owner, &active); err != nil {
+		return "", false, d.fail("probe", err)
+	}
+	return owner, active, nil
+}
+
+// RevokeActive implements store.Database: one UPDATE that finds the user's
+// rows through the user index and locks them in the order of their ids.
+// For a selection with a NotBefore, under the user's lock, taken
+// exclusively, the not-before time moves and the sessions are revoked, in
+// one implicit transaction and one round trip.
+func (d database) RevokeActive(ctx context.Context, sel store.Selection, now time.Time, reason string) ([]string, error) {
+	query := [...]string{store.ScopeAll: d.q.revokeAll, store.ScopeOne: d.q.revokeOne, store.ScopeAllBut: d.q.revokeExcept}[sel.Scope()]
+	args := sel.RevokeArgs(ts(now), reason)
+	if sel.NotBefore.IsZero() {
+		return d.revoked(d.pool.Query(ctx, query, args...))
+	}
+	b := &pgx.Batch{}
+	b.Queue(d.q.lockUser, d.userLockKey(sel.UserID))
+	b.Queue(d.q.notBefore, sel.UserID, ts(sel.NotBefore))
+	b.Queue(query, args...)
+	br := d.pool.SendBatch(ctx, b)
+	defer br.Close()
+	for range 2 {
+		if _, err := br.Exec(); err != nil {
+			return nil, d.fail("revoke", err)
+		}
+	}
+	ids, err := d.revoked(br.Query())
+	if err != nil {
+		return nil, err
+	}
+	if err := br.Close(); err != nil {
+		return nil, d.fail("revoke", err)
+	}
+	return ids, nil
+}
+
+// revoked reads the ids a revocation returns.
+func (d database) revoked(rows pgx.Rows, err error) ([]string, error) {
+	var ids []string
+	if err == nil {
+		ids, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	}
+	if err != nil {
+		return nil, d.fail("revoke", err)
+	}
+	return ids, nil
+}
+
+// DeleteOld implements store.Database: it deletes the sessions not revoked
+// that have expired by t (store.Session.Expired(t)), and the revoked ones
+// whose revocation is before t and whose absolute expiry is by t (revoked
+// rows are tombstones until then), in batches, each its own short
+// statement. Rows that a concurrent write holds locked are left for a later
+// call.
 //
 // Unlike the background cleanup, DeleteBefore does not check whether another
 // instance is cleaning at the same moment; if one is, the two share the rows
 // between them and each counts only its own.
-func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int, error) {
-	if s.closed.Load() {
-		return 0, store.ErrClosed
-	}
-	return s.deleteBefore(ctx, s.pool, t)
+func (d database) DeleteOld(ctx context.Context, t time.Time) (int, error) {
+	return d.deleteBefore(ctx, d.pool, t)
 }
 
 // execer is a pool or one of its connections.
@@ -548,21 +440,11 @@ type execer interface {
 
 func (s *Store) deleteBefore(ctx context.Context, db execer, t time.Time) (int, error) {
 	cut := ts(t)
-	total := 0
-	for {
-		if err := ctx.Err(); err != nil {
-			return total, err
-		}
-		bctx, cancel := store.CallContext(ctx, s.callTimeout) // each batch, not the whole run
-		tag, err := db.Exec(bctx, s.q.deleteOld, cut, s.batch)
-		cancel()
+	return store.DeleteInBatches(ctx, s.callTimeout, s.batch, func(ctx context.Context) (int, error) {
+		tag, err := db.Exec(ctx, s.q.deleteOld, cut, s.batch)
 		if err != nil {
-			return total, s.fail("delete", err)
+			return 0, s.fail("delete", err)
 		}
-		n := int(tag.RowsAffected())
-		total += n
-		if n < s.batch {
-			return total, nil
-		}
-	}
+		return int(tag.RowsAffected()), nil
+	})
 }

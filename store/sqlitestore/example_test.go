@@ -35,7 +35,7 @@ func ExampleOpen() {
 		err := s.Create(ctx, store.Session{
 			ID:            id,
 			UserID:        "alice",
-			TokenHash:     hash[:],
+			TokenHash:     hash,
 			CreatedAt:     now,
 			LastSeenAt:    now,
 			ExpiresAt:     now.Add(30 * 24 * time.Hour),

@@ -40,7 +40,7 @@ func TestQueryPlans(t *testing.T) {
 		args      []any
 		index     string
 	}{
-		{"get by token hash", sqlGetByHash, []any{hash}, "USING INDEX sessions_by_token_hash (token_hash=?)"},
+		{"get by token hash", sqlGetByHash, []any{hash[:]}, "USING INDEX sessions_by_token_hash (token_hash=?)"},
 		{"get", sqlGet, []any{"x"}, "USING INDEX sqlite_autoindex_sessions_1 (id=?)"},
 		{"list", sqlList, []any{"a"}, "USING INDEX sessions_by_user_page (user_id=?)"},
 		{"page of all", sqlPageAll, []any{"a", 11}, "USING INDEX sessions_by_user_page (user_id=?)"},
@@ -50,8 +50,8 @@ func TestQueryPlans(t *testing.T) {
 		{"revoke all but one", sqlRevokeExcept, []any{1, "r", "a", "x"}, "USING INDEX sessions_unrevoked_by_user (user_id=?)"},
 		{"revoke one", sqlRevokeOne, []any{1, "r", "a", "x"}, "USING INDEX"},
 		{"touch", sqlTouch, []any{1, 2, "x"}, "USING INDEX sqlite_autoindex_sessions_1 (id=?)"},
-		{"replace token", sqlReplaceToken, []any{1, hash, "x"}, "USING INDEX sqlite_autoindex_sessions_1 (id=?)"},
-		{"probe", sqlProbe, []any{"x"}, "USING INDEX sqlite_autoindex_sessions_1 (id=?)"},
+		{"replace token", sqlReplaceToken, []any{1, hash[:], "x"}, "USING INDEX sqlite_autoindex_sessions_1 (id=?)"},
+		{"probe", sqlProbe, []any{1, "x"}, "USING INDEX sqlite_autoindex_sessions_1 (id=?)"},
 		{"update", sqlUpdate, []any{1, "b", []byte("d"), 2, 3, "x", nil}, "USING INDEX sqlite_autoindex_sessions_1 (id=?)"},
 		// A cleanup batch resumes after the last rowid it deleted, so the
 		// batches of one run read the table once between them.
@@ -190,7 +190,7 @@ func TestCloseStopsCleanup(t *testing.T) {
 	}
 	is.NoErr(s.Close())
 	select {
-	case <-s.done:
+	case <-s.cleaning.Done():
 	default:
 		t.Fatal("Close returned while the cleanup goroutine was still running")
 	}
@@ -220,7 +220,7 @@ func TestMigrateFromVersion1(t *testing.T) {
 			created_at, last_seen_at, expires_at, idle_expires_at,
 			revoked_at, revoke_reason, ip, user_agent)
 		VALUES (?, ?, ?, ?, ?, ?, ?, NULL, '', ?, ?)`,
-		old.ID, old.UserID, old.TokenHash,
+		old.ID, old.UserID, old.TokenHash[:],
 		old.CreatedAt.UnixNano(), old.LastSeenAt.UnixNano(),
 		old.ExpiresAt.UnixNano(), old.IdleExpiresAt.UnixNano(),
 		old.IP, old.UserAgent)

@@ -36,13 +36,10 @@ const (
 		ORDER BY created_at DESC, id DESC`
 )
 
-// ListPage implements store.SessionStore. A page of all sessions costs the
+// LoadPage implements store.Database. A page of all sessions costs the
 // page. A page of active ones costs the page and a sort of the user's live
 // sessions' index entries: revoked and expired rows cost it nothing.
-func (s *Store) ListPage(ctx context.Context, userID string, q store.PageQuery) (store.Page, error) {
-	if err := q.Check(); err != nil {
-		return store.Page{}, err
-	}
+func (d database) LoadPage(ctx context.Context, userID string, q store.PageQuery) ([]store.Session, error) {
 	var (
 		st   *sql.Stmt
 		args = []any{userID}
@@ -56,23 +53,13 @@ func (s *Store) ListPage(ctx context.Context, userID string, q store.PageQuery) 
 	}
 	switch {
 	case q.All && q.After.IsZero():
-		st = s.pageAll
+		st = d.pageAll
 	case q.All:
-		st = s.pageAllAfter
+		st = d.pageAllAfter
 	case q.After.IsZero():
-		st = s.pageLive
+		st = d.pageLive
 	default:
-		st = s.pageLiveAfter
+		st = d.pageLiveAfter
 	}
-	sessions, err := s.getAll(ctx, "list page", st, args...)
-	if err != nil {
-		return store.Page{}, err
-	}
-	var p store.Page
-	if len(sessions) > q.Limit {
-		sessions = sessions[:q.Limit]
-		p.Next = store.CursorOf(sessions[q.Limit-1])
-	}
-	p.Sessions = sessions
-	return p, nil
+	return d.loadAll(ctx, "list page", st, args...)
 }

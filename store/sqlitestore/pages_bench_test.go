@@ -29,7 +29,7 @@ func BenchmarkListSessions(b *testing.B) {
 				if x.Revoked() {
 					revoked = sql.NullInt64{Int64: x.RevokedAt.UnixNano(), Valid: true}
 				}
-				_, err := insert.ExecContext(ctx, x.ID, x.UserID, x.TokenHash,
+				_, err := insert.ExecContext(ctx, x.ID, x.UserID, x.TokenHash[:],
 					x.CreatedAt.UnixNano(), x.LastSeenAt.UnixNano(), x.ExpiresAt.UnixNano(), x.IdleExpiresAt.UnixNano(),
 					revoked, x.RevokeReason, x.IP, x.UserAgent, nil)
 				if err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+
+	"github.com/revokehq/revoke/store"
 )
 
 // migrations[i] takes the schema from version i to version i+1; the version
@@ -72,6 +74,10 @@ var migrations = []string{
 	CREATE INDEX sessions_live_by_user
 		ON sessions (user_id, MIN(expires_at, idle_expires_at), created_at, id, revoked_at)
 		WHERE revoked_at IS NULL;`,
+
+	// 6: identity-provider sign-ins (store.ProviderStore) and used token
+	// ids (store.TokenIDStore); see provider.go.
+	providerMigration,
 }
 
 // migrate brings the schema up to date in one immediate transaction, so that
@@ -88,16 +94,12 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil {
 		return fmt.Errorf("migrate: read schema version: %w", err)
 	}
-	if v > latest {
-		return fmt.Errorf("migrate: schema version %d is newer than the %d this package knows", v, latest)
-	}
-	if v == latest {
-		return nil
-	}
-	for i := v; i < latest; i++ {
-		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
-			return fmt.Errorf("migrate to schema version %d: %w", i+1, err)
-		}
+	migrated, err := store.Migrate(v, latest, func(i int) error {
+		_, err := tx.ExecContext(ctx, migrations[i])
+		return err
+	})
+	if err != nil || !migrated {
+		return err
 	}
 	// PRAGMA takes no parameters; the value is our own constant.
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", latest)); err != nil {

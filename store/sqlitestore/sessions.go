@@ -2,11 +2,11 @@ package sqlitestore
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"time"
 
 	"modernc.org/sqlite"
@@ -64,12 +64,10 @@ var (
 		refusedFor("?2", "COALESCE(?7, authenticated_at, created_at)")
 	// No index helps here: ListActive reads the whole table.
 	sqlListActive = `SELECT ` + selected + ` FROM sessions WHERE ` + activeAt
-	// probe tells "unknown" from "inactive" after a write changed nothing.
-	// It runs on the writer, which has seen every write.
-	sqlProbe = `SELECT user_id FROM sessions WHERE id = ?`
-	// probeActive tells an inactive session from one an Update refused
-	// for its user's not-before time.
-	sqlProbeActive = `SELECT ` + activeAt + ` FROM sessions WHERE id = ?2`
+	// probe tells "unknown" from "inactive" after a write changed nothing,
+	// and an inactive session from one an Update refused for its user's
+	// not-before time.
+	sqlProbe = `SELECT user_id, ` + activeAt + ` FROM sessions WHERE id = ?2`
 
 	// Moves a user's not-before time forward, never back; it runs in the
 	// transaction of the revocation that sets it.
@@ -122,6 +120,12 @@ func nanos(t time.Time) int64 {
 
 func fromNanos(n int64) time.Time { return time.Unix(0, n).UTC() }
 
+// nullNanos is t in Unix nanoseconds, or NULL for the zero time (not
+// revoked; keep the authentication time).
+func nullNanos(t time.Time) sql.NullInt64 {
+	return sql.NullInt64{Int64: t.UnixNano(), Valid: !t.IsZero()}
+}
+
 // checkTime refuses a time that Unix nanoseconds cannot hold, rather than
 // store a clamped one that would read back as another time.
 func checkTime(op, name string, t time.Time) error {
@@ -140,120 +144,99 @@ func isDuplicate(err error) bool {
 	return e.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || e.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
 }
 
-// fail turns a database error into the error a method returns. A call racing
-// Close gets the driver's "database is closed" and reports store.ErrClosed.
+// fail turns a database error into the error a method returns: no row is
+// store.ErrNotFound. A call racing Close gets the driver's "database is
+// closed" and reports store.ErrClosed.
 func (s *Store) fail(op string, err error) error {
-	if s.closed.Load() {
+	switch {
+	case s.closed.Load():
 		return store.ErrClosed
+	case errors.Is(err, sql.ErrNoRows):
+		return store.ErrNotFound
 	}
 	return fmt.Errorf("sqlitestore: %s: %w", op, store.Unavailable(err))
 }
 
-// Create implements store.SessionStore. Every time except RevokedAt must be
-// set and lie within the storable range (years 1678 to 2262).
-func (s *Store) Create(ctx context.Context, sess store.Session) error {
-	if s.closed.Load() {
-		return store.ErrClosed
-	}
-	ctx, cancel := store.CallContext(ctx, s.callTimeout)
-	defer cancel()
-	if err := sess.CheckTimes(minTime, maxTime); err != nil {
-		return fmt.Errorf("sqlitestore: create: %w of the years 1678 to 2262", err)
-	}
-	var revokedAt sql.NullInt64
-	if sess.Revoked() {
-		revokedAt = sql.NullInt64{Int64: sess.RevokedAt.UnixNano(), Valid: true}
-	}
-	hash := sess.TokenHash
-	if hash == nil {
-		hash = []byte{} // NOT NULL; an empty hash is still a (useless) value
-	}
-	res, err := s.insert.ExecContext(ctx,
-		sess.ID, sess.UserID, hash,
+// database is the Store as the store.Database that its store.Rules work
+// on: the statements, each one atomic, in SQLite's dialect.
+type database struct{ *Store }
+
+var _ store.Database = database{}
+
+// Closed implements store.Database.
+func (d database) Closed() bool { return d.closed.Load() }
+
+// Insert implements store.Database. The insert and the not-before check
+// are one statement on the one writer, so no revocation can commit between
+// them.
+func (d database) Insert(ctx context.Context, sess store.Session) (bool, error) {
+	res, err := d.insert.ExecContext(ctx,
+		sess.ID, sess.UserID, sess.TokenHash[:],
 		sess.CreatedAt.UnixNano(), sess.LastSeenAt.UnixNano(),
 		sess.ExpiresAt.UnixNano(), sess.IdleExpiresAt.UnixNano(),
-		revokedAt, sess.RevokeReason, sess.IP, sess.UserAgent, sess.Data,
-		sess.Authenticated().UnixNano())
+		nullNanos(sess.RevokedAt), sess.RevokeReason, sess.IP, sess.UserAgent, sess.Data,
+		sess.AuthenticatedAt.UnixNano())
 	if isDuplicate(err) {
-		return store.ErrDuplicate
+		return false, store.ErrDuplicate
 	}
-	if err != nil {
-		return s.fail("create", err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return s.fail("create", err)
-	} else if n == 0 {
-		return store.ErrNotBefore
-	}
-	return nil
+	return d.changed("create", res, err)
 }
 
-// Get implements store.SessionStore.
-func (s *Store) Get(ctx context.Context, id string) (store.Session, error) {
-	return s.getOne(ctx, "get", s.get, id)
+// LoadID implements store.Database.
+func (d database) LoadID(ctx context.Context, id string) (store.Session, error) {
+	return d.loadOne(ctx, "get", d.get, id)
 }
 
-// GetByTokenHash implements store.SessionStore.
-func (s *Store) GetByTokenHash(ctx context.Context, hash []byte) (store.Session, error) {
-	return s.getOne(ctx, "get by token hash", s.getByHash, hash)
+// LoadTokenHash implements store.Database.
+func (d database) LoadTokenHash(ctx context.Context, hash [sha256.Size]byte) (store.Session, error) {
+	return d.loadOne(ctx, "get by token hash", d.getByHash, hash[:])
 }
 
-func (s *Store) getOne(ctx context.Context, op string, st *sql.Stmt, arg any) (store.Session, error) {
-	if s.closed.Load() {
-		return store.Session{}, store.ErrClosed
-	}
+func (d database) loadOne(ctx context.Context, op string, st *sql.Stmt, arg any) (store.Session, error) {
 	// A lookup by key is one indexed read of a few microseconds. Under a
 	// cancellable context (every request's) database/sql and the driver
 	// each start a goroutine per query to watch it, which costs more than
 	// the read: the read runs without ctx's cancellation instead, and a ctx
-	// that has already ended is refused here. Nor does it take the call
-	// timeout: a read of a WAL database waits for no writer, and a lock it
-	// may meet (a checkpoint) is bounded by the busy timeout.
+	// that has already ended is refused here. Nor does it take a timeout
+	// (the Rules' LookupTimeout is zero): a read of a WAL database waits
+	// for no writer, and a lock it may meet (a checkpoint) is bounded by
+	// the busy timeout.
 	if err := ctx.Err(); err != nil {
-		return store.Session{}, s.fail(op, err)
+		return store.Session{}, d.fail(op, err)
 	}
 	sess, err := scan(st.QueryRowContext(context.WithoutCancel(ctx), arg))
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.Session{}, store.ErrNotFound
-	}
 	if err != nil {
-		return store.Session{}, s.fail(op, err)
+		return store.Session{}, d.fail(op, err)
 	}
 	return sess, nil
 }
 
-// List implements store.SessionStore.
-func (s *Store) List(ctx context.Context, userID string) ([]store.Session, error) {
-	return s.getAll(ctx, "list", s.list, userID)
+// LoadUser implements store.Database.
+func (d database) LoadUser(ctx context.Context, userID string) ([]store.Session, error) {
+	return d.loadAll(ctx, "list", d.list, userID)
 }
 
-// ListActive implements store.DataStore. It reads every row of the table,
-// so it costs O(all sessions); it serves scs's Iterate, never revocation.
-func (s *Store) ListActive(ctx context.Context, now time.Time) ([]store.Session, error) {
-	return s.getAll(ctx, "list active", s.listActive, nanos(now))
+// LoadActive implements store.Database. It reads every row of the table.
+func (d database) LoadActive(ctx context.Context, now time.Time) ([]store.Session, error) {
+	return d.loadAll(ctx, "list active", d.listActive, nanos(now))
 }
 
-func (s *Store) getAll(ctx context.Context, op string, st *sql.Stmt, args ...any) ([]store.Session, error) {
-	if s.closed.Load() {
-		return nil, store.ErrClosed
-	}
-	ctx, cancel := store.CallContext(ctx, s.callTimeout)
-	defer cancel()
+func (d database) loadAll(ctx context.Context, op string, st *sql.Stmt, args ...any) ([]store.Session, error) {
 	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
-		return nil, s.fail(op, err)
+		return nil, d.fail(op, err)
 	}
 	defer rows.Close()
 	out := []store.Session{}
 	for rows.Next() {
 		sess, err := scan(rows)
 		if err != nil {
-			return nil, s.fail(op, err)
+			return nil, d.fail(op, err)
 		}
 		out = append(out, sess)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, s.fail(op, err)
+		return nil, d.fail(op, err)
 	}
 	return out, nil
 }
@@ -265,7 +248,7 @@ func scan(row interface{ Scan(...any) error }) (store.Session, error) {
 		authenticated                           int64
 		revoked                                 sql.NullInt64
 	)
-	err := row.Scan(&sess.ID, &sess.UserID, &sess.TokenHash,
+	err := row.Scan(&sess.ID, &sess.UserID, (*hashColumn)(&sess.TokenHash),
 		&created, &lastSeen, &expires, &idleExpires,
 		&revoked, &sess.RevokeReason, &sess.IP, &sess.UserAgent, &sess.Data,
 		&authenticated)
@@ -283,194 +266,111 @@ func scan(row interface{ Scan(...any) error }) (store.Session, error) {
 	return sess, nil
 }
 
-// Touch implements store.SessionStore. The update and the check that the
-// session is active are one statement, so a revocation that commits first
-// always wins and one that commits later always applies.
-func (s *Store) Touch(ctx context.Context, id string, now, idleExpiresAt time.Time) error {
-	if s.closed.Load() {
-		return store.ErrClosed
-	}
-	ctx, cancel := store.CallContext(ctx, s.callTimeout)
-	defer cancel()
-	res, err := s.touch.ExecContext(ctx, nanos(now), nanos(idleExpiresAt), id)
-	return s.changedOne(ctx, "touch", id, res, err)
-}
+// hashColumn scans a token hash column straight into a Session's array,
+// without the copy database/sql makes for a []byte.
+type hashColumn [sha256.Size]byte
 
-// ReplaceToken implements store.SessionStore.
-func (s *Store) ReplaceToken(ctx context.Context, id string, newHash []byte, now time.Time) error {
-	if s.closed.Load() {
-		return store.ErrClosed
-	}
-	ctx, cancel := store.CallContext(ctx, s.callTimeout)
-	defer cancel()
-	if newHash == nil {
-		newHash = []byte{}
-	}
-	res, err := s.replaceToken.ExecContext(ctx, nanos(now), newHash, id)
-	if isDuplicate(err) {
-		return store.ErrDuplicate
-	}
-	return s.changedOne(ctx, "replace token", id, res, err)
-}
+var _ sql.Scanner = (*hashColumn)(nil)
 
-// Update implements store.DataStore. As with Touch, the change and the check
-// that the session is active are one statement, so an update racing a
-// revocation can never undo it. Like Create, it refuses an ExpiresAt or
-// (capped) IdleExpiresAt outside the storable range.
-func (s *Store) Update(ctx context.Context, id string, u store.Update, now time.Time) error {
-	if s.closed.Load() {
-		return store.ErrClosed
-	}
-	ctx, cancel := store.CallContext(ctx, s.callTimeout)
-	defer cancel()
-	// Capped here rather than in SQL, whose SET would see the old expires_at.
-	idle := u.IdleExpiresAt
-	if idle.After(u.ExpiresAt) {
-		idle = u.ExpiresAt
-	}
-	if err := checkTime("update", "ExpiresAt", u.ExpiresAt); err != nil {
-		return err
-	}
-	if err := checkTime("update", "IdleExpiresAt", idle); err != nil {
-		return err
-	}
-	var auth sql.NullInt64
-	if !u.AuthenticatedAt.IsZero() {
-		if err := checkTime("update", "AuthenticatedAt", u.AuthenticatedAt); err != nil {
-			return err
-		}
-		auth = sql.NullInt64{Int64: u.AuthenticatedAt.UnixNano(), Valid: true}
-	}
-	res, err := s.update.ExecContext(ctx, nanos(now), u.UserID, u.Data,
-		u.ExpiresAt.UnixNano(), idle.UnixNano(), id, auth)
-	err = s.changedOne(ctx, "update", id, res, err)
-	if errors.Is(err, store.ErrInactive) {
-		// Unchanged and known: inactive, or refused for its user.
-		var active bool
-		if perr := s.probeActive.QueryRowContext(ctx, nanos(now), id).Scan(&active); perr != nil {
-			return s.fail("update", perr)
-		}
-		if active {
-			return store.ErrNotBefore
-		}
-	}
+// Scan implements sql.Scanner.
+func (h *hashColumn) Scan(src any) (err error) {
+	b, _ := src.([]byte)
+	*h, err = store.TokenHashOf(b)
 	return err
 }
 
-// changedOne finishes an update of one active session: when no row changed,
-// it finds out whether the session is unknown or inactive.
-func (s *Store) changedOne(ctx context.Context, op, id string, res sql.Result, err error) error {
+// TouchActive implements store.Database.
+func (d database) TouchActive(ctx context.Context, id string, now, idleExpiresAt time.Time) (bool, error) {
+	res, err := d.touch.ExecContext(ctx, nanos(now), nanos(idleExpiresAt), id)
+	return d.changed("touch", res, err)
+}
+
+// ReplaceActiveToken implements store.Database.
+func (d database) ReplaceActiveToken(ctx context.Context, id string, newHash [sha256.Size]byte, now time.Time) (bool, error) {
+	res, err := d.replaceToken.ExecContext(ctx, nanos(now), newHash[:], id)
+	if isDuplicate(err) {
+		return false, store.ErrDuplicate
+	}
+	return d.changed("replace token", res, err)
+}
+
+// UpdateActive implements store.Database. Like Create, it refuses an
+// ExpiresAt, (capped) IdleExpiresAt or AuthenticatedAt outside the storable
+// range (years 1678 to 2262).
+func (d database) UpdateActive(ctx context.Context, id string, u store.Update, now time.Time) (bool, error) {
+	if err := checkTime("update", "ExpiresAt", u.ExpiresAt); err != nil {
+		return false, err
+	}
+	if err := checkTime("update", "IdleExpiresAt", u.IdleExpiresAt); err != nil {
+		return false, err
+	}
+	if !u.AuthenticatedAt.IsZero() {
+		if err := checkTime("update", "AuthenticatedAt", u.AuthenticatedAt); err != nil {
+			return false, err
+		}
+	}
+	res, err := d.update.ExecContext(ctx, nanos(now), u.UserID, u.Data,
+		u.ExpiresAt.UnixNano(), u.IdleExpiresAt.UnixNano(), id, nullNanos(u.AuthenticatedAt))
+	return d.changed("update", res, err)
+}
+
+// changed reports whether a write changed a row.
+func (d database) changed(op string, res sql.Result, err error) (bool, error) {
 	if err != nil {
-		return s.fail(op, err)
+		return false, d.fail(op, err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return s.fail(op, err)
+		return false, d.fail(op, err)
 	}
-	if n > 0 {
-		return nil
-	}
-	if _, err := s.owner(ctx, op, id); err != nil {
-		return err
-	}
-	return store.ErrInactive
+	return n > 0, nil
 }
 
-// owner returns the user of session id, or store.ErrNotFound.
-func (s *Store) owner(ctx context.Context, op, id string) (string, error) {
-	var user string
-	err := s.probe.QueryRowContext(ctx, id).Scan(&user)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", store.ErrNotFound
+// Probe implements store.Database. It reads on the writer, which has seen
+// every write.
+func (d database) Probe(ctx context.Context, id string, now time.Time) (owner string, active bool, err error) {
+	if err := d.probe.QueryRowContext(ctx, nanos(now), id).Scan(&owner, &active); err != nil {
+		return "", false, d.fail("probe", err)
 	}
+	return owner, active, nil
+}
+
+// RevokeActive implements store.Database: one UPDATE on the user index,
+// and for a selection with a NotBefore the move of the user's not-before
+// time with it, in one immediate transaction on the writer.
+func (d database) RevokeActive(ctx context.Context, sel store.Selection, now time.Time, reason string) ([]string, error) {
+	st := [...]*sql.Stmt{store.ScopeAll: d.revokeAll, store.ScopeOne: d.revokeOne, store.ScopeAllBut: d.revokeExcept}[sel.Scope()]
+	args := sel.RevokeArgs(nanos(now), reason)
+	if sel.NotBefore.IsZero() {
+		return d.revoked(st.QueryContext(ctx, args...))
+	}
+	tx, err := d.w.BeginTx(ctx, nil)
 	if err != nil {
-		return "", s.fail(op, err)
+		return nil, d.fail("revoke", err)
 	}
-	return user, nil
-}
-
-// Revoke implements store.SessionStore. Each selection is one UPDATE on the
-// user index, so it is atomic and costs O(the user's sessions). When
-// sel.SessionID names a session that is unknown or another user's, Revoke
-// returns store.ErrNotFound; an empty sel.UserID matches only a named
-// session bound to no user, and without a sel.SessionID gives
-// store.ErrNoUser. The ids come sorted.
-func (s *Store) Revoke(ctx context.Context, sel store.Selection, now time.Time, reason string) ([]string, error) {
-	if s.closed.Load() {
-		return nil, store.ErrClosed
+	defer tx.Rollback()
+	if _, err := tx.StmtContext(ctx, d.notBefore).ExecContext(ctx, sel.UserID, nanos(sel.NotBefore)); err != nil {
+		return nil, d.fail("revoke", err)
 	}
-	ctx, cancel := store.CallContext(ctx, s.callTimeout)
-	defer cancel()
-	if err := sel.Check(); err != nil {
+	ids, err := d.revoked(tx.StmtContext(ctx, st).QueryContext(ctx, args...))
+	if err != nil {
 		return nil, err
 	}
-	if !sel.NotBefore.IsZero() {
-		return s.revokeNotBefore(ctx, sel, now, reason)
-	}
-	var ids []string
-	if sel.SessionID == "" || sel.SessionID != sel.ExceptID {
-		var (
-			rows *sql.Rows
-			err  error
-			at   = nanos(now)
-		)
-		switch {
-		case sel.SessionID != "":
-			rows, err = s.revokeOne.QueryContext(ctx, at, reason, sel.UserID, sel.SessionID)
-		case sel.ExceptID != "":
-			rows, err = s.revokeExcept.QueryContext(ctx, at, reason, sel.UserID, sel.ExceptID)
-		default:
-			rows, err = s.revokeAll.QueryContext(ctx, at, reason, sel.UserID)
-		}
-		if err != nil {
-			return nil, s.fail("revoke", err)
-		}
-		if ids, err = collect[string](rows); err != nil {
-			return nil, s.fail("revoke", err)
-		}
-		slices.Sort(ids) // the same answer every time, whatever the row order
-	}
-	if sel.SessionID != "" && len(ids) == 0 {
-		user, err := s.owner(ctx, "revoke", sel.SessionID)
-		if err != nil {
-			return nil, err
-		}
-		if user != sel.UserID {
-			return nil, store.ErrNotFound
-		}
+	if err := tx.Commit(); err != nil {
+		return nil, d.fail("revoke", err)
 	}
 	return ids, nil
 }
 
-// revokeNotBefore is Revoke for a selection with a NotBefore: the user's
-// not-before time and the revocation commit together, in one immediate
-// transaction on the writer.
-func (s *Store) revokeNotBefore(ctx context.Context, sel store.Selection, now time.Time, reason string) ([]string, error) {
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, s.fail("revoke", err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.StmtContext(ctx, s.notBefore).ExecContext(ctx, sel.UserID, nanos(sel.NotBefore)); err != nil {
-		return nil, s.fail("revoke", err)
-	}
-	var rows *sql.Rows
-	if sel.ExceptID != "" {
-		rows, err = tx.StmtContext(ctx, s.revokeExcept).QueryContext(ctx, nanos(now), reason, sel.UserID, sel.ExceptID)
-	} else {
-		rows, err = tx.StmtContext(ctx, s.revokeAll).QueryContext(ctx, nanos(now), reason, sel.UserID)
+// revoked reads the ids a revocation returns.
+func (d database) revoked(rows *sql.Rows, err error) ([]string, error) {
+	var ids []string
+	if err == nil {
+		ids, err = collect[string](rows)
 	}
 	if err != nil {
-		return nil, s.fail("revoke", err)
+		return nil, d.fail("revoke", err)
 	}
-	ids, err := collect[string](rows)
-	if err != nil {
-		return nil, s.fail("revoke", err)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, s.fail("revoke", err)
-	}
-	slices.Sort(ids)
 	return ids, nil
 }
 
@@ -488,44 +388,26 @@ func collect[T any](rows *sql.Rows) ([]T, error) {
 	return out, rows.Err()
 }
 
-// DeleteBefore implements store.Cleaner: it deletes the sessions not
-// revoked that have expired by t (store.Session.Expired(t)), and the
-// revoked ones whose revocation is before t and whose absolute expiry is by
-// t (revoked rows are tombstones until then). It works in batches,
-// each its own short transaction, so writers are never held up for long; if
-// ctx ends between batches it returns the count so far with ctx's error.
-func (s *Store) DeleteBefore(ctx context.Context, t time.Time) (int, error) {
-	if s.closed.Load() {
-		return 0, store.ErrClosed
-	}
+// DeleteOld implements store.Database: it deletes the sessions not revoked
+// that have expired by t (store.Session.Expired(t)), and the revoked ones
+// whose revocation is before t and whose absolute expiry is by t (revoked
+// rows are tombstones until then), in batches, each its own short
+// transaction, walking the table's rowids upwards once.
+func (d database) DeleteOld(ctx context.Context, t time.Time) (int, error) {
 	cut := nanos(t)
 	var after int64 = math.MinInt64
-	total := 0
-	for {
-		if err := ctx.Err(); err != nil {
-			return total, err
-		}
-		deleted, err := s.deleteBatch(ctx, after, cut)
+	return store.DeleteInBatches(ctx, d.callTimeout, d.batch, func(ctx context.Context) (int, error) {
+		rows, err := d.deleteOld.QueryContext(ctx, after, cut, d.batch)
 		if err != nil {
-			return total, s.fail("delete", err)
+			return 0, d.fail("delete", err)
 		}
-		total += len(deleted)
-		if len(deleted) < s.batch {
-			return total, nil
+		deleted, err := collect[int64](rows)
+		if err != nil {
+			return 0, d.fail("delete", err)
 		}
 		for _, id := range deleted {
 			after = max(after, id)
 		}
-	}
-}
-
-// deleteBatch runs one batch of DeleteBefore, bounded by the call timeout.
-func (s *Store) deleteBatch(ctx context.Context, after, cut int64) ([]int64, error) {
-	ctx, cancel := store.CallContext(ctx, s.callTimeout)
-	defer cancel()
-	rows, err := s.deleteOld.QueryContext(ctx, after, cut, s.batch)
-	if err != nil {
-		return nil, err
-	}
-	return collect[int64](rows)
+		return len(deleted), nil
+	})
 }

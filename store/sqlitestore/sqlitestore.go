@@ -17,6 +17,15 @@
 // its absolute expiry has passed by the retention period, so that its token
 // can never be taken by a new session while it might still be presented. That is the only place the store
 // reads its own clock.
+//
+// The store's methods are those of store.Rules, on the store's statements:
+// every write that must not revive a session (Touch, ReplaceToken, Revoke,
+// Update) is one statement that checks the session is active, and a
+// revocation is one UPDATE on the user's index, so it costs O(the user's
+// sessions). A lookup by id or token hash runs without a timeout, as a read
+// of a WAL database waits for no writer; every other call is bounded by
+// WithCallTimeout. DeleteBefore deletes in batches of its own short
+// transactions, walking the table once; ListActive reads every row.
 package sqlitestore
 
 import (
@@ -34,13 +43,14 @@ import (
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
+	"github.com/revokehq/revoke/internal/option"
 	"github.com/revokehq/revoke/store"
 )
 
 // Defaults for the options.
 const (
-	DefaultCleanupInterval = 5 * time.Minute
-	DefaultRetention       = 30 * 24 * time.Hour
+	DefaultCleanupInterval = store.DefaultCleanupInterval
+	DefaultRetention       = store.DefaultRetention
 	DefaultReaders         = 4
 	DefaultBusyTimeout     = 5 * time.Second
 )
@@ -63,87 +73,76 @@ const deleteBatch = 500
 
 // Store is a store.SessionStore (and store.Cleaner and store.DataStore) kept
 // in a SQLite file. It is safe for concurrent use. Open one Store per file
-// per process.
+// per process. Its methods are those of store.Rules, on its statements.
 type Store struct {
+	*store.Rules
+
 	w *sql.DB // the one writer connection
 	r *sql.DB // read-only connections
 
 	// Prepared statements: writes on w, reads on r.
 	insert, touch, replaceToken, probe *sql.Stmt
-	update, probeActive, notBefore     *sql.Stmt
+	update, notBefore                  *sql.Stmt
 	revokeAll, revokeOne, revokeExcept *sql.Stmt
 	deleteOld                          *sql.Stmt
 	get, getByHash, list, listActive   *sql.Stmt
 	pageAll, pageAllAfter              *sql.Stmt // page.go
 	pageLive, pageLiveAfter            *sql.Stmt
 
-	log         *slog.Logger
-	retention   time.Duration
 	callTimeout time.Duration
-	batch       int
-	now         func() time.Time // the background cleanup's clock
+	batch       int // rows one cleanup statement deletes
+	cleaning    *store.Cleanup
 
 	closed    atomic.Bool
 	closeOnce sync.Once
-	stop      context.CancelFunc
-	done      chan struct{} // closed when the cleanup goroutine has returned
 }
 
-var (
-	_ store.SessionStore = (*Store)(nil)
-	_ store.Cleaner      = (*Store)(nil)
-	_ store.DataStore    = (*Store)(nil)
-)
-
-// Option configures a Store.
-type Option func(*config)
+// Option configures a Store. An option refuses a value it cannot take, and
+// Open then fails.
+type Option func(*config) error
 
 type config struct {
-	cleanupInterval time.Duration
-	retention       time.Duration
-	readers         int
-	busyTimeout     time.Duration
-	callTimeout     time.Duration
-	syncFull        bool
-	log             *slog.Logger
+	store.Settings
+	readers     int
+	busyTimeout time.Duration
+	syncFull    bool
 }
 
-// WithCleanupInterval sets how often the background goroutine deletes
-// sessions whose retention has passed. Zero or less disables it; the app can
-// then call DeleteBefore itself. The default is DefaultCleanupInterval.
-func WithCleanupInterval(d time.Duration) Option {
-	return func(c *config) { c.cleanupInterval = d }
-}
+// setting makes an Option of a store.Setting.
+func setting(f store.Setting) Option { return func(c *config) error { return f(&c.Settings) } }
 
-// WithRetention sets how long revoked and expired sessions are kept, with
-// their revocation time and reason, before the background cleanup deletes
-// them; a revoked session is kept until its absolute expiry, too, is that
-// long ago. The default is DefaultRetention.
-func WithRetention(d time.Duration) Option {
-	return func(c *config) { c.retention = max(d, 0) }
-}
-
-// WithReaders sets the number of read connections (at least one). Reads run
-// in parallel with each other and with the writer. The default is
-// DefaultReaders.
+// WithReaders sets the number of read connections, at least one: fewer is
+// an error. Reads run in parallel with each other and with the writer. The
+// default is DefaultReaders.
 func WithReaders(n int) Option {
-	return func(c *config) { c.readers = max(n, 1) }
+	return func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("sqlitestore: WithReaders needs at least one reader, got %d", n)
+		}
+		c.readers = n
+		return nil
+	}
 }
 
 // WithBusyTimeout sets how long a connection waits for a lock held by another
 // process (or a WAL checkpoint) before failing. The default is
-// DefaultBusyTimeout.
+// DefaultBusyTimeout; zero does not wait, and a negative timeout is an
+// error.
 func WithBusyTimeout(d time.Duration) Option {
-	return func(c *config) { c.busyTimeout = max(d, 0) }
+	return func(c *config) error {
+		if d < 0 {
+			return fmt.Errorf("sqlitestore: busy timeout must not be negative, got %v", d)
+		}
+		c.busyTimeout = d
+		return nil
+	}
 }
 
 // WithCallTimeout bounds each call that writes or lists (default
 // store.DefaultCallTimeout): one that waits longer, for the writer or for
-// another process's lock, fails with store.ErrUnavailable. Zero or less
-// means no bound beyond the busy timeout.
-func WithCallTimeout(d time.Duration) Option {
-	return func(c *config) { c.callTimeout = d }
-}
+// another process's lock, fails with store.ErrUnavailable. Zero means no
+// bound beyond the busy timeout; a negative timeout is an error.
+func WithCallTimeout(d time.Duration) Option { return setting(store.CallTimeout(d)) }
 
 // WithSynchronousFull makes every write reach the disk before the call
 // returns (SQLite's synchronous=FULL), so that an acknowledged revocation
@@ -152,35 +151,37 @@ func WithCallTimeout(d time.Duration) Option {
 // against process crashes and corruption, but a power cut may then lose the
 // last transactions, an acknowledged revocation among them.
 func WithSynchronousFull() Option {
-	return func(c *config) { c.syncFull = true }
-}
-
-// WithLogger sets the logger for background cleanup. The default is
-// slog.Default(); nil discards the messages.
-func WithLogger(l *slog.Logger) Option {
-	return func(c *config) {
-		if l == nil {
-			l = slog.New(slog.DiscardHandler)
-		}
-		c.log = l
+	return func(c *config) error {
+		c.syncFull = true
+		return nil
 	}
 }
+
+// WithCleanupInterval sets how often the background goroutine deletes
+// sessions whose retention has passed. Zero disables it; the app can then
+// call DeleteBefore itself. The default is DefaultCleanupInterval; a
+// negative interval is an error.
+func WithCleanupInterval(d time.Duration) Option { return setting(store.CleanupInterval(d)) }
+
+// WithRetention sets how long revoked and expired sessions are kept, with
+// their revocation time and reason, before the background cleanup deletes
+// them; a revoked session is kept until its absolute expiry, too, is that
+// long ago. The default is DefaultRetention; a negative retention is an
+// error.
+func WithRetention(d time.Duration) Option { return setting(store.Retention(d)) }
+
+// WithLogger sets the logger for background cleanup. The default is
+// slog.Default(); a nil logger is an error.
+func WithLogger(l *slog.Logger) Option { return setting(store.Logger(l)) }
 
 // Open opens the SQLite database at path, creating the file and its schema
 // when they do not exist and migrating an older schema, and returns a Store
 // on it. path is a file system path; in-memory databases are not supported,
 // since the writer and the readers must share one database.
 func Open(path string, opts ...Option) (*Store, error) {
-	c := config{
-		cleanupInterval: DefaultCleanupInterval,
-		retention:       DefaultRetention,
-		readers:         DefaultReaders,
-		busyTimeout:     DefaultBusyTimeout,
-		callTimeout:     store.DefaultCallTimeout,
-		log:             slog.Default(),
-	}
-	for _, o := range opts {
-		o(&c)
+	c := config{Settings: store.DefaultSettings(), readers: DefaultReaders, busyTimeout: DefaultBusyTimeout}
+	if err := option.Apply("sqlitestore: open", &c, opts); err != nil {
+		return nil, err
 	}
 	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
 		return nil, fmt.Errorf("sqlitestore: open %q: need a file system path", path)
@@ -197,14 +198,14 @@ func Open(path string, opts ...Option) (*Store, error) {
 }
 
 func open(path string, c config) (_ *Store, err error) {
-	s := &Store{
-		log:         c.log,
-		retention:   c.retention,
-		callTimeout: c.callTimeout,
-		batch:       deleteBatch,
-		now:         time.Now,
-		done:        make(chan struct{}),
-	}
+	s := &Store{callTimeout: c.CallTimeout, batch: deleteBatch}
+	s.Rules = store.NewRules(database{s}, store.RulesConfig{
+		Name:        "sqlitestore",
+		CallTimeout: c.CallTimeout,
+		Earliest:    minTime,
+		Latest:      maxTime,
+		Range:       "the years 1678 to 2262",
+	})
 	defer func() {
 		if err != nil {
 			s.closeAll()
@@ -258,13 +259,10 @@ func open(path string, c config) (_ *Store, err error) {
 		return nil, err
 	}
 
-	if c.cleanupInterval > 0 {
-		var cctx context.Context
-		cctx, s.stop = context.WithCancel(context.Background())
-		go s.cleanupLoop(cctx, c.cleanupInterval)
-	} else {
-		close(s.done)
-	}
+	s.cleaning = store.StartCleanup("sqlitestore", c.Settings, func(ctx context.Context, cut time.Time) (int, bool, error) {
+		n, err := s.DeleteBefore(ctx, cut)
+		return n, true, err
+	})
 	return s, nil
 }
 
@@ -290,7 +288,6 @@ func (s *Store) prepare(ctx context.Context) error {
 		{s.w, &s.replaceToken, sqlReplaceToken},
 		{s.w, &s.probe, sqlProbe},
 		{s.w, &s.update, sqlUpdate},
-		{s.w, &s.probeActive, sqlProbeActive},
 		{s.w, &s.notBefore, sqlNotBefore},
 		{s.w, &s.revokeAll, sqlRevokeAll},
 		{s.w, &s.revokeOne, sqlRevokeOne},
@@ -321,10 +318,7 @@ func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
 		s.closed.Store(true)
-		if s.stop != nil {
-			s.stop()
-		}
-		<-s.done
+		s.cleaning.Stop()
 		err = s.closeAll()
 	})
 	return err
@@ -334,7 +328,7 @@ func (s *Store) Close() error {
 func (s *Store) closeAll() error {
 	var errs []error
 	for _, st := range []*sql.Stmt{
-		s.insert, s.touch, s.replaceToken, s.probe, s.update, s.probeActive, s.notBefore,
+		s.insert, s.touch, s.replaceToken, s.probe, s.update, s.notBefore,
 		s.revokeAll, s.revokeOne, s.revokeExcept, s.deleteOld,
 		s.get, s.getByHash, s.list, s.listActive,
 		s.pageAll, s.pageAllAfter, s.pageLive, s.pageLiveAfter,
@@ -355,27 +349,4 @@ func (s *Store) closeAll() error {
 		return fmt.Errorf("sqlitestore: close: %w", err)
 	}
 	return nil
-}
-
-func (s *Store) cleanupLoop(ctx context.Context, every time.Duration) {
-	defer close(s.done)
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		cut := s.now().Add(-s.retention)
-		n, err := s.DeleteBefore(ctx, cut)
-		switch {
-		case ctx.Err() != nil:
-			return
-		case err != nil:
-			s.log.Error("sqlitestore: cleanup failed", "err", err)
-		case n > 0:
-			s.log.Debug("sqlitestore: cleanup", "deleted", n, "before", cut)
-		}
-	}
 }

@@ -81,7 +81,7 @@ func seed(b *testing.B, s *Store, n int) []string {
 				now.Add(revoke.DefaultLifetime).UnixNano(), now.Add(revoke.DefaultIdleTimeout).UnixNano(),
 				nil, "", "203.0.113.7",
 				"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36",
-				nil)
+				nil, now.UnixNano())
 			if err != nil {
 				b.Fatal(err)
 			}

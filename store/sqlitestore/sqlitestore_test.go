@@ -66,7 +66,7 @@ func TestReopenKeepsData(t *testing.T) {
 	db := rawDB(t, path)
 	var version int
 	is.NoErr(db.QueryRow("PRAGMA user_version").Scan(&version))
-	is.Equal(version, 5) // the latest schema version is recorded
+	is.Equal(version, 6) // the latest schema version is recorded
 }
 
 func TestOpenRefusesNewerSchema(t *testing.T) {
@@ -114,6 +114,32 @@ func TestOpenRejectsNonFile(t *testing.T) {
 	for _, path := range []string{"", ":memory:", "file::memory:"} {
 		_, err := sqlitestore.Open(path)
 		is.True(err != nil) // readers and writer need one shared file
+	}
+}
+
+// TestOpenRefusesBadOptions: an option with a value the store cannot take,
+// or a nil option, makes Open fail before it creates the file.
+func TestOpenRefusesBadOptions(t *testing.T) {
+	for name, opt := range map[string]sqlitestore.Option{
+		"no readers":         sqlitestore.WithReaders(0),
+		"negative readers":   sqlitestore.WithReaders(-1),
+		"negative busy":      sqlitestore.WithBusyTimeout(-time.Second),
+		"negative timeout":   sqlitestore.WithCallTimeout(-time.Second),
+		"negative interval":  sqlitestore.WithCleanupInterval(-time.Minute),
+		"negative retention": sqlitestore.WithRetention(-time.Hour),
+		"nil logger":         sqlitestore.WithLogger(nil),
+		"nil option":         nil,
+	} {
+		path := filepath.Join(t.TempDir(), "sessions.db")
+		s, err := sqlitestore.Open(path, sqlitestore.WithCleanupInterval(0), opt)
+		if err == nil {
+			s.Close()
+			t.Errorf("%s: Open succeeded", name)
+			continue
+		}
+		if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s: refused, but the file was created (%v)", name, err)
+		}
 	}
 }
 
@@ -197,7 +223,8 @@ func TestSCS(t *testing.T) {
 	is.NoErr(err)
 	defer st.Close()
 	sm := scs.New()
-	sm.Store = scsstore.New(st, scsstore.WithUserKey("userID"))
+	sm.Store, err = scsstore.New(st, scsstore.WithUserKey("userID"))
+	is.NoErr(err)
 
 	// Login: a new scs session for alice.
 	ctx, err := sm.Load(context.Background(), "")
@@ -254,7 +281,8 @@ func TestSCSAnonymousThenLogin(t *testing.T) {
 	is.NoErr(err)
 	defer st.Close()
 	sm := scs.New()
-	sm.Store = scsstore.New(st, scsstore.WithUserKey("userID"))
+	sm.Store, err = scsstore.New(st, scsstore.WithUserKey("userID"))
+	is.NoErr(err)
 
 	ctx, err := sm.Load(bg, "")
 	is.NoErr(err)
@@ -301,10 +329,7 @@ func TestSCSAnonymousThenLogin(t *testing.T) {
 	is.Equal(len(sm.Keys(ctx)), 0)
 }
 
-func sha256Of(token string) []byte {
-	h := sha256.Sum256([]byte(token))
-	return h[:]
-}
+func sha256Of(token string) [sha256.Size]byte { return sha256.Sum256([]byte(token)) }
 
 // rawDB opens the store's file directly, to look at it from outside.
 func rawDB(t *testing.T, path string) *sql.DB {

@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -305,12 +304,10 @@ func testListPageCopies(t *testing.T, s store.SessionStore) {
 		p, err := s.ListPage(ctx, "alice", store.PageQuery{Limit: 1, All: all, Now: base})
 		is.NoErr(err)
 		is.Equal(len(p.Sessions), 1)
-		p.Sessions[0].TokenHash[0] ^= 0xff
 		p.Sessions[0].Data[0] ^= 0xff
 	}
 	got := get(t, s, sess.ID)
-	is.True(bytes.Equal(got.TokenHash, sess.TokenHash)) // the store handed out no slice of its own
-	is.Equal(string(got.Data), "payload")
+	is.Equal(string(got.Data), "payload") // the store handed out no slice of its own
 }
 
 func testListPageClosed(t *testing.T, s store.SessionStore) {

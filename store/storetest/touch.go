@@ -1,7 +1,6 @@
 package storetest
 
 import (
-	"bytes"
 	"errors"
 	"slices"
 	"testing"
@@ -148,7 +147,7 @@ func testReplaceTokenInactive(t *testing.T, s store.SessionStore) {
 		is.True(errors.Is(err, store.ErrNotFound)) // the new hash leads nowhere
 		got, err := s.GetByTokenHash(ctx, before.TokenHash)
 		is.NoErr(err)
-		is.True(bytes.Equal(got.TokenHash, before.TokenHash)) // the old hash still finds the session
+		is.Equal(got.TokenHash, before.TokenHash) // the old hash still finds the session
 	})
 }
 
