@@ -457,6 +457,13 @@ func TestNoRoute(t *testing.T) {
 		checkAdmin(t, r, 404, "ROUTE_NOT_FOUND")
 		is.Equal(r.json(t)["message"], "Cannot PATCH /auth/admin/api/users")
 	})
+	t.Run("oidc", func(t *testing.T) {
+		is := is.New(t)
+		r := e.do("POST", "/auth/oidc/logout", "")
+		v := checkOAuth(t, r, 404, "invalid_request")
+		is.Equal(v["error_description"], "No endpoint matches the path /auth/oidc/logout.")
+		is.True(r.Header.Get("X-RateLimit-Limit") != "") // the family's rate limit
+	})
 	t.Run("outside the prefixes", func(t *testing.T) {
 		is := is.New(t)
 		r := e.do("GET", "/api/v2/users", "")
