@@ -218,7 +218,7 @@ func newStore(ctx context.Context, rdb redis.UniversalClient, own bool, c config
 	pctx, cancel := store.CallContext(ctx, c.CallTimeout)
 	defer cancel()
 	if err := rdb.Ping(pctx).Err(); err != nil {
-		return nil, fmt.Errorf("redisstore: open: %w", store.Unavailable(err))
+		return nil, unavailable("open", err)
 	}
 	s := &Store{
 		rdb:         rdb,
@@ -293,8 +293,15 @@ func (s *Store) fail(op string, err error) error {
 		return nil
 	case s.closed.Load() || errors.Is(err, redis.ErrClosed):
 		return store.ErrClosed
-	case isUnreachable(err):
+	}
+	return unavailable(op, err)
+}
+
+// unavailable marks err with store.ErrUnavailable when the server did not
+// answer in time or could not be reached.
+func unavailable(op string, err error) error {
+	if isUnreachable(err) {
 		return fmt.Errorf("redisstore: %s: %w: %w", op, store.ErrUnavailable, err)
 	}
-	return fmt.Errorf("redisstore: %s: %w", op, store.Unavailable(err))
+	return fmt.Errorf("redisstore: %s: %w", op, err)
 }
