@@ -40,6 +40,10 @@ type config struct {
 	// current schema.
 	postgres string
 	pgSchema string
+	// redis, when set, is the URL of the Redis server that keeps the
+	// sessions (see redis.go).
+	redis       string
+	redisPrefix string
 	// secureCookie marks the session cookie Secure. It is off by default
 	// because the demo serves plain http://127.0.0.1: a Secure cookie is
 	// only sent back over HTTPS. Some browsers make an exception for
@@ -93,6 +97,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.BoolVar(&cfg.memory, "memory", false, "keep sessions in memory instead of SQLite")
 	fs.StringVar(&cfg.postgres, "postgres", "", "keep sessions in the PostgreSQL database at this `URL` (or key=value string) instead of SQLite")
 	fs.StringVar(&cfg.pgSchema, "postgres-schema", "", "PostgreSQL schema `name` for the sessions tables with -postgres, created when missing (default: the connection's current schema)")
+	registerRedisFlags(fs, &cfg)
 	fs.BoolVar(&cfg.secureCookie, "secure-cookie", false, "mark the session cookie Secure (set it when HTTPS ends in front of the demo; -tls sets it)")
 	fs.BoolVar(&cfg.tls, "tls", false, "serve HTTPS, with a self-signed certificate for localhost, 127.0.0.1 and ::1 generated at start-up (written to a file, and how to trust it printed) unless -tls-cert and -tls-key are given")
 	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "serve HTTPS with the certificate (chain) in this PEM `file`; needs -tls-key")
@@ -108,9 +113,10 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		fs.PrintDefaults()
 		fmt.Fprintf(out, "\nStores:\n"+
 			"  Sessions are kept in the SQLite file -db by default, in memory with -memory,\n"+
-			"  or in PostgreSQL with -postgres. -postgres cannot be combined with -memory\n"+
-			"  or -db. Instances started with the same -postgres database and schema and\n"+
-			"  the same %s serve the same sessions (give them the same\n"+
+			"  in PostgreSQL with -postgres, or in Redis with -redis (and -redis-prefix).\n"+
+			"  -postgres and -redis cannot be combined with -memory, -db or each other.\n"+
+			"  Instances started with the same -postgres database and schema, or the same\n"+
+			"  -redis server and prefix, and the same %s serve the same sessions (give them the same\n"+
 			"  %s too, for one admin token everywhere), and a revocation on\n"+
 			"  one is seen at once by the others. The password may be left out of the URL\n"+
 			"  and given in PGPASSWORD or ~/.pgpass instead; it is never logged.\n",
@@ -170,6 +176,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 func checkStoreFlags(fs *flag.FlagSet, cfg config) error {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if err := checkRedisFlags(set, cfg); err != nil {
+		return err
+	}
 	switch {
 	case set["postgres"] && cfg.postgres == "":
 		return errors.New("-postgres is empty; give a connection URL")
@@ -179,7 +188,7 @@ func checkStoreFlags(fs *flag.FlagSet, cfg config) error {
 		return errors.New("-db names a SQLite file and cannot be combined with -postgres; give one of them")
 	case set["postgres-schema"] && !set["postgres"]:
 		return errors.New("-postgres-schema needs -postgres")
-	case cfg.postgres == "" && !cfg.memory && cfg.dbPath == "":
+	case cfg.postgres == "" && cfg.redis == "" && !cfg.memory && cfg.dbPath == "":
 		return errors.New("-db is empty; give a file name or use -memory")
 	}
 	return nil
@@ -228,6 +237,8 @@ func (c config) storeName() string {
 	switch {
 	case c.memory:
 		return "memory"
+	case c.redis != "":
+		return "redis:" + redactRedisURL(c.redis)
 	case c.postgres != "":
 		name := "postgres:" + redactConnString(c.postgres)
 		if c.pgSchema != "" {

@@ -64,7 +64,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"every interface, default password", []string{"-addr", ":8080"}, env(), envPassword},
 		{"bad address", []string{"-addr", "8080"}, env(), "-addr"},
 		{"empty db", []string{"-db", ""}, env(), "-db"},
-		{"unknown flag", []string{"-redis", "redis://x"}, env(), "not defined"},
+		{"unknown flag", []string{"-mongodb", "mongodb://x"}, env(), "not defined"},
 		{"stray argument", []string{"extra"}, env(), "unexpected"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -30,6 +30,8 @@ func openStore(ctx context.Context, cfg config, logger *slog.Logger) (store.Sess
 		return memstore.Open(memstore.WithCleanupInterval(time.Hour), memstore.WithRetention(retention))
 	case cfg.postgres != "":
 		return openPostgres(ctx, cfg, logger)
+	case cfg.redis != "":
+		return openRedis(ctx, cfg, logger)
 	}
 	created, err := createDBFile(cfg.dbPath, logger)
 	if err != nil {
