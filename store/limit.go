@@ -96,7 +96,7 @@ type LimitedStore interface {
 }
 
 // LimitedDatabase is implemented by a Database whose backend keeps Limits:
-// Rules.CreateLimited then works on it.
+// Rules.CreateWithLimit then works on it.
 type LimitedDatabase interface {
 	// InsertLimited, in one step exclusive to s.UserID, loads the user's
 	// sessions active at now, asks evict which to revoke, revokes them at
@@ -106,9 +106,12 @@ type LimitedDatabase interface {
 	InsertLimited(ctx context.Context, s Session, now time.Time, reason string, evict func(active []Session) ([]string, error)) (inserted bool, revoked []string, err error)
 }
 
-// CreateLimited implements LimitedStore on a Database that is a
-// LimitedDatabase, and returns ErrUnsupported on one that is not.
-func (r *Rules) CreateLimited(ctx context.Context, s Session, l Limit, now time.Time) ([]string, error) {
+// CreateWithLimit is LimitedStore's CreateLimited on a Database that is a
+// LimitedDatabase, and returns ErrUnsupported on one that is not. It is not
+// named CreateLimited so that embedding Rules does not make a store a
+// LimitedStore: a backend that keeps limits says so with a CreateLimited
+// of its own that calls this.
+func (r *Rules) CreateWithLimit(ctx context.Context, s Session, l Limit, now time.Time) ([]string, error) {
 	if err := l.Check(); err != nil {
 		return nil, err
 	}

@@ -276,3 +276,14 @@ func TestRulesLookupTimeout(t *testing.T) {
 		t.Errorf("lookup with a lookup timeout: %v, deadline %v; want one", err, db.deadline)
 	}
 }
+
+// TestRulesAloneAreNoLimitedStore: a backend that embeds Rules but keeps no
+// limits must not pass for a store.LimitedStore, or WithMaxSessions would
+// accept it and every capped sign-in would fail.
+func TestRulesAloneAreNoLimitedStore(t *testing.T) {
+	type backend struct{ *store.Rules }
+	var st any = backend{store.NewRules(&fakeDatabase{}, store.RulesConfig{})}
+	if _, ok := st.(store.LimitedStore); ok {
+		t.Fatal("embedding store.Rules made a store a LimitedStore")
+	}
+}

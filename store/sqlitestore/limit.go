@@ -76,3 +76,8 @@ func (d database) InsertLimited(ctx context.Context, sess store.Session, now tim
 	}
 	return true, revoked, nil
 }
+
+// CreateLimited implements store.LimitedStore.
+func (s *Store) CreateLimited(ctx context.Context, sess store.Session, l store.Limit, now time.Time) ([]string, error) {
+	return s.Rules.CreateWithLimit(ctx, sess, l, now)
+}
