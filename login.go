@@ -105,9 +105,10 @@ func (m *Manager) Create(ctx context.Context, userID string, d Device, opts ...L
 	}
 	token := newToken()
 	s.TokenHash = HashToken(token)
-	if err := m.store.Create(ctx, s); err != nil {
+	if err := m.calls.Create(ctx, s); err != nil {
 		return Session{}, "", fmt.Errorf("revoke: create session: %w", err)
 	}
+	m.tel.created.Add(ctx, 1)
 	if err := m.linkProvider(ctx, s, l.provider); err != nil {
 		return Session{}, "", err
 	}
