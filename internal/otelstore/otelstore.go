@@ -10,6 +10,11 @@
 // optional interfaces such as store.DeviceRecorder), so that wrapping hides
 // no capability of the backend.
 //
+// A store call gets a span only inside a span that records, such as the
+// server span of a traced request or a revocation's: a call outside any
+// traced work would be a trace of one span, and checking first keeps an
+// untraced request from paying for spans nobody sees.
+//
 // No attribute carries a token or a token hash: a span knows the session id
 // when the call names one, nothing else about the session.
 package otelstore
@@ -99,8 +104,11 @@ type Store struct {
 	tracer   trace.Tracer
 	// sets holds the attribute set of every (operation, outcome), built
 	// once, so that recording allocates nothing.
-	sets      [numOps][numOutcomes]metric.RecordOption
+	// Each is a slice of one, passed on as it is, since building the
+	// variadic slice at each call would allocate.
+	sets      [numOps][numOutcomes][]metric.RecordOption
 	spanAttrs [numOps][]attribute.KeyValue
+	spanOpts  []trace.SpanStartOption
 }
 
 // Buckets are the duration histogram's boundaries, in seconds: from the
@@ -117,7 +125,8 @@ func New(st store.SessionStore, meter metric.Meter, tracer trace.Tracer) (*Store
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{SessionStore: st, system: SystemName(st), duration: d, tracer: tracer}
+	s := &Store{SessionStore: st, system: SystemName(st), duration: d, tracer: tracer,
+		spanOpts: []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}}
 	for op := range numOps {
 		base := []attribute.KeyValue{KeySystem.String(s.system), KeyOperation.String(op.String())}
 		s.spanAttrs[op] = base
@@ -126,7 +135,7 @@ func New(st store.SessionStore, meter metric.Meter, tracer trace.Tracer) (*Store
 			if oc != outcomeOK {
 				kv = append(kv[:len(kv):len(kv)], KeyError.String(outcomeNames[oc]))
 			}
-			s.sets[op][oc] = metric.WithAttributeSet(attribute.NewSet(kv...))
+			s.sets[op][oc] = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(kv...))}
 		}
 	}
 	return s, nil
@@ -153,12 +162,16 @@ func SystemName(st store.SessionStore) string {
 type call struct {
 	s     *Store
 	op    Op
-	span  trace.Span
+	span  trace.Span // nil: none started
 	start time.Time
 }
 
 func (s *Store) begin(ctx context.Context, op Op, sessionID string) (context.Context, call) {
-	ctx, span := s.tracer.Start(ctx, op.String(), trace.WithSpanKind(trace.SpanKindClient))
+	span := trace.SpanFromContext(ctx)
+	if !span.IsRecording() {
+		return ctx, call{s: s, op: op, start: time.Now()}
+	}
+	ctx, span = s.tracer.Start(ctx, op.String(), s.spanOpts...)
 	if span.IsRecording() {
 		span.SetAttributes(s.spanAttrs[op]...)
 		if sessionID != "" {
@@ -170,7 +183,10 @@ func (s *Store) begin(ctx context.Context, op Op, sessionID string) (context.Con
 
 func (c call) end(ctx context.Context, err error) {
 	oc := outcomeOf(err)
-	c.s.duration.Record(ctx, time.Since(c.start).Seconds(), c.s.sets[c.op][oc])
+	c.s.duration.Record(ctx, time.Since(c.start).Seconds(), c.s.sets[c.op][oc]...)
+	if c.span == nil {
+		return
+	}
 	if oc != outcomeOK && c.span.IsRecording() {
 		c.span.SetAttributes(KeyError.String(outcomeNames[oc]))
 		c.span.SetStatus(codes.Error, outcomeNames[oc])
@@ -208,7 +224,7 @@ func (s *Store) Get(ctx context.Context, id string) (store.Session, error) {
 func (s *Store) GetByTokenHash(ctx context.Context, hash [sha256.Size]byte) (store.Session, error) {
 	ctx, c := s.begin(ctx, OpGetByTokenHash, "")
 	v, err := s.SessionStore.GetByTokenHash(ctx, hash)
-	if err == nil && c.span.IsRecording() {
+	if err == nil && c.span != nil && c.span.IsRecording() {
 		c.span.SetAttributes(KeySession.String(v.ID))
 	}
 	c.end(ctx, err)
