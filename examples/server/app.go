@@ -68,6 +68,7 @@ func newApp(cfg config, st store.SessionStore, logger *slog.Logger) (*app, error
 	if cfg.cookieKey != nil {
 		opts = append(opts, revoke.WithCookieKeys(cfg.cookieKey))
 	}
+	opts = append(opts, cfg.metrics.managerOptions()...)
 	m, err := revoke.New(st, opts...)
 	if err != nil {
 		return nil, err
@@ -103,6 +104,7 @@ func newApp(cfg config, st store.SessionStore, logger *slog.Logger) (*app, error
 	mux := http.NewServeMux()
 	h.Mount(mux)
 	a.routes(mux)
+	a.healthRoutes(mux)
 	oidcRoutes(mux)
 	a.h = securityHeaders(mux)
 	return a, nil

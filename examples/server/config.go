@@ -74,7 +74,8 @@ type config struct {
 	adminTokenMade  bool   // adminToken was generated, not configured
 	cookieKey       []byte // nil: a random key, cookies die with the process
 
-	oidc oidcFlags // sign-in through an OpenID provider; see oidc.go
+	oidc    oidcFlags    // sign-in through an OpenID provider; see oidc.go
+	metrics metricsFlags // the Prometheus endpoint; see metrics.go
 }
 
 // parseConfig reads the flags in args and the settings in getenv. Usage
@@ -96,6 +97,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.IntVar(&cfg.routeRequests, "route-requests", defaultRouteRequests, fmt.Sprintf("requests allowed per minute to /me, /logout and /demo/* per session, or per address without one (and %d times as many from one address in all); 0 turns the limit off", routeAddressFactor))
 	fs.IntVar(&cfg.loginFailures, "login-failures", defaultLoginFailures, fmt.Sprintf("failed sign-ins allowed per minute for one username from one address (and %d times as many from one address over all usernames); 0 turns these limits off", addressFailuresFactor))
 	cfg.oidc.register(fs)
+	cfg.metrics.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: server [flags]\n\nThe revoke demo server.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -130,6 +132,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		cfg.secureCookie = true
 	}
 	if err := cfg.oidc.check(); err != nil {
+		return config{}, err
+	}
+	if err := cfg.metrics.check(); err != nil {
 		return config{}, err
 	}
 
