@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/revokehq/revoke/internal/option"
+	"github.com/revokehq/revoke/internal/otelstore"
 	"github.com/revokehq/revoke/store"
 )
 
@@ -68,7 +69,8 @@ func loginOptions(opts []LoginOption) (login, error) {
 
 // Create starts a session for userID and returns it with its token. The
 // token is shown only here: keep it on the client, it cannot be recovered.
-// It fails with ErrNotBefore when the user's sessions were all revoked
+// It fails with ErrSessionLimit when WithMaxSessions refuses the sign-in,
+// and with ErrNotBefore when the user's sessions were all revoked
 // after the time given by AuthenticatedAt.
 func (m *Manager) Create(ctx context.Context, userID string, d Device, opts ...LoginOption) (Session, string, error) {
 	if userID == "" {
@@ -105,14 +107,40 @@ func (m *Manager) Create(ctx context.Context, userID string, d Device, opts ...L
 	}
 	token := newToken()
 	s.TokenHash = HashToken(token)
-	if err := m.calls.Create(ctx, s); err != nil {
-		return Session{}, "", fmt.Errorf("revoke: create session: %w", err)
+	if err := m.insert(ctx, s); err != nil {
+		return Session{}, "", err
 	}
 	m.tel.created.Add(ctx, 1)
 	if err := m.linkProvider(ctx, s, l.provider); err != nil {
 		return Session{}, "", err
 	}
 	return s, token, nil
+}
+
+// insert stores s, within the user's session cap when there is one, and
+// reports the sessions the cap revoked to the OnRevoke hooks.
+func (m *Manager) insert(ctx context.Context, s Session) error {
+	if m.limit == nil {
+		if err := m.calls.Create(ctx, s); err != nil {
+			return fmt.Errorf("revoke: create session: %w", err)
+		}
+		return nil
+	}
+	var evicted []string
+	err := m.calls.Do(ctx, otelstore.OpCreate, s.ID, func(ctx context.Context) (err error) {
+		evicted, err = store.CreateLimited(ctx, m.store, s, *m.limit, s.CreatedAt)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("revoke: create session: %w", err)
+	}
+	m.emit(ctx, Event{
+		Cause:      Cause{Actor: ActorSystem, Reason: ReasonSessionLimit},
+		UserID:     s.UserID,
+		SessionIDs: evicted,
+		At:         s.CreatedAt,
+	})
+	return nil
 }
 
 // Login starts a session for userID with the device of r, sets the session

@@ -114,6 +114,10 @@ func OnRevoke(f func(context.Context, Event)) Option {
 // HasOAuthTokenRevoker reports whether an OAuthTokenRevoker is configured.
 func (m *Manager) HasOAuthTokenRevoker() bool { return m.oauthRevoker != nil }
 
+// HasDeviceForgetter reports whether a DeviceForgetter is configured: that
+// is, whether RevokeAll with AlsoForgetDevices forgets anything.
+func (m *Manager) HasDeviceForgetter() bool { return m.deviceForgetter != nil }
+
 // RevokeSession revokes one session of a user and returns it as stored
 // afterwards. It fails with ErrNotFound when the session is unknown or
 // belongs to another user. Revoking a revoked session succeeds again and

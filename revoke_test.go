@@ -162,9 +162,13 @@ func TestRevokeAllWithoutOAuthRevokerRevokesNothing(t *testing.T) {
 	is.Equal(active(m, tokens), 2)
 
 	// Without a device forgetter there is nothing to forget: not an error.
+	is.True(!m.HasDeviceForgetter())
 	n, err = m.RevokeAll(ctx, "alice", revoke.Cause{}, revoke.AlsoForgetDevices())
 	is.NoErr(err)
 	is.Equal(n, 2)
+
+	m, _ = newManager(t, revoke.WithDeviceForgetter(func(context.Context, string) error { return nil }))
+	is.True(m.HasDeviceForgetter())
 }
 
 // TestRevokeAllNilOptionRevokesNothing checks that a nil RevokeAllOption is

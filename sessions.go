@@ -86,6 +86,8 @@ type Manager struct {
 	onRevoke        []func(context.Context, Event)
 	onLogin         []func(context.Context, LoginEvent)
 
+	limit *store.Limit // WithMaxSessions; nil: no cap
+
 	meterProvider  metric.MeterProvider // nil: the global one
 	tracerProvider trace.TracerProvider // nil: the global one
 	tel            *telemetry

@@ -83,6 +83,7 @@ var reasonNames = map[string]string{
 	ReasonReplaced:        "replaced",
 	ReasonPasswordChanged: "password_changed",
 	ReasonProviderLogout:  "provider_logout",
+	ReasonSessionLimit:    "session_limit",
 }
 
 // actorKinds are the actor prefixes the library writes (see UserActor).

@@ -9,8 +9,108 @@ import (
 	"time"
 
 	"github.com/revokehq/revoke"
+	"github.com/revokehq/revoke/device"
 	"github.com/revokehq/revoke/store"
 )
+
+// FamilyAdmin is an admin API with ApiErrorResponseDto errors, for the
+// app's own operators and tools.
+const FamilyAdmin Family = "admin"
+
+func init() {
+	defineFamily(&family{
+		name:        FamilyAdmin,
+		prefixes:    []string{"/auth/admin/"},
+		problem:     (*request).adminProblem,
+		notFound:    (*request).adminNoRoute,
+		rateHeaders: defaultRateHeaders,
+		errorSchema: "ApiErrorResponseDto",
+	})
+}
+
+// Routes of the admin family.
+const (
+	RouteAdminRevokeSession     RouteName = "AdminRevokeSession"     // DELETE /auth/admin/api/users/{id}/sessions/{sessionId}
+	RouteAdminListSessions      RouteName = "AdminListSessions"      // GET /auth/admin/api/users/{id}/sessions
+	RouteAdminRevokeAllSessions RouteName = "AdminRevokeAllSessions" // DELETE /auth/admin/api/users/{id}/sessions
+)
+
+// AdminRevokeSession returns the handler of DELETE
+// /auth/admin/api/users/{id}/sessions/{sessionId}: 200 with the revoked
+// session; revoking it again answers the same, with the original revokedAt.
+func (h *Handlers) AdminRevokeSession() http.Handler { return h.Endpoint(RouteAdminRevokeSession) }
+
+// AdminListSessions returns the handler of GET
+// /auth/admin/api/users/{id}/sessions: the user's active sessions, newest
+// first, or with ?active=false every session the store holds for the user,
+// revoked and expired ones too (the audit trail). A page holds limit
+// sessions (default 100, at most 1000); the body's nextCursor, passed back
+// as ?cursor=, gives the next page, and is left out on the last.
+func (h *Handlers) AdminListSessions() http.Handler { return h.Endpoint(RouteAdminListSessions) }
+
+// AdminRevokeAllSessions returns the handler of DELETE
+// /auth/admin/api/users/{id}/sessions: 200 {"count": N}.
+func (h *Handlers) AdminRevokeAllSessions() http.Handler {
+	return h.Endpoint(RouteAdminRevokeAllSessions)
+}
+
+// The ApiErrorResponseDto schema.
+
+type adminError struct {
+	StatusCode int    `json:"statusCode"`
+	Error      string `json:"error"`
+	Message    string `json:"message"`
+	Code       string `json:"code"`
+}
+
+// Admin error codes.
+const (
+	adminValidationFailed = "VALIDATION_FAILED"
+	adminSessionInvalid   = "ADMIN_SESSION_INVALID"
+	adminForbidden        = "FORBIDDEN"
+	adminUserNotFound     = "USER_NOT_FOUND"
+	adminSessionNotFound  = "SESSION_NOT_FOUND"
+	adminMethodNotAllowed = "METHOD_NOT_ALLOWED"
+	adminRateLimited      = "RATE_LIMITED"
+	adminInternal         = "INTERNAL_ERROR"
+	adminUnavailable      = "STORE_UNAVAILABLE"
+)
+
+func (rq *request) admin(w http.ResponseWriter, status int, code, message string) {
+	writeJSON(w, status, adminError{
+		StatusCode: status,
+		Error:      http.StatusText(status),
+		Message:    message,
+		Code:       code,
+	})
+}
+
+// Admin error code of a path that matches no route.
+const adminRouteNotFound = "ROUTE_NOT_FOUND"
+
+// adminNoRoute answers a path under /auth/admin/ that no route matches.
+func (rq *request) adminNoRoute(w http.ResponseWriter, r *http.Request) {
+	rq.admin(w, http.StatusNotFound, adminRouteNotFound, "Cannot "+shorten(r.Method)+" "+shorten(r.URL.Path))
+}
+
+func (rq *request) adminProblem(w http.ResponseWriter, p problem, _ error) {
+	switch p {
+	case probUnauthenticated:
+		rq.admin(w, http.StatusUnauthorized, adminSessionInvalid, "Admin session missing or invalid")
+	case probNotPermitted:
+		rq.admin(w, http.StatusForbidden, adminForbidden, "Authenticated but not permitted")
+	case probCrossOrigin:
+		rq.admin(w, http.StatusForbidden, adminForbidden, "Cross-origin request refused")
+	case probRateLimited:
+		rq.admin(w, http.StatusTooManyRequests, adminRateLimited, "Too many requests")
+	case probMethodNotAllowed:
+		rq.admin(w, http.StatusMethodNotAllowed, adminMethodNotAllowed, "Method not allowed")
+	case probUnavailable:
+		rq.admin(w, http.StatusServiceUnavailable, adminUnavailable, "The session store did not answer in time; retry later")
+	default:
+		rq.admin(w, http.StatusInternalServerError, adminInternal, "Internal server error")
+	}
+}
 
 // adminSession is a session in the admin family's camelCase JSON.
 type adminSession struct {
@@ -19,27 +119,49 @@ type adminSession struct {
 	Active     bool      `json:"active"`
 	CreatedAt  time.Time `json:"createdAt"`
 	LastSeenAt time.Time `json:"lastSeenAt"`
-	// ExpiresAt is when the session ends unless used again: the earlier of
-	// its absolute and idle expiry.
-	ExpiresAt time.Time `json:"expiresAt"`
+	// IdleExpiresAt, expiresAt in JSON, is when the session ends unless it
+	// is used again (see idleExpiry).
+	IdleExpiresAt time.Time `json:"expiresAt"`
+	// ExpiresAt is the absolute end of the session's life, which no use
+	// moves (revoke.Session.ExpiresAt).
+	ExpiresAt time.Time `json:"absoluteExpiresAt"`
 	// RevokedAt is null for a session that was not revoked.
 	RevokedAt    *time.Time `json:"revokedAt"`
 	RevokeReason string     `json:"revokeReason,omitempty"`
 	IPAddress    string     `json:"ipAddress,omitempty"`
 	UserAgent    string     `json:"userAgent,omitempty"`
+	// Device is the device as people read it, from the User-Agent.
+	Device adminDevice `json:"device"`
+}
+
+// adminDevice is device.Info in the admin family's camelCase.
+type adminDevice struct {
+	Name           string `json:"name"` // "Chrome 131 on macOS"
+	Browser        string `json:"browser,omitempty"`
+	BrowserVersion string `json:"browserVersion,omitempty"`
+	OS             string `json:"os,omitempty"`
+	Mobile         bool   `json:"mobile"`
+	Bot            bool   `json:"bot,omitempty"`
+}
+
+func newAdminDevice(userAgent string) adminDevice {
+	d := device.Describe(userAgent)
+	return adminDevice{Name: d.Name, Browser: d.Browser, BrowserVersion: d.BrowserVersion, OS: d.OS, Mobile: d.Mobile, Bot: d.Bot}
 }
 
 func (h *Handlers) adminSession(s revoke.Session) adminSession {
 	a := adminSession{
-		ID:           s.ID,
-		UserID:       s.UserID,
-		Active:       s.Active(h.m.Now()),
-		CreatedAt:    s.CreatedAt.UTC(),
-		LastSeenAt:   s.LastSeenAt.UTC(),
-		ExpiresAt:    effectiveExpiry(s).UTC(),
-		RevokeReason: s.RevokeReason,
-		IPAddress:    s.IP,
-		UserAgent:    s.UserAgent,
+		ID:            s.ID,
+		UserID:        s.UserID,
+		Active:        s.Active(h.m.Now()),
+		CreatedAt:     s.CreatedAt.UTC(),
+		LastSeenAt:    s.LastSeenAt.UTC(),
+		IdleExpiresAt: idleExpiry(s).UTC(),
+		ExpiresAt:     s.ExpiresAt.UTC(),
+		RevokeReason:  s.RevokeReason,
+		IPAddress:     s.IP,
+		UserAgent:     s.UserAgent,
+		Device:        newAdminDevice(s.UserAgent),
 	}
 	if s.Revoked() {
 		t := s.RevokedAt.UTC()

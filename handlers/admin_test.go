@@ -220,10 +220,15 @@ func TestAdminListSessions(t *testing.T) {
 			is.Equal(s["revokedAt"], nil)
 			is.Equal(s["ipAddress"], "203.0.113.7")
 			is.Equal(s["userAgent"], "test-agent/1.0")
-			for _, k := range []string{"createdAt", "lastSeenAt", "expiresAt"} {
+			for _, k := range []string{"createdAt", "lastSeenAt", "expiresAt", "absoluteExpiresAt"} {
 				_, err := time.Parse(time.RFC3339, s[k].(string))
 				is.NoErr(err) // camelCase timestamps
 			}
+			fixture := e.a1
+			if s["id"] == e.a2.ID {
+				fixture = e.a2
+			}
+			checkExpiries(t, s["expiresAt"], s["absoluteExpiresAt"], fixture)
 		}
 		is.True(ids[e.a1.ID] && ids[e.a2.ID])
 	})

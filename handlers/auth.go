@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -69,22 +70,26 @@ func WithAuthorizer(a Authorizer) Option {
 	}
 }
 
-// minAdminToken is the shortest static admin token accepted: a guessable
-// token would make every session revocable by anyone.
+// minAdminToken is the shortest static admin token accepted, in bytes: a
+// guessable token would make every session revocable by anyone.
 const minAdminToken = 16
 
 // WithAdminTokens accepts these static API tokens as administrators, sent as
 // "Authorization: SSWS <token>" (Okta's scheme) or "Authorization: Bearer
-// <token>", the scheme in any case and the space optional. Only their SHA-256 hashes are kept, and a presented token is
+// <token>", the scheme in any case and the space optional.
+//
+// At least one token must be given, and each must be at least 16 bytes
+// long (16 characters of ASCII, as random tokens are) and hold no space,
+// tab or line break: New fails otherwise, with an error that names a bad
+// token by its position, never by its text, since a short token could be
+// guessed and would let anyone revoke every session. A random one, from
+// openssl rand -hex 32 for example, is right.
+//
+// Only the tokens' SHA-256 hashes are kept, and a presented token is
 // compared with every one of them in constant time. The audit actor is
 // "admin-token:" and the first 8 hex digits of the token's hash, which names
 // the token without revealing it. Static tokens are checked before any other
 // authorizer.
-//
-// Each token must be at least 16 characters long, without whitespace (for
-// example 24 random bytes in hex, openssl rand -hex 24), and at least one
-// must be given: New fails otherwise, since a short token could be guessed
-// and would let anyone revoke every session.
 func WithAdminTokens(tokens ...string) Option {
 	return func(h *Handlers) error {
 		if len(tokens) == 0 {
@@ -93,9 +98,14 @@ func WithAdminTokens(tokens ...string) Option {
 		if h.tokens == nil {
 			h.tokens = &adminTokens{}
 		}
-		for _, t := range tokens {
-			if len(t) < minAdminToken || strings.ContainsAny(t, " \t\r\n") {
-				return errors.New("handlers: an admin token must be at least 16 characters, without spaces")
+		for i, t := range tokens {
+			switch {
+			case len(t) < minAdminToken:
+				return fmt.Errorf("handlers: admin token %d of %d is %d bytes long; an admin token must be at least %d bytes, without whitespace",
+					i+1, len(tokens), len(t), minAdminToken)
+			case strings.ContainsAny(t, " \t\r\n"):
+				return fmt.Errorf("handlers: admin token %d of %d holds whitespace; an admin token must be at least %d bytes, without whitespace",
+					i+1, len(tokens), minAdminToken)
 			}
 			h.tokens.hashes = append(h.tokens.hashes, sha256.Sum256([]byte(t)))
 		}

@@ -36,7 +36,7 @@ var asymmetricAlgs = []jose.SignatureAlgorithm{
 // 200 with Cache-Control: no-store on success, also when nothing matched;
 // 400 {"error":"invalid_request"} for a token that fails verification or
 // was used before. Providers are configured with WithBackChannelLogout.
-func (h *Handlers) BackChannelLogout() http.Handler { return h.byName["BackChannelLogout"] }
+func (h *Handlers) BackChannelLogout() http.Handler { return h.Endpoint(RouteBackChannelLogout) }
 
 // logoutFailure is why a logout token was refused; its text is the
 // error_description, so it says nothing the caller does not know.

@@ -1,43 +1,38 @@
 // Package handlers serves the HTTP endpoints of revoke: mountable
 // http.Handlers that let users and administrators revoke sessions, in the
-// wire formats of three API families so that existing clients (Okta's SDKs,
-// Ory's client) work against them unchanged.
+// wire formats of four API families so that existing clients (Okta's SDKs,
+// Ory's client, identity providers) work against them unchanged.
 //
-// Routes, at their default paths (see Routes):
+// Routes lists every endpoint at its default path: the Okta family (Okta's
+// UserSessions API, and the global token revocation of Okta's Universal
+// Logout), the Kratos family (Ory Kratos's sessions API), the admin family
+// and the OIDC family (OpenID Connect back-channel logout). Each route has a
+// RouteName, and a Handlers method of that name returns its handler (so
+// does Endpoint). The identity providers whose tokens the last two accept
+// are configured with WithUniversalLogout and WithBackChannelLogout.
 //
-//	Okta family
-//	  DELETE /api/v1/users/{userId}/sessions              RevokeUserSessions      (admin)
-//	  POST   /api/v1/users/me/lifecycle/delete_sessions   EndUserSessions         (session cookie)
-//	Kratos family
-//	  DELETE /auth/sessions                               DisableMyOtherSessions  (session)
-//	  GET    /auth/sessions                               ListMySessions          (session)
-//	  DELETE /auth/sessions/{id}                          DisableMySession        (session)
-//	  GET    /auth/sessions/whoami                        WhoAmI                  (session)
-//	Admin family
-//	  DELETE /auth/admin/api/users/{id}/sessions/{sessionId}  AdminRevokeSession     (admin)
-//	  GET    /auth/admin/api/users/{id}/sessions              AdminListSessions      (admin)
-//	  DELETE /auth/admin/api/users/{id}/sessions              AdminRevokeAllSessions (admin)
-//	Identity providers (see WithBackChannelLogout, WithUniversalLogout)
-//	  POST   /auth/oidc/backchannel-logout                BackChannelLogout       (signed logout token)
-//	  POST   /oauth2/v1/global-token-revocation           GlobalTokenRevocation   (provider JWT or admin)
-//
-// Mount registers them all on a ServeMux; each is also available as its own
-// http.Handler (the method of the same name) for apps that mount it on a
-// path of their own. Such a path must name its wildcards as above: {userId}
-// for RevokeUserSessions, {id} for DisableMySession, {id} and {sessionId}
-// for the admin routes.
+// Mount registers them all on a ServeMux; Handler serves them on any
+// router (see Handler for github.com/go-chi/chi/v5). A handler of its own
+// may also be mounted on a path of the app's choosing. Such a path must
+// name its wildcards as the default path does: {userId} for
+// RevokeUserSessions, {id} for DisableMySession, {id} and {sessionId} for
+// the admin routes; a route whose pattern lacks one answers 500 and logs
+// the wildcard it misses.
 //
 // Each family answers errors in its own JSON shape, rate-limits per client
 // address and per caller (see RateLimit), and echoes a request id in
 // X-Request-Id. A store that does not answer in time (an error matching
 // store.ErrUnavailable) gets 503 with Retry-After; on the Okta routes every
 // 429 and 503 also carries the Date and the single integer
-// X-Rate-Limit-Reset that Okta's SDKs compute their retry wait from. Unsafe requests pass http.CrossOriginProtection unless they
-// carry their credential in a header a browser never adds by itself:
-// X-Session-Token, or an SSWS or Bearer Authorization header. Who counts as
-// an administrator is decided by the authorizers given to New
-// (WithAdminTokens, WithBearerAuthorizer, WithAdminSessions,
-// WithAuthorizer); without any, admin routes answer 401.
+// X-Rate-Limit-Reset that Okta's SDKs compute their retry wait from.
+// Unsafe requests pass http.CrossOriginProtection unless they carry their
+// credential in a header a browser never adds by itself: X-Session-Token,
+// or an SSWS or Bearer Authorization header. Who counts as an
+// administrator is decided by the authorizers given to New
+// (WithAdminTokens, whose tokens must be at least 16 bytes long;
+// WithBearerAuthorizer, WithAdminSessions, WithAuthorizer); without any,
+// admin routes answer 401. New reports a bad option as an error: check it,
+// because the methods of the nil *Handlers it then returns panic.
 //
 // Every handler resolves the session itself, so none needs the Manager's
 // Middleware around it. Wrap only the app's own routes in it:
@@ -68,51 +63,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/revokehq/revoke"
 	"github.com/revokehq/revoke/internal/option"
 )
-
-// Family is an API family: the error shape, rate limit and conventions its
-// routes share.
-type Family string
-
-// The API families.
-const (
-	FamilyOkta   Family = "okta"   // Okta Management API (UserSessions)
-	FamilyKratos Family = "kratos" // Ory Kratos frontend API (sessions)
-	FamilyAdmin  Family = "admin"  // admin API with ApiErrorResponseDto errors
-)
-
-// Route describes one endpoint, for documentation and for keeping API
-// descriptions (an OpenAPI document, for example) in step with the code.
-type Route struct {
-	Method  string // HTTP method
-	Pattern string // default path, with ServeMux wildcards
-	Family  Family
-	Name    string // the Handlers method that returns the endpoint's handler
-	Summary string // one line for people
-}
-
-var routes = []Route{
-	{http.MethodDelete, "/api/v1/users/{userId}/sessions", FamilyOkta, "RevokeUserSessions", "Revoke all user sessions"},
-	{http.MethodPost, "/api/v1/users/me/lifecycle/delete_sessions", FamilyOkta, "EndUserSessions", "End the current user's sessions"},
-	{http.MethodDelete, "/auth/sessions", FamilyKratos, "DisableMyOtherSessions", "Disable my other sessions"},
-	{http.MethodGet, "/auth/sessions", FamilyKratos, "ListMySessions", "List my other active sessions"},
-	{http.MethodDelete, "/auth/sessions/{id}", FamilyKratos, "DisableMySession", "Disable one of my sessions"},
-	{http.MethodGet, "/auth/sessions/whoami", FamilyKratos, "WhoAmI", "Check who the current session belongs to"},
-	{http.MethodDelete, "/auth/admin/api/users/{id}/sessions/{sessionId}", FamilyAdmin, "AdminRevokeSession", "Revoke a single user session"},
-	{http.MethodGet, "/auth/admin/api/users/{id}/sessions", FamilyAdmin, "AdminListSessions", "List a user's sessions"},
-	{http.MethodDelete, "/auth/admin/api/users/{id}/sessions", FamilyAdmin, "AdminRevokeAllSessions", "Revoke all of a user's sessions"},
-	{http.MethodPost, "/auth/oidc/backchannel-logout", FamilyOIDC, "BackChannelLogout", "OpenID Connect back-channel logout"},
-	{http.MethodPost, "/oauth2/v1/global-token-revocation", FamilyOkta, "GlobalTokenRevocation", "Sign a user out everywhere (Universal Logout)"},
-}
-
-// Routes returns every endpoint the package serves, at its default path.
-func Routes() []Route { return slices.Clone(routes) }
 
 // maxBodyBytes bounds request bodies; the largest valid one is a few bytes.
 const maxBodyBytes = 4 << 10
@@ -132,10 +87,13 @@ type Handlers struct {
 	cop         *http.CrossOriginProtection
 	limits      map[Family]RateLimit
 	limiters    map[Family]*limiter
-	routeLimits map[string]RateLimit // by Route.Name; overrides the family's
-	routeLim    map[string]*limiter  // nil for a route whose limit is off
-	byName      map[string]http.Handler
-	idp         idpConfig // identity-provider routes; see oidc_provider.go
+	routeLimits map[RouteName]RateLimit // overrides the family's
+	routeLim    map[RouteName]*limiter  // nil for a route whose limit is off
+
+	routes     []route                    // the route table served
+	mounted    map[RouteName]http.Handler // each route as Mount registers it
+	standalone map[RouteName]http.Handler // each route as Endpoint returns it
+	idp        idpConfig                  // identity-provider routes; see oidc_provider.go
 }
 
 // Option configures Handlers.
@@ -190,8 +148,16 @@ func WithTrustedOrigins(origins ...string) Option {
 	}
 }
 
-// New returns the handlers for m.
+// New returns the handlers for m. It fails on a nil manager and on a bad
+// option, such as an admin token shorter than 16 characters (see
+// WithAdminTokens); the error says which. The methods of a nil *Handlers
+// panic, saying so.
 func New(m *revoke.Manager, opts ...Option) (*Handlers, error) {
+	return newHandlers(m, routes, opts...)
+}
+
+// newHandlers returns the handlers of the route table table.
+func newHandlers(m *revoke.Manager, table []route, opts ...Option) (*Handlers, error) {
 	if m == nil {
 		return nil, errors.New("handlers: nil manager")
 	}
@@ -199,7 +165,8 @@ func New(m *revoke.Manager, opts ...Option) (*Handlers, error) {
 		m:      m,
 		logger: slog.Default(),
 		cop:    http.NewCrossOriginProtection(),
-		limits: defaultRateLimits(),
+		limits: defaultRateLimits(table),
+		routes: table,
 	}
 	if err := option.Apply("handlers", h, opts); err != nil {
 		return nil, err
@@ -218,180 +185,56 @@ func New(m *revoke.Manager, opts ...Option) (*Handlers, error) {
 			h.limiters[fam] = h.newLimiter(fam, rl)
 		}
 	}
-	h.routeLim = make(map[string]*limiter)
+	h.routeLim = make(map[RouteName]*limiter)
 	for name, rl := range h.routeLimits {
 		h.routeLim[name] = nil
 		if rl.Requests > 0 {
-			h.routeLim[name] = h.newLimiter(routeFamily(name), rl)
+			rt, _ := h.routeNamed(name)
+			h.routeLim[name] = h.newLimiter(rt.Family, rl)
 		}
 	}
-	h.byName = map[string]http.Handler{
-		"RevokeUserSessions":     h.route("RevokeUserSessions", anySession, h.revokeUserSessions),
-		"EndUserSessions":        h.route("EndUserSessions", cookieSession, h.endUserSessions),
-		"DisableMyOtherSessions": h.route("DisableMyOtherSessions", anySession, h.disableMyOtherSessions),
-		"ListMySessions":         h.route("ListMySessions", anySession, h.listMySessions),
-		"DisableMySession":       h.route("DisableMySession", anySession, h.disableMySession),
-		"WhoAmI":                 h.route("WhoAmI", anySession, h.whoAmI),
-		"AdminRevokeSession":     h.route("AdminRevokeSession", anySession, h.adminRevokeSession),
-		"AdminListSessions":      h.route("AdminListSessions", anySession, h.adminListSessions),
-		"AdminRevokeAllSessions": h.route("AdminRevokeAllSessions", anySession, h.adminRevokeAllSessions),
-		"BackChannelLogout":      h.route("BackChannelLogout", noSession, h.backChannelLogout),
-		"GlobalTokenRevocation":  h.route("GlobalTokenRevocation", anySession, h.globalTokenRevocation),
+	h.mounted = make(map[RouteName]http.Handler, len(table))
+	h.standalone = make(map[RouteName]http.Handler, len(table))
+	for _, rt := range table {
+		h.mounted[rt.Name] = h.routeHandler(rt, false)
+		h.standalone[rt.Name] = h.routeHandler(rt, true)
 	}
 	return h, nil
 }
 
-// RevokeUserSessions returns the handler of DELETE
-// /api/v1/users/{userId}/sessions (Okta revokeUserSessions): an
-// administrator revokes every active session of a user; 204 on success.
-func (h *Handlers) RevokeUserSessions() http.Handler { return h.byName["RevokeUserSessions"] }
-
-// EndUserSessions returns the handler of POST
-// /api/v1/users/me/lifecycle/delete_sessions (Okta endUserSessions): the
-// user behind the session cookie ends their other sessions, or all of them
-// with {"keepCurrent": false}; 200 with an empty body on success. Only the
-// cookie's session counts: a request that also carries X-Session-Token
-// acts on the cookie's session, never the header's, and one that carries
-// X-Session-Token without a session cookie is refused (403 E0000006), as
-// is an API or bearer token.
-func (h *Handlers) EndUserSessions() http.Handler { return h.byName["EndUserSessions"] }
-
-// DisableMyOtherSessions returns the handler of DELETE /auth/sessions (Ory
-// Kratos disableMyOtherSessions): 200 {"count": N}.
-func (h *Handlers) DisableMyOtherSessions() http.Handler {
-	return h.byName["DisableMyOtherSessions"]
-}
-
-// ListMySessions returns the handler of GET /auth/sessions (Ory Kratos
-// listMySessions): the caller's active sessions other than the current one,
-// newest first, a page at a time as Kratos pages them: page_size (default
-// 250, at most 1000) and the opaque page_token, with a Link header to the
-// first page and, when more follow, the next. The current one is served by
-// WhoAmI.
-func (h *Handlers) ListMySessions() http.Handler { return h.byName["ListMySessions"] }
-
-// DisableMySession returns the handler of DELETE /auth/sessions/{id} (Ory
-// Kratos disableMySession): 204; 400 for the current session; 404 for a
-// session that is unknown or not the caller's.
-func (h *Handlers) DisableMySession() http.Handler { return h.byName["DisableMySession"] }
-
-// WhoAmI returns the handler of GET /auth/sessions/whoami (Ory Kratos
-// toSession): the current session, or 401.
-func (h *Handlers) WhoAmI() http.Handler { return h.byName["WhoAmI"] }
-
-// AdminRevokeSession returns the handler of DELETE
-// /auth/admin/api/users/{id}/sessions/{sessionId}: 200 with the revoked
-// session; revoking it again answers the same, with the original revokedAt.
-func (h *Handlers) AdminRevokeSession() http.Handler { return h.byName["AdminRevokeSession"] }
-
-// AdminListSessions returns the handler of GET
-// /auth/admin/api/users/{id}/sessions: the user's active sessions, newest
-// first, or with ?active=false every session the store holds for the user,
-// revoked and expired ones too (the audit trail). A page holds limit
-// sessions (default 100, at most 1000); the body's nextCursor, passed back
-// as ?cursor=, gives the next page, and is left out on the last.
-func (h *Handlers) AdminListSessions() http.Handler { return h.byName["AdminListSessions"] }
-
-// AdminRevokeAllSessions returns the handler of DELETE
-// /auth/admin/api/users/{id}/sessions: 200 {"count": N}.
-func (h *Handlers) AdminRevokeAllSessions() http.Handler {
-	return h.byName["AdminRevokeAllSessions"]
-}
-
-// Mount registers every route on mux at its default path, with its method in
-// the pattern. A request with another method on one of these paths gets 405
-// with an Allow header, in the family's error shape, and a path whose last id
-// is empty ("/auth/sessions/") gets its route's 400. The Okta routes also
-// answer on their paths with a trailing slash.
-//
-// Mount also takes the families' prefixes, /api/v1/, /auth/ and
-// /auth/admin/: a path under one of them that matches no route gets 404 in
-// the family's shape. The app's own, more specific, patterns under them
-// still win; an app that registers one of these prefixes itself must not
-// call Mount on the same mux.
-func (h *Handlers) Mount(mux *http.ServeMux) {
-	allow := make(map[string][]string)
-	var paths []string
-	for _, rt := range routes {
-		mux.Handle(rt.Method+" "+rt.Pattern, h.byName[rt.Name])
-		if _, ok := allow[rt.Pattern]; !ok {
-			paths = append(paths, rt.Pattern)
-		}
-		allow[rt.Pattern] = append(allow[rt.Pattern], rt.Method)
+// Endpoint returns the handler of the route named name, for an app that
+// mounts it on a path of its own, on a ServeMux or on a router that sets
+// Request.PathValue and Request.Pattern as the ServeMux does (chi does).
+// The path must name the wildcards of the route's default path: a request
+// routed by a pattern that lacks one is the app's mistake, answered 500 in
+// the family's shape and logged with the wildcard's name. Endpoint panics
+// for a name that is no route's, which is a programming error.
+func (h *Handlers) Endpoint(name RouteName) http.Handler {
+	h.mustBeValid()
+	e, ok := h.standalone[name]
+	if !ok {
+		panic(fmt.Sprintf("handlers: no route is named %q", name))
 	}
-	emptied := make(map[string]bool)
-	for _, rt := range routes {
-		// A path whose last id is empty ("/auth/sessions/") matches no
-		// wildcard, so the ServeMux would answer it with a plain-text 404.
-		// The route's handler refuses the empty id in its family's shape,
-		// after checking the credentials.
-		i := strings.LastIndex(rt.Pattern, "/{")
-		if i < 0 || !strings.HasSuffix(rt.Pattern, "}") {
-			continue
-		}
-		empty := rt.Pattern[:i+1] + "{$}"
-		mux.Handle(rt.Method+" "+empty, h.byName[rt.Name])
-		if !emptied[empty] {
-			emptied[empty] = true
-			mux.Handle(empty, h.methodNotAllowed(rt.Family, rt.Pattern, allow))
-		}
-	}
-	for _, p := range paths {
-		// GET /auth/sessions/whoami and DELETE /auth/sessions/{id} overlap
-		// in path; a method-less pattern for whoami would conflict with the
-		// DELETE one, so the {id} pattern answers for both.
-		if p == "/auth/sessions/whoami" {
-			continue
-		}
-		mux.Handle(p, h.methodNotAllowed(familyOf(p), p, allow))
-	}
-	h.mountTrailingSlash(mux, allow)
-	h.mountNotFound(mux)
+	return e
 }
 
-// Handler returns a new ServeMux with every route mounted.
-func (h *Handlers) Handler() http.Handler {
-	mux := http.NewServeMux()
-	h.Mount(mux)
-	return mux
+// mustBeValid panics, saying why, when h did not come from New: most often
+// an error of New that was not checked.
+func (h *Handlers) mustBeValid() {
+	if h == nil || h.m == nil {
+		panic("handlers: method called on a nil or zero *Handlers; use the one handlers.New returns, " +
+			"after checking its error (an admin token shorter than 16 characters is one)")
+	}
 }
 
-// routeFamily returns the family of the route named name.
-func routeFamily(name string) Family {
-	for _, rt := range routes {
+// routeNamed returns the route of h's table named name.
+func (h *Handlers) routeNamed(name RouteName) (route, bool) {
+	for _, rt := range h.routes {
 		if rt.Name == name {
-			return rt.Family
+			return rt, true
 		}
 	}
-	return ""
-}
-
-func familyOf(pattern string) Family {
-	for _, rt := range routes {
-		if rt.Pattern == pattern {
-			return rt.Family
-		}
-	}
-	return FamilyAdmin
-}
-
-// methodNotAllowed answers every method that pattern has no route for.
-func (h *Handlers) methodNotAllowed(fam Family, pattern string, allow map[string][]string) http.Handler {
-	return h.endpoint(fam, noSession, func(w http.ResponseWriter, r *http.Request, rq *request) {
-		methods := allow[pattern]
-		if pattern == "/auth/sessions/{id}" && r.PathValue("id") == "whoami" {
-			methods = allow["/auth/sessions/whoami"]
-		}
-		var list []string
-		for _, m := range methods {
-			list = append(list, m)
-			if m == http.MethodGet {
-				list = append(list, http.MethodHead)
-			}
-		}
-		w.Header().Set("Allow", strings.Join(list, ", "))
-		rq.fail(w, probMethodNotAllowed)
-	})
+	return route{}, false
 }
 
 // readBody reads a size-limited request body. tooLarge reports a body over
@@ -405,8 +248,12 @@ func readBody(w http.ResponseWriter, r *http.Request) (body []byte, tooLarge boo
 	return body, false, err
 }
 
-// effectiveExpiry is when s ends unless it is used again.
-func effectiveExpiry(s revoke.Session) time.Time {
+// idleExpiry is when s ends unless it is used again: its idle expiry,
+// which a session's use moves forward but never past its absolute expiry
+// (revoke.Session.ExpiresAt). The session JSON of every family calls this
+// expires_at or expiresAt, the name its clients read, and the absolute one
+// absolute_expires_at or absoluteExpiresAt.
+func idleExpiry(s revoke.Session) time.Time {
 	if s.IdleExpiresAt.Before(s.ExpiresAt) {
 		return s.IdleExpiresAt
 	}

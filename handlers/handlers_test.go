@@ -381,16 +381,18 @@ func TestRoutesMountWithoutConflict(t *testing.T) {
 	e.h.Mount(mux) // panics on a conflicting pattern
 
 	seen := map[string]bool{}
+	names := map[handlers.RouteName]bool{}
 	for _, rt := range handlers.Routes() {
 		key := rt.Method + " " + rt.Pattern
 		is.True(!seen[key]) // routes are unique
 		seen[key] = true
+		is.True(!names[rt.Name]) // and so are their names
+		names[rt.Name] = true
 		is.True(rt.Name != "" && rt.Summary != "")
 		_, pattern := mux.Handler(httptest.NewRequest(rt.Method, strings.NewReplacer(
 			"{userId}", "u1", "{id}", "x1", "{sessionId}", "s1").Replace(rt.Pattern), nil))
 		is.Equal(pattern, key) // each route is served by its own pattern
 	}
-	is.Equal(len(seen), 11)
 }
 
 func TestNewRejectsBadOptions(t *testing.T) {

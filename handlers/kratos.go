@@ -8,16 +8,148 @@ import (
 	"time"
 
 	"github.com/revokehq/revoke"
+	"github.com/revokehq/revoke/device"
 	"github.com/revokehq/revoke/store"
 )
+
+// FamilyKratos is the Ory Kratos frontend API (sessions): Ory's clients are
+// its clients.
+const FamilyKratos Family = "kratos"
+
+func init() {
+	defineFamily(&family{
+		name:        FamilyKratos,
+		prefixes:    []string{"/auth/"},
+		problem:     (*request).kratosProblem,
+		notFound:    (*request).kratosNoRoute,
+		rateHeaders: defaultRateHeaders,
+		errorSchema: "errorGeneric",
+	})
+}
+
+// Routes of the Kratos family.
+const (
+	RouteDisableMyOtherSessions RouteName = "DisableMyOtherSessions" // DELETE /auth/sessions
+	RouteListMySessions         RouteName = "ListMySessions"         // GET /auth/sessions
+	RouteDisableMySession       RouteName = "DisableMySession"       // DELETE /auth/sessions/{id}
+	RouteWhoAmI                 RouteName = "WhoAmI"                 // GET /auth/sessions/whoami
+)
+
+// DisableMyOtherSessions returns the handler of DELETE /auth/sessions (Ory
+// Kratos disableMyOtherSessions): 200 {"count": N}.
+func (h *Handlers) DisableMyOtherSessions() http.Handler {
+	return h.Endpoint(RouteDisableMyOtherSessions)
+}
+
+// ListMySessions returns the handler of GET /auth/sessions (Ory Kratos
+// listMySessions): the caller's active sessions other than the current one,
+// newest first, a page at a time as Kratos pages them: page_size (default
+// 250, at most 1000) and the opaque page_token, with a Link header to the
+// first page and, when more follow, the next. The current one is served by
+// WhoAmI.
+func (h *Handlers) ListMySessions() http.Handler { return h.Endpoint(RouteListMySessions) }
+
+// DisableMySession returns the handler of DELETE /auth/sessions/{id} (Ory
+// Kratos disableMySession): 204; 400 for the current session; 404 for a
+// session that is unknown or not the caller's.
+func (h *Handlers) DisableMySession() http.Handler { return h.Endpoint(RouteDisableMySession) }
+
+// WhoAmI returns the handler of GET /auth/sessions/whoami (Ory Kratos
+// toSession): the current session, or 401.
+func (h *Handlers) WhoAmI() http.Handler { return h.Endpoint(RouteWhoAmI) }
+
+// The errorGeneric schema of Ory's APIs.
+
+type kratosErrorBody struct {
+	Error kratosError `json:"error"`
+}
+
+type kratosError struct {
+	Code    int            `json:"code"`
+	Status  string         `json:"status"`
+	ID      string         `json:"id,omitempty"`
+	Request string         `json:"request,omitempty"`
+	Reason  string         `json:"reason,omitempty"`
+	Message string         `json:"message"`
+	Debug   string         `json:"debug,omitempty"`
+	Details map[string]any `json:"details,omitempty"`
+}
+
+// Messages of Ory's error types (herodot), which Kratos clients show.
+const (
+	kratosMsgBadRequest   = "The request was malformed or contained invalid parameters"
+	kratosMsgUnauthorized = "The request could not be authorized"
+	kratosMsgForbidden    = "The requested action was forbidden"
+	kratosMsgNotFound     = "The requested resource could not be found"
+	kratosMsgInternal     = "An internal server error occurred, please contact the system administrator"
+	kratosMsgUnavailable  = "The service is temporarily unavailable"
+)
+
+func (rq *request) kratos(w http.ResponseWriter, status int, id, message, reason string) {
+	writeJSON(w, status, kratosErrorBody{kratosError{
+		Code:    status,
+		Status:  http.StatusText(status),
+		ID:      id,
+		Request: rq.id,
+		Reason:  reason,
+		Message: message,
+	}})
+}
+
+// kratosNoRoute answers a path under /auth/ that no route matches.
+func (rq *request) kratosNoRoute(w http.ResponseWriter, r *http.Request) {
+	rq.kratos(w, http.StatusNotFound, "", kratosMsgNotFound, "No route matches the path "+shorten(r.URL.Path)+".")
+}
+
+func (rq *request) kratosProblem(w http.ResponseWriter, p problem, cause error) {
+	switch p {
+	case probUnauthenticated:
+		rq.kratos(w, http.StatusUnauthorized, "session_inactive", kratosMsgUnauthorized,
+			"No valid session credentials found in the request.")
+	case probNotPermitted:
+		rq.kratos(w, http.StatusForbidden, "", kratosMsgForbidden, "")
+	case probCrossOrigin:
+		rq.kratos(w, http.StatusForbidden, "security_csrf_violation", kratosMsgForbidden,
+			"The request was rejected to protect you from Cross-Site-Request-Forgery (CSRF).")
+	case probRateLimited:
+		rq.kratos(w, http.StatusTooManyRequests, "", "The request was rate limited",
+			"Too many requests were made; retry later.")
+	case probMethodNotAllowed:
+		rq.kratos(w, http.StatusMethodNotAllowed, "", "The request method is not supported by this endpoint", "")
+	case probUnavailable:
+		rq.kratosInternal(w, http.StatusServiceUnavailable, kratosMsgUnavailable,
+			"The session store did not answer in time; retry later.", cause)
+	default:
+		rq.kratosInternal(w, http.StatusInternalServerError, kratosMsgInternal, "", cause)
+	}
+}
+
+// kratosInternal answers a failure of the server's own, with the cause's
+// text in debug only when the app turned debugging on.
+func (rq *request) kratosInternal(w http.ResponseWriter, status int, message, reason string, cause error) {
+	e := kratosError{
+		Code:    status,
+		Status:  http.StatusText(status),
+		Request: rq.id,
+		Reason:  reason,
+		Message: message,
+	}
+	if rq.h.debug && cause != nil {
+		e.Debug = cause.Error()
+	}
+	writeJSON(w, status, kratosErrorBody{e})
+}
 
 // kratosSession is a session in Ory Kratos's JSON shape, so that Ory's
 // clients parse it: they require id, and for the identity id, schema_id,
 // schema_url and traits.
 type kratosSession struct {
-	ID              string         `json:"id"`
-	Active          bool           `json:"active"`
-	ExpiresAt       time.Time      `json:"expires_at"`
+	ID     string `json:"id"`
+	Active bool   `json:"active"`
+	// IdleExpiresAt, expires_at as Kratos names it and Ory's clients read
+	// it, is when the session ends unless it is used again (see
+	// idleExpiry).
+	IdleExpiresAt   time.Time      `json:"expires_at"`
 	AuthenticatedAt time.Time      `json:"authenticated_at"`
 	IssuedAt        time.Time      `json:"issued_at"`
 	Identity        kratosIdentity `json:"identity"`
@@ -25,6 +157,9 @@ type kratosSession struct {
 	// Beyond Kratos; Ory's clients keep these as additional properties.
 	LastSeenAt time.Time `json:"last_seen_at"`
 	Current    bool      `json:"current"`
+	// ExpiresAt is the absolute end of the session's life, which no use
+	// moves (revoke.Session.ExpiresAt).
+	ExpiresAt time.Time `json:"absolute_expires_at"`
 }
 
 type kratosIdentity struct {
@@ -34,17 +169,46 @@ type kratosIdentity struct {
 	Traits    map[string]any `json:"traits"`
 }
 
+// kratosDevice is Kratos's SessionDevice (id, ip_address, user_agent; its
+// location is left out, as no address is looked up) and, beyond Kratos, the
+// device as people read it, which Ory's clients keep as additional
+// properties.
 type kratosDevice struct {
 	ID        string `json:"id"`
 	IPAddress string `json:"ip_address,omitempty"`
 	UserAgent string `json:"user_agent,omitempty"`
+
+	Name           string `json:"name"` // "Chrome 131 on macOS"
+	Browser        string `json:"browser,omitempty"`
+	BrowserVersion string `json:"browser_version,omitempty"`
+	OS             string `json:"os,omitempty"`
+	Mobile         bool   `json:"mobile"`
+	Bot            bool   `json:"bot,omitempty"`
+}
+
+func newKratosDevice(s revoke.Session) kratosDevice {
+	d := device.Describe(s.UserAgent)
+	return kratosDevice{
+		// One session is one device here, so the device shares its id.
+		ID:        s.ID,
+		IPAddress: s.IP,
+		UserAgent: s.UserAgent,
+
+		Name:           d.Name,
+		Browser:        d.Browser,
+		BrowserVersion: d.BrowserVersion,
+		OS:             d.OS,
+		Mobile:         d.Mobile,
+		Bot:            d.Bot,
+	}
 }
 
 func (h *Handlers) kratosSession(s revoke.Session, current bool) kratosSession {
 	return kratosSession{
 		ID:              s.ID,
 		Active:          s.Active(h.m.Now()),
-		ExpiresAt:       effectiveExpiry(s).UTC(),
+		IdleExpiresAt:   idleExpiry(s).UTC(),
+		ExpiresAt:       s.ExpiresAt.UTC(),
 		AuthenticatedAt: s.CreatedAt.UTC(),
 		IssuedAt:        s.CreatedAt.UTC(),
 		Identity: kratosIdentity{
@@ -52,8 +216,7 @@ func (h *Handlers) kratosSession(s revoke.Session, current bool) kratosSession {
 			SchemaID: "default",
 			Traits:   map[string]any{},
 		},
-		// One session is one device here, so the device shares its id.
-		Devices:    []kratosDevice{{ID: s.ID, IPAddress: s.IP, UserAgent: s.UserAgent}},
+		Devices:    []kratosDevice{newKratosDevice(s)},
 		LastSeenAt: s.LastSeenAt.UTC(),
 		Current:    current,
 	}

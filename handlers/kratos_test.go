@@ -275,10 +275,11 @@ func checkKratosSession(t *testing.T, v map[string]any, s session, current bool)
 	is.Equal(v["id"], s.ID)
 	is.Equal(v["active"], true)
 	is.Equal(v["current"], current)
-	for _, k := range []string{"expires_at", "authenticated_at", "issued_at", "last_seen_at"} {
+	for _, k := range []string{"expires_at", "absolute_expires_at", "authenticated_at", "issued_at", "last_seen_at"} {
 		_, err := time.Parse(time.RFC3339, v[k].(string))
 		is.NoErr(err) // timestamps are RFC 3339
 	}
+	checkExpiries(t, v["expires_at"], v["absolute_expires_at"], s)
 	id := v["identity"].(map[string]any)
 	is.Equal(id["id"], s.UserID)
 	for _, k := range []string{"schema_id", "schema_url", "traits"} {
@@ -293,4 +294,19 @@ func checkKratosSession(t *testing.T, v map[string]any, s session, current bool)
 	is.Equal(d["user_agent"], "test-agent/1.0")
 	_, hasToken := v["token"]
 	is.True(!hasToken) // no secret in a session body
+}
+
+// checkExpiries asserts the two expiries of a session's JSON: the idle one
+// under the name the family's clients read, and the absolute one.
+func checkExpiries(t *testing.T, idle, absolute any, s session) {
+	t.Helper()
+	is := is.New(t)
+	idleAt, err := time.Parse(time.RFC3339Nano, idle.(string))
+	is.NoErr(err)
+	absAt, err := time.Parse(time.RFC3339Nano, absolute.(string))
+	is.NoErr(err)
+	is.True(absAt.Equal(s.ExpiresAt))        // the absolute expiry, which never moves
+	is.True(!idleAt.Before(s.IdleExpiresAt)) // the idle expiry, which use moves forward
+	is.True(idleAt.Before(absAt))            // and is the earlier, a day against a week
+	is.True(s.ExpiresAt.Sub(s.IdleExpiresAt) > 24*time.Hour)
 }

@@ -2,15 +2,179 @@ package handlers
 
 import (
 	"bytes"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"mime"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
+	"time"
+
+	"github.com/go-chi/httprate"
 
 	"github.com/revokehq/revoke"
 )
+
+// FamilyOkta is the Okta Management API (UserSessions): Okta's SDKs are
+// its clients.
+const FamilyOkta Family = "okta"
+
+func init() {
+	defineFamily(&family{
+		name:            FamilyOkta,
+		prefixes:        []string{"/api/v1/", "/oauth2/v1/"}, // the Management API, and Universal Logout's route
+		problem:         (*request).oktaProblem,
+		notFound:        (*request).oktaNoRoute,
+		rateHeaders:     oktaRateHeaders,
+		requestIDHeader: "X-Okta-Request-Id", // which the SDKs send back in X-Okta-Retry-For
+		trailingSlash:   true,                // Okta's Python SDK 2.x sends /sessions/?oauthTokens=True
+		errorSchema:     "Error",
+	})
+}
+
+// Routes of the Okta family.
+const (
+	RouteRevokeUserSessions RouteName = "RevokeUserSessions" // DELETE /api/v1/users/{userId}/sessions
+	RouteEndUserSessions    RouteName = "EndUserSessions"    // POST /api/v1/users/me/lifecycle/delete_sessions
+	// POST /oauth2/v1/global-token-revocation, served in universal_logout.go
+	RouteGlobalTokenRevocation RouteName = "GlobalTokenRevocation"
+)
+
+// RevokeUserSessions returns the handler of DELETE
+// /api/v1/users/{userId}/sessions (Okta revokeUserSessions): an
+// administrator revokes every active session of a user; 204 on success.
+func (h *Handlers) RevokeUserSessions() http.Handler { return h.Endpoint(RouteRevokeUserSessions) }
+
+// EndUserSessions returns the handler of POST
+// /api/v1/users/me/lifecycle/delete_sessions (Okta endUserSessions): the
+// user behind the session cookie ends their other sessions, or all of them
+// with {"keepCurrent": false}; 200 with an empty body on success. Only the
+// cookie's session counts: a request that also carries X-Session-Token
+// acts on the cookie's session, never the header's, and one that carries
+// X-Session-Token without a session cookie is refused (403 E0000006), as
+// is an API or bearer token.
+func (h *Handlers) EndUserSessions() http.Handler { return h.Endpoint(RouteEndUserSessions) }
+
+// Okta's SDKs compute their retry wait from X-Rate-Limit-Reset (epoch
+// seconds, which is what httprate writes) and Date.
+var oktaRateHeaders = httprate.ResponseHeaders{
+	Limit:      "X-Rate-Limit-Limit",
+	Remaining:  "X-Rate-Limit-Remaining",
+	Reset:      "X-Rate-Limit-Reset",
+	RetryAfter: "Retry-After",
+}
+
+// The Error schema of Okta's API.
+
+type oktaCause struct {
+	ErrorSummary string `json:"errorSummary"`
+}
+
+type oktaError struct {
+	ErrorCode    string      `json:"errorCode"`
+	ErrorSummary string      `json:"errorSummary"`
+	ErrorLink    string      `json:"errorLink"`
+	ErrorID      string      `json:"errorId"`
+	ErrorCauses  []oktaCause `json:"errorCauses"`
+}
+
+// Okta error codes and their summaries.
+const (
+	oktaValidation     = "E0000001"
+	oktaMalformedBody  = "E0000003"
+	oktaInvalidSession = "E0000005"
+	oktaForbidden      = "E0000006"
+	oktaNotFound       = "E0000007"
+	oktaInternal       = "E0000009"
+	oktaUnavailable    = "E0000010"
+	oktaInvalidToken   = "E0000011"
+	oktaMethod         = "E0000022"
+	oktaRateLimited    = "E0000047"
+)
+
+func (rq *request) okta(w http.ResponseWriter, status int, code, summary string, causes ...string) {
+	e := oktaError{
+		ErrorCode:    code,
+		ErrorSummary: summary,
+		ErrorLink:    code,
+		ErrorID:      oktaErrorID(),
+		ErrorCauses:  []oktaCause{},
+	}
+	for _, c := range causes {
+		e.ErrorCauses = append(e.ErrorCauses, oktaCause{c})
+	}
+	switch status {
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		oktaRetryHeaders(w.Header(), time.Now())
+	}
+	writeJSON(w, status, e)
+}
+
+// oktaRetryHeaders gives an answer that Okta's SDKs retry (429, 503, 504)
+// the two headers their retry logic computes its wait from: Date, and
+// exactly one X-Rate-Limit-Reset in integer epoch seconds. Without them
+// Python's SDK fails with an AttributeError, Go's gives up, and .NET's
+// reports a silent success. A reset the rate limiter set is kept; without
+// one (a 503 with rate limiting off) it is the Retry-After.
+func oktaRetryHeaders(h http.Header, now time.Time) {
+	h.Set("Date", now.UTC().Format(http.TimeFormat))
+	if vs := h.Values("X-Rate-Limit-Reset"); len(vs) == 1 {
+		if _, err := strconv.ParseInt(vs[0], 10, 64); err == nil {
+			return
+		}
+	}
+	after := retryAfterUnavailable
+	if n, err := strconv.Atoi(h.Get("Retry-After")); err == nil && n >= 0 {
+		after = n
+	}
+	h.Set("X-Rate-Limit-Reset", strconv.FormatInt(now.Unix()+int64(after), 10))
+}
+
+func (rq *request) oktaProblem(w http.ResponseWriter, p problem, _ error) {
+	switch p {
+	case probUnauthenticated:
+		rq.okta(w, http.StatusUnauthorized, oktaInvalidToken, "Invalid token provided")
+	case probNotPermitted:
+		rq.okta(w, http.StatusForbidden, oktaForbidden, "You do not have permission to perform the requested action")
+	case probCrossOrigin:
+		rq.okta(w, http.StatusForbidden, oktaForbidden, "You do not have permission to perform the requested action",
+			"Cross-origin request refused")
+	case probRateLimited:
+		rq.okta(w, http.StatusTooManyRequests, oktaRateLimited, "API call exceeded rate limit due to too many requests.")
+	case probMethodNotAllowed:
+		rq.okta(w, http.StatusMethodNotAllowed, oktaMethod, "The endpoint does not support the provided HTTP method")
+	case probUnavailable:
+		rq.okta(w, http.StatusServiceUnavailable, oktaUnavailable, "Service is temporarily unavailable",
+			"Retry the request later")
+	default:
+		rq.okta(w, http.StatusInternalServerError, oktaInternal, "Internal Server Error")
+	}
+}
+
+// oktaNoRoute answers a path under /api/v1/ or /oauth2/v1/ that no route
+// matches, as Okta answers an unknown resource: E0000007.
+func (rq *request) oktaNoRoute(w http.ResponseWriter, r *http.Request) {
+	rq.okta(w, http.StatusNotFound, oktaNotFound, "Not found: Resource not found: "+shorten(r.URL.Path))
+}
+
+func (rq *request) oktaValidation(w http.ResponseWriter, field, cause string) {
+	rq.okta(w, http.StatusBadRequest, oktaValidation, "Api validation failed: "+field, cause)
+}
+
+func (rq *request) oktaUserNotFound(w http.ResponseWriter, userID string) {
+	rq.okta(w, http.StatusNotFound, oktaNotFound, "Not found: Resource not found: "+userID+" (User)")
+}
+
+// oktaErrorID returns a fresh error id in Okta's style: "oae" and 22
+// characters; unique per response so that a support request can name it.
+func oktaErrorID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return "oae" + base64.RawURLEncoding.EncodeToString(b[:])
+}
 
 // revokeUserSessions serves DELETE /api/v1/users/{userId}/sessions.
 func (h *Handlers) revokeUserSessions(w http.ResponseWriter, r *http.Request, rq *request) {
@@ -75,8 +239,10 @@ func (h *Handlers) revokeUserSessions(w http.ResponseWriter, r *http.Request, rq
 		rq.internal(w, err)
 		return
 	}
+	// What was done, which is not what was asked when no device
+	// forgetter is configured.
 	rq.log.InfoContext(ctx, "handlers: user sessions revoked", "actor", grant.Actor, "user", userID,
-		"revoked", n, "oauth_tokens", oauthTokens, "forget_devices", forgetDevices)
+		"revoked", n, "oauth_tokens_revoked", oauthTokens, "devices_forgotten", forgetDevices && h.m.HasDeviceForgetter())
 	w.WriteHeader(http.StatusNoContent)
 }
 

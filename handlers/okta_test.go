@@ -173,6 +173,38 @@ func TestRevokeUserSessionsExtras(t *testing.T) {
 		is.Equal(e.forgt.Load(), int64(1)) // not asked to forget this time
 	})
 
+	// The log line says what was done, not what was asked: without a
+	// device forgetter, forgetDevices=true (the default) forgets nothing.
+	t.Run("the log says what was done", func(t *testing.T) {
+		for _, tc := range []struct {
+			name      string
+			forgetter bool
+			query     string
+			want      string
+		}{
+			{"no forgetter", false, "", "oauth_tokens_revoked=false devices_forgotten=false"},
+			{"a forgetter", true, "", "oauth_tokens_revoked=false devices_forgotten=true"},
+			{"a forgetter, not asked", true, "?forgetDevices=false", "oauth_tokens_revoked=false devices_forgotten=false"},
+			{"oauth tokens", true, "?oauthTokens=true", "oauth_tokens_revoked=true devices_forgotten=true"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				is := is.New(t)
+				opts := []revoke.Option{revoke.WithOAuthTokenRevoker(func(context.Context, string) error { return nil })}
+				if !tc.forgetter {
+					opts = append(opts, revoke.WithDeviceForgetter(nil))
+				}
+				e := newEnvWith(t, envConfig{manager: opts})
+				r := e.do("DELETE", "/api/v1/users/alice/sessions"+tc.query, "", "Authorization", "SSWS "+adminToken)
+				is.Equal(r.StatusCode, 204)
+				logs := e.logs.String()
+				is.True(strings.Contains(logs, "user sessions revoked"))
+				is.True(strings.Contains(logs, tc.want)) // what happened
+				is.True(!strings.Contains(logs, "forget_devices=true") || tc.forgetter)
+				is.Equal(e.forgt.Load() == 1, strings.Contains(tc.want, "devices_forgotten=true"))
+			})
+		}
+	})
+
 	// Okta's Python SDK 2.x puts a slash before the query and spells
 	// Python's booleans: the same route, the same parameters.
 	t.Run("trailing slash before the query", func(t *testing.T) {
@@ -424,6 +456,13 @@ func TestNoRoute(t *testing.T) {
 		r := e.do("PATCH", "/auth/admin/api/users", "", "Authorization", "SSWS "+adminToken)
 		checkAdmin(t, r, 404, "ROUTE_NOT_FOUND")
 		is.Equal(r.json(t)["message"], "Cannot PATCH /auth/admin/api/users")
+	})
+	t.Run("oidc", func(t *testing.T) {
+		is := is.New(t)
+		r := e.do("POST", "/auth/oidc/logout", "")
+		v := checkOAuth(t, r, 404, "invalid_request")
+		is.Equal(v["error_description"], "No endpoint matches the path /auth/oidc/logout.")
+		is.True(r.Header.Get("X-RateLimit-Limit") != "") // the family's rate limit
 	})
 	t.Run("outside the prefixes", func(t *testing.T) {
 		is := is.New(t)

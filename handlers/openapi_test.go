@@ -67,7 +67,7 @@ func loadOpenAPI(t *testing.T) oaDoc {
 // (okta_test.go, kratos_test.go, admin_test.go; 405, 429 and 503 for every
 // route in TestOpenAPIPathsAreServed). The document must list exactly
 // these: a status documented but never produced in a test is a guess.
-var exercised = map[string][]int{
+var exercised = map[handlers.RouteName][]int{
 	"RevokeUserSessions":     {204, 400, 401, 403, 404, 405, 429, 500, 503},
 	"EndUserSessions":        {200, 400, 403, 404, 405, 429, 500, 503},
 	"DisableMyOtherSessions": {200, 400, 401, 403, 405, 429, 500, 503},
@@ -85,17 +85,6 @@ var exercised = map[string][]int{
 // retried are the statuses Okta's SDKs retry: their answers must document
 // Retry-After, and on Okta routes Date.
 var retried = []string{"429", "503"}
-
-// familyDoc is what the document must say of every operation of a family.
-var familyDoc = map[handlers.Family]struct {
-	errorSchema string
-	rateHeaders []string
-}{
-	handlers.FamilyOkta:   {"#/components/schemas/Error", []string{"X-Rate-Limit-Limit", "X-Rate-Limit-Remaining", "X-Rate-Limit-Reset"}},
-	handlers.FamilyKratos: {"#/components/schemas/errorGeneric", []string{"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"}},
-	handlers.FamilyAdmin:  {"#/components/schemas/ApiErrorResponseDto", []string{"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"}},
-	handlers.FamilyOIDC:   {"#/components/schemas/OAuthError", []string{"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"}},
-}
 
 var pathParam = regexp.MustCompile(`\{([^}]+)\}`)
 
@@ -118,7 +107,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 				t.Errorf("%s is documented but not a route", key)
 				continue
 			}
-			t.Run(rt.Name, func(t *testing.T) { checkOperation(t, doc, rt, op) })
+			t.Run(string(rt.Name), func(t *testing.T) { checkOperation(t, doc, rt, op) })
 		}
 	}
 	for key := range byKey {
@@ -131,7 +120,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 
 func checkOperation(t *testing.T, doc oaDoc, rt handlers.Route, op oaOperation) {
 	is := is.New(t)
-	is.Equal(op.OperationID, rt.Name)                    // operationId
+	is.Equal(op.OperationID, string(rt.Name))            // operationId
 	is.True(slices.Contains(op.Tags, string(rt.Family))) // tagged with its family
 	// Every route needs credentials; a logout token, the OIDC family's, is
 	// in the body, where OpenAPI has no security scheme.
@@ -168,15 +157,15 @@ func checkOperation(t *testing.T, doc oaDoc, rt handlers.Route, op oaOperation) 
 		codes = append(codes, n)
 	}
 	slices.Sort(codes)
-	is.Equal(codes, exercised[rt.Name]) // documented statuses are those the tests produce
-
-	fam := familyDoc[rt.Family]
-	ids := []string{"X-Request-Id"}
-	if rt.Family == handlers.FamilyOkta {
-		ids = append(ids, "X-Okta-Request-Id")
+	want, ok := exercised[rt.Name]
+	if !ok {
+		t.Fatalf("exercised names no statuses for %s: list those its tests produce", rt.Name)
 	}
+	is.Equal(codes, want) // documented statuses are those the tests produce
+
+	fam := handlers.DocOf(rt.Family)
 	for code, resp := range op.Responses {
-		for _, h := range append(ids, fam.rateHeaders...) {
+		for _, h := range slices.Concat(fam.RequestIDHeaders, fam.RateHeaders) {
 			_, ok := resp.Headers[h]
 			is.True(ok) // every response documents the request id and rate-limit headers
 		}
@@ -193,7 +182,7 @@ func checkOperation(t *testing.T, doc oaDoc, rt handlers.Route, op oaOperation) 
 			is.True(ok) // 405 documents Allow
 		}
 		if n, _ := strconv.Atoi(code); n >= 400 {
-			is.Equal(resp.Content["application/json"].Schema.Ref, fam.errorSchema) // the family's error schema
+			is.Equal(resp.Content["application/json"].Schema.Ref, fam.ErrorSchema) // the family's error schema
 		}
 	}
 }
@@ -241,11 +230,11 @@ func TestOpenAPIPathsAreServed(t *testing.T) {
 		for method, op := range ops {
 			t.Run(op.OperationID, func(t *testing.T) {
 				is := is.New(t)
-				e := newEnv(t,
-					handlers.WithRateLimit(handlers.FamilyOkta, limit),
-					handlers.WithRateLimit(handlers.FamilyKratos, limit),
-					handlers.WithRateLimit(handlers.FamilyAdmin, limit),
-					handlers.WithRateLimit(handlers.FamilyOIDC, limit))
+				var limits []handlers.Option
+				for _, fam := range handlers.Families() {
+					limits = append(limits, handlers.WithRateLimit(fam, limit))
+				}
+				e := newEnv(t, limits...)
 				// Kratos's {id} is a session, the admin routes' a user.
 				fill := func(e *env) string {
 					id := "alice"
@@ -272,11 +261,11 @@ func TestOpenAPIPathsAreServed(t *testing.T) {
 				// answer, with credentials the route accepts.
 				e = newEnv(t)
 				url = fill(e)
-				creds := credentialsFor(routeNamed(t, op.OperationID))(e)
+				creds := credentialsFor(routeNamed(t, handlers.RouteName(op.OperationID)))(e)
 				r = e.do("PUT", url, "", creds...)
 				checkDocumented(t, doc, op, r)
 				is.Equal(r.StatusCode, 405)
-				if rt := routeNamed(t, op.OperationID); rt.Family == handlers.FamilyOIDC || rt.Name == "GlobalTokenRevocation" {
+				if rt := routeNamed(t, handlers.RouteName(op.OperationID)); rt.Family == handlers.FamilyOIDC || rt.Name == handlers.RouteGlobalTokenRevocation {
 					return // they need a signed token in the body: their own tests cover 503
 				}
 				e.st.failUnavailable("Get", "GetByTokenHash", "ListPage", "Revoke")
@@ -288,7 +277,7 @@ func TestOpenAPIPathsAreServed(t *testing.T) {
 	}
 }
 
-func routeNamed(t *testing.T, name string) handlers.Route {
+func routeNamed(t *testing.T, name handlers.RouteName) handlers.Route {
 	t.Helper()
 	for _, rt := range handlers.Routes() {
 		if rt.Name == name {
@@ -318,19 +307,24 @@ func TestOpenAPIUnmatchedPaths(t *testing.T) {
 	}
 	is.NoErr(json.Unmarshal(handlers.OpenAPI(), &doc))
 	full := loadOpenAPI(t)
-	want := map[string]handlers.Family{"/api/v1/": handlers.FamilyOkta, "/auth/": handlers.FamilyKratos, "/auth/admin/": handlers.FamilyAdmin}
-	is.Equal(len(doc.Unmatched), len(want))
+	want := map[string]handlers.Family{}
+	for _, fam := range handlers.Families() {
+		for _, p := range handlers.DocOf(fam).Prefixes {
+			want[p] = fam
+		}
+	}
+	is.Equal(len(doc.Unmatched), len(want)) // every prefix documented
 	e := newEnv(t)
 	for _, u := range doc.Unmatched {
 		is.Equal(handlers.Family(u.Family), want[u.Prefix]) // the prefix's family
 		resp, ok := doc.Components.Responses[strings.TrimPrefix(u.Response.Ref, "#/components/responses/")]
 		is.True(ok) // the response is defined
-		is.Equal(resp.Content["application/json"].Schema.Ref, familyDoc[handlers.Family(u.Family)].errorSchema)
+		is.Equal(resp.Content["application/json"].Schema.Ref, handlers.DocOf(handlers.Family(u.Family)).ErrorSchema)
 
 		r := e.do("GET", u.Prefix+"no/such/route", "")
 		is.Equal(r.StatusCode, 404)
 		checkDocumented(t, full, oaOperation{OperationID: u.Prefix, Responses: map[string]oaResponse{"404": resp}}, r)
-		checkFamilyError(t, handlers.Family(u.Family), "GET", r, 404, map[string]string{"okta": "E0000007", "admin": "ROUTE_NOT_FOUND"}[u.Family])
+		checkFamilyError(t, handlers.Family(u.Family), "GET", r, 404, map[string]string{"okta": "E0000007", "admin": "ROUTE_NOT_FOUND", "oidc": "invalid_request"}[u.Family])
 	}
 }
 

@@ -50,9 +50,14 @@ const (
 // one: generous, because users behind one NAT share an address.
 const addressFactor = 10
 
-func defaultRateLimits() map[Family]RateLimit {
+// defaultRateLimits gives every family of the table the default limit.
+func defaultRateLimits(table []route) map[Family]RateLimit {
 	d := RateLimit{Requests: DefaultRateLimitRequests, Window: DefaultRateLimitWindow}
-	return map[Family]RateLimit{FamilyOkta: d, FamilyKratos: d, FamilyAdmin: d, FamilyOIDC: d}
+	limits := make(map[Family]RateLimit)
+	for _, fam := range familiesOf(table) {
+		limits[fam] = d
+	}
+	return limits
 }
 
 // WithRateLimit sets the rate limit of a family (default 600 requests a
@@ -71,20 +76,20 @@ func WithRateLimit(f Family, rl RateLimit) Option {
 	}
 }
 
-// WithRouteRateLimit gives the route named name (a Route.Name, such as
-// "RevokeUserSessions") a rate limit of its own in place of its family's:
-// for example a tighter one on a costly admin route. Requests of zero turns
-// rate limiting off for that route alone.
-func WithRouteRateLimit(name string, rl RateLimit) Option {
+// WithRouteRateLimit gives the route named name (such as
+// RouteRevokeUserSessions) a rate limit of its own in place of its
+// family's: for example a tighter one on a costly admin route. Requests of
+// zero turns rate limiting off for that route alone.
+func WithRouteRateLimit(name RouteName, rl RateLimit) Option {
 	return func(h *Handlers) error {
-		if routeFamily(name) == "" {
+		if _, ok := h.routeNamed(name); !ok {
 			return fmt.Errorf("handlers: unknown route %q", name)
 		}
 		if rl.Requests < 0 || (rl.Requests > 0 && rl.Window <= 0) {
 			return errors.New("handlers: a rate limit needs a positive request count and window")
 		}
 		if h.routeLimits == nil {
-			h.routeLimits = make(map[string]RateLimit)
+			h.routeLimits = make(map[RouteName]RateLimit)
 		}
 		h.routeLimits[name] = rl
 		return nil
@@ -96,7 +101,7 @@ func WithRouteRateLimit(name string, rl RateLimit) Option {
 func WithoutRateLimit(families ...Family) Option {
 	return func(h *Handlers) error {
 		if len(families) == 0 {
-			families = []Family{FamilyOkta, FamilyKratos, FamilyAdmin, FamilyOIDC}
+			families = familiesOf(h.routes)
 		}
 		for _, f := range families {
 			if _, ok := h.limits[f]; !ok {
@@ -114,29 +119,17 @@ type limiter struct {
 	remaining string                // header name
 }
 
-// Okta's SDKs compute their wait from X-Rate-Limit-Reset (epoch seconds,
-// which is what httprate writes) and Date; the other families get
-// httprate's usual names.
-var (
-	oktaRateHeaders = httprate.ResponseHeaders{
-		Limit:      "X-Rate-Limit-Limit",
-		Remaining:  "X-Rate-Limit-Remaining",
-		Reset:      "X-Rate-Limit-Reset",
-		RetryAfter: "Retry-After",
-	}
-	defaultRateHeaders = httprate.ResponseHeaders{
-		Limit:      "X-RateLimit-Limit",
-		Remaining:  "X-RateLimit-Remaining",
-		Reset:      "X-RateLimit-Reset",
-		RetryAfter: "Retry-After",
-	}
-)
+// defaultRateHeaders are httprate's usual header names, for a family that
+// needs no others.
+var defaultRateHeaders = httprate.ResponseHeaders{
+	Limit:      "X-RateLimit-Limit",
+	Remaining:  "X-RateLimit-Remaining",
+	Reset:      "X-RateLimit-Reset",
+	RetryAfter: "Retry-After",
+}
 
 func (h *Handlers) newLimiter(fam Family, cfg RateLimit) *limiter {
-	headers := defaultRateHeaders
-	if fam == FamilyOkta {
-		headers = oktaRateHeaders
-	}
+	headers := fam.spec().rateHeaders
 	l := &limiter{remaining: headers.Remaining}
 	opts := []httprate.Option{
 		httprate.WithResponseHeaders(headers),

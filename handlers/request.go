@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/revokehq/revoke"
 	"github.com/revokehq/revoke/internal/randid"
@@ -11,9 +12,6 @@ import (
 
 // RequestIDHeader is the header a request id is read from and echoed in.
 const RequestIDHeader = "X-Request-Id"
-
-// oktaRequestIDHeader echoes the request id on the Okta routes too.
-const oktaRequestIDHeader = "X-Okta-Request-Id"
 
 // maxRequestID bounds a client-supplied request id; a longer or odd one is
 // replaced rather than copied into logs and bodies.
@@ -44,39 +42,24 @@ func requestFrom(ctx context.Context) *request {
 type sessionFrom int
 
 const (
-	noSession     sessionFrom = iota // none needed (the 405 answers)
+	noSession     sessionFrom = iota // none read (the 404 and 405 answers, a route with other credentials)
 	anySession                       // X-Session-Token first, then the cookie
 	cookieSession                    // the session cookie alone
 )
 
 // endpoint wraps serve with the steps every route shares, in this order:
 // request id, the per-address rate limit, session resolution, the
-// per-caller rate limit, and only then the store failure a resolution may
-// have met, so that even that answer carries the rate-limit headers.
-func (h *Handlers) endpoint(fam Family, from sessionFrom, serve func(http.ResponseWriter, *http.Request, *request)) http.Handler {
-	return h.limitedEndpoint(fam, h.limiters[fam], from, serve)
-}
-
-// route is endpoint for the route named name, with its own rate limit when
-// WithRouteRateLimit gave it one.
-func (h *Handlers) route(name string, from sessionFrom, serve func(http.ResponseWriter, *http.Request, *request)) http.Handler {
-	fam := routeFamily(name)
-	lim, own := h.routeLim[name]
-	if !own {
-		lim = h.limiters[fam]
-	}
-	return h.limitedEndpoint(fam, lim, from, serve)
-}
-
-func (h *Handlers) limitedEndpoint(fam Family, lim *limiter, from sessionFrom, serve func(http.ResponseWriter, *http.Request, *request)) http.Handler {
+// per-caller rate limit (lim, nil for none), and only then the store
+// failure a resolution may have met, so that even that answer carries the
+// rate-limit headers.
+func (h *Handlers) endpoint(fam Family, lim *limiter, from sessionFrom, serve serveFunc) http.Handler {
+	spec := fam.spec()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rq := &request{id: requestID(r), family: fam, h: h, why: revoke.ErrNoSession}
 		rq.log = h.logger.With("request_id", rq.id)
 		w.Header().Set(RequestIDHeader, rq.id)
-		if fam == FamilyOkta {
-			// Okta's name for it, which its SDKs send back in
-			// X-Okta-Retry-For when they retry.
-			w.Header().Set(oktaRequestIDHeader, rq.id)
+		if spec.requestIDHeader != "" {
+			w.Header().Set(spec.requestIDHeader, rq.id)
 		}
 		ctx := context.WithValue(r.Context(), requestKey{}, rq)
 		r = r.WithContext(ctx)
@@ -98,8 +81,59 @@ func (h *Handlers) limitedEndpoint(fam Family, lim *limiter, from sessionFrom, s
 			rq.internal(w, storeErr)
 			return
 		}
-		serve(w, r, rq)
+		serve(h, w, r, rq)
 	})
+}
+
+// routeHandler is the handler of the route rt, with the route's own rate
+// limit when WithRouteRateLimit gave it one, else its family's. standalone
+// is for the handler an app mounts itself (see Endpoint): the app's pattern
+// must name the route's wildcards.
+func (h *Handlers) routeHandler(rt route, standalone bool) http.Handler {
+	lim, own := h.routeLim[rt.Name]
+	if !own {
+		lim = h.limiters[rt.Family]
+	}
+	serve := rt.serve
+	if standalone {
+		serve = requireWildcards(rt, serve)
+	}
+	return h.endpoint(rt.Family, lim, rt.session, serve)
+}
+
+// requireWildcards checks, before serve, that the pattern the request was
+// routed by names every wildcard of rt's default pattern. Without one the
+// route cannot do its work, whatever the client sends: that is the app's
+// mistake, so it is answered 500 and logged with the wildcard's name, not
+// blamed on the client with a 400.
+func requireWildcards(rt route, serve serveFunc) serveFunc {
+	names := wildcards(rt.Pattern)
+	if len(names) == 0 {
+		return serve
+	}
+	return func(h *Handlers, w http.ResponseWriter, r *http.Request, rq *request) {
+		for _, name := range names {
+			if r.PathValue(name) == "" && !namesWildcard(r.Pattern, name) {
+				rq.log.ErrorContext(r.Context(), "handlers: misconfigured route: its pattern lacks a wildcard",
+					"route", string(rt.Name), "wildcard", "{"+name+"}", "pattern", r.Pattern)
+				rq.fail(w, probInternal)
+				return
+			}
+		}
+		serve(h, w, r, rq)
+	}
+}
+
+// namesWildcard reports whether a router's pattern (the ServeMux's, or
+// chi's, whose wildcards may carry a regular expression: {id:[0-9]+})
+// has the wildcard name.
+func namesWildcard(pattern, name string) bool {
+	for _, form := range []string{"{" + name + "}", "{" + name + "...}", "{" + name + ":"} {
+		if strings.Contains(pattern, form) {
+			return true
+		}
+	}
+	return false
 }
 
 // resolve finds the session r presents. A session already resolved by the

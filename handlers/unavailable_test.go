@@ -36,7 +36,7 @@ func TestStoreUnavailable(t *testing.T) {
 	everyCall := []string{"Get", "GetByTokenHash", "ListPage", "Revoke"}
 	afterLookup := []string{"Get", "ListPage", "Revoke"}
 	for _, rt := range handlers.Routes() {
-		if rt.Family == handlers.FamilyOIDC || rt.Name == "GlobalTokenRevocation" {
+		if rt.Family == handlers.FamilyOIDC || rt.Name == handlers.RouteGlobalTokenRevocation {
 			continue // a signed token in the body: backchannel_test.go and universal_logout_test.go cover 503
 		}
 		creds := credentialsFor(rt)
@@ -55,7 +55,7 @@ func TestStoreUnavailable(t *testing.T) {
 		}
 		for _, limited := range []bool{true, false} {
 			for _, at := range attempts {
-				name := rt.Name + ", " + at.name
+				name := string(rt.Name) + ", " + at.name
 				var hopts []handlers.Option
 				if !limited {
 					name += ", rate limiting off"

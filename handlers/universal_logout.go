@@ -151,7 +151,9 @@ func WithSubjectResolver(f SubjectResolver) Option {
 // Okta family's shape: 400 for a malformed request or an unsupported
 // format, 401/403 as on the admin routes, 404 for an unknown user, 422 when
 // the user cannot be signed out.
-func (h *Handlers) GlobalTokenRevocation() http.Handler { return h.byName["GlobalTokenRevocation"] }
+func (h *Handlers) GlobalTokenRevocation() http.Handler {
+	return h.Endpoint(RouteGlobalTokenRevocation)
+}
 
 func (h *Handlers) globalTokenRevocation(w http.ResponseWriter, r *http.Request, rq *request) {
 	grant, ok := h.authorizeUniversalLogout(w, r, rq)

@@ -164,6 +164,24 @@ func TestGlobalTokenRevocationRefusesAReplayedJWT(t *testing.T) {
 	is.True(e.active(again))
 }
 
+// The route is one of the Okta family's: served with a trailing slash too,
+// and a path under /oauth2/v1/ that is no route is Okta's 404, not the
+// mux's text/plain.
+func TestGlobalTokenRevocationIsAnOktaRoute(t *testing.T) {
+	is := is.New(t)
+	e := newIDPEnv(t, idpConfig{})
+	s := e.signIn("ann", issuerA, "sub-ann", "sid-1")
+	body := `{"sub_id":{"format":"iss_sub","iss":"` + issuerA + `","sub":"sub-ann"}}`
+	r := e.do("POST", pGTR+"/", body, "Authorization", "Bearer "+e.oktaJWT(nil), "Content-Type", "application/json")
+	is.Equal(r.StatusCode, 204)
+	is.True(!e.active(s))
+
+	r = e.do("POST", "/oauth2/v1/revoke", "", "Authorization", "SSWS "+adminToken)
+	v := checkOkta(t, r, 404, "E0000007")
+	is.Equal(v["errorSummary"], "Not found: Resource not found: /oauth2/v1/revoke")
+	checkRateHeaders(t, r)
+}
+
 func TestGlobalTokenRevocationFailures(t *testing.T) {
 	body := `{"sub_id":{"format":"iss_sub","iss":"` + issuerA + `","sub":"sub-ann"}}`
 	t.Run("store unavailable", func(t *testing.T) {
@@ -201,7 +219,7 @@ func TestGlobalTokenRevocationFailures(t *testing.T) {
 	t.Run("rate limited", func(t *testing.T) {
 		is := is.New(t)
 		e := newIDPEnv(t, idpConfig{handlers: []handlers.Option{
-			handlers.WithRouteRateLimit("GlobalTokenRevocation", handlers.RateLimit{Requests: 1, Window: time.Hour}),
+			handlers.WithRouteRateLimit(handlers.RouteGlobalTokenRevocation, handlers.RateLimit{Requests: 1, Window: time.Hour}),
 		}})
 		s := e.signIn("ann", issuerA, "sub-ann", "sid-1")
 		checkOkta(t, e.do("POST", pGTR, `{}`, "Authorization", "SSWS "+adminToken), 400, "E0000001")

@@ -4,14 +4,17 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/matryer/is"
 	ory "github.com/ory/client-go"
 
 	"github.com/revokehq/revoke"
+	"github.com/revokehq/revoke/device"
 )
 
 // oryClient returns Ory's client for the test server. Its frontend API
@@ -97,6 +100,13 @@ func checkSession(is *is.I, got ory.Session, want session) {
 	is.Equal(len(got.Devices), 1)
 	is.Equal(got.Devices[0].GetIpAddress(), deviceIP)
 	is.Equal(got.Devices[0].GetUserAgent(), deviceAgent)
+	// Beyond Kratos, kept by the client as additional properties: the
+	// readable device, and the absolute expiry.
+	is.Equal(got.Devices[0].AdditionalProperties["name"], device.Describe(deviceAgent).Name)
+	is.Equal(got.Devices[0].AdditionalProperties["mobile"], false)
+	absolute, err := time.Parse(time.RFC3339Nano, fmt.Sprint(got.AdditionalProperties["absolute_expires_at"]))
+	is.NoErr(err)
+	is.True(absolute.Equal(want.ExpiresAt))
 }
 
 func TestOryToSession(t *testing.T) {

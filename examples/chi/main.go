@@ -1,5 +1,5 @@
-// Command chi runs revoke on a github.com/go-chi/chi/v5 router: every route
-// of the handlers package handed to chi at its default path, and the app's
+// Command chi runs revoke on a github.com/go-chi/chi/v5 router: every path
+// under the handlers package's prefixes handed to its Handler, and the app's
 // own routes in a group behind the Manager's Middleware. It is a module of
 // its own, so that chi stays out of the library's go.mod.
 //
@@ -45,11 +45,13 @@ func newRouter(m *revoke.Manager, adminToken string) (http.Handler, error) {
 	}
 	r := chi.NewRouter()
 
-	// Every route of the handlers package at its default path: chi hands
-	// the request on, and the handlers' own ServeMux picks the endpoint.
+	// Every path under the handlers' prefixes: chi hands the request on,
+	// and the handlers' own ServeMux picks the endpoint, or answers in the
+	// family's shape (405, a 404 under the prefix, an empty id, Okta's
+	// trailing slash). The app's own routes under a prefix still win.
 	api := h.Handler()
-	for _, rt := range handlers.Routes() {
-		r.Handle(rt.Pattern, api)
+	for _, p := range h.Prefixes() {
+		r.Handle(p+"*", api)
 	}
 
 	// The app's routes: sessions resolved, cross-site form posts refused.

@@ -235,7 +235,7 @@ func TestMisconfiguration(t *testing.T) {
 	m, err := revoke.New(memstore.New())
 	is.NoErr(err)
 	_, err = newServer(m, "short")
-	is.True(err != nil && strings.Contains(err.Error(), "16 characters"))
+	is.True(err != nil && strings.Contains(err.Error(), "at least 16 bytes"))
 	_, err = newServer(m, "")
 	is.True(err != nil)
 

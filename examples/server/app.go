@@ -68,6 +68,13 @@ func newApp(cfg config, st store.SessionStore, logger *slog.Logger) (*app, error
 	if cfg.cookieKey != nil {
 		opts = append(opts, revoke.WithCookieKeys(cfg.cookieKey))
 	}
+	if cfg.maxSessions > 0 {
+		policy := revoke.EvictLeastRecentlySeen
+		if cfg.refuseOverLimit {
+			policy = revoke.RefuseNewLogin
+		}
+		opts = append(opts, revoke.WithMaxSessions(cfg.maxSessions, policy))
+	}
 	opts = append(opts, cfg.metrics.managerOptions()...)
 	m, err := revoke.New(st, opts...)
 	if err != nil {

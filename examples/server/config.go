@@ -60,8 +60,13 @@ type config struct {
 	// tests from a single address). loginFailures is how many of them may
 	// fail per username and address (and five times that per address over
 	// all usernames); 0 turns those limits off.
-	loginAttempts int
-	loginFailures int
+	// maxSessions caps each user's active sessions (0: no cap); a sign-in
+	// beyond it evicts the least recently seen, or is refused with
+	// refuseOverLimit.
+	maxSessions     int
+	refuseOverLimit bool
+	loginAttempts   int
+	loginFailures   int
 	// routeRequests is how many requests a minute one session (or one
 	// address, without a valid session) may make to the demo's own routes
 	// but /login, and a tenth of what one address may make over all its
@@ -96,6 +101,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.IntVar(&cfg.loginAttempts, "login-attempts", defaultLoginAttempts, "sign-in attempts, right or wrong, allowed per minute from one address; 0 turns the limit off")
 	fs.IntVar(&cfg.routeRequests, "route-requests", defaultRouteRequests, fmt.Sprintf("requests allowed per minute to /me, /logout and /demo/* per session, or per address without one (and %d times as many from one address in all); 0 turns the limit off", routeAddressFactor))
 	fs.IntVar(&cfg.loginFailures, "login-failures", defaultLoginFailures, fmt.Sprintf("failed sign-ins allowed per minute for one username from one address (and %d times as many from one address over all usernames); 0 turns these limits off", addressFailuresFactor))
+	fs.IntVar(&cfg.maxSessions, "max-sessions", 0, "active sessions allowed per user; a sign-in beyond it signs out the session seen least recently (0: no cap)")
+	fs.BoolVar(&cfg.refuseOverLimit, "refuse-over-limit", false, "with -max-sessions, refuse a sign-in beyond the cap instead of signing out an older session")
 	cfg.oidc.register(fs)
 	cfg.metrics.register(fs)
 	fs.Usage = func() {

@@ -95,6 +95,11 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusConflict, "signed_out_meanwhile", "this account was just signed out everywhere; sign in again")
 		return
 	}
+	if errors.Is(err, revoke.ErrSessionLimit) {
+		writeError(w, http.StatusConflict, "session_limit",
+			"this account is signed in on as many devices as allowed; sign out on one of them first")
+		return
+	}
 	if err != nil {
 		a.logger.ErrorContext(r.Context(), "login: creating the session failed", "user", u.ID, "err", err)
 		writeError(w, http.StatusInternalServerError, "internal", "the session could not be created")

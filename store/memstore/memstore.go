@@ -103,6 +103,17 @@ func (s *Store) Create(_ context.Context, sess store.Session) error {
 	if s.closed {
 		return store.ErrClosed
 	}
+	if err := s.insertableLocked(&sess); err != nil {
+		return err
+	}
+	s.insertLocked(sess)
+	return nil
+}
+
+// insertableLocked sets sess's authentication time and returns the error
+// Create gives for it: a taken id or token hash, or its user's not-before
+// time.
+func (s *Store) insertableLocked(sess *store.Session) error {
 	if _, ok := s.byID[sess.ID]; ok {
 		return store.ErrDuplicate
 	}
@@ -113,13 +124,17 @@ func (s *Store) Create(_ context.Context, sess store.Session) error {
 	if sess.UserID != "" && store.RefusedBy(s.notBefore[sess.UserID], sess.AuthenticatedAt) {
 		return store.ErrNotBefore
 	}
+	return nil
+}
+
+// insertLocked adds sess, which insertableLocked accepted, to every index.
+func (s *Store) insertLocked(sess store.Session) {
 	p := new(store.Session)
 	*p = copyOf(&sess)
 	s.byID[p.ID] = p
 	s.byHash[p.TokenHash] = p
 	s.indexLocked(p)
 	s.pageIndexLocked(p)
-	return nil
 }
 
 // Get implements store.SessionStore.

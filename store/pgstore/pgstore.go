@@ -97,6 +97,7 @@ const longestSuffix = len("_token_hash_key")
 // store.Rules, on its statements.
 type Store struct {
 	*store.Rules
+	*store.ProviderRules // provider.go
 
 	pool      *pgxpool.Pool
 	ownPool   bool // Open made the pool, so Close closes it
@@ -105,7 +106,8 @@ type Store struct {
 
 	names      names
 	q          queries
-	cleanupKey int64 // advisory lock key of the background cleanup
+	lq         limitQueries // limit.go
+	cleanupKey int64        // advisory lock key of the background cleanup
 
 	callTimeout time.Duration
 	batch       int // rows one cleanup statement deletes
@@ -260,6 +262,7 @@ func newStore(ctx context.Context, pool *pgxpool.Pool, own bool, c config) (*Sto
 		ownPool:     own,
 		names:       n,
 		q:           newQueries(n),
+		lq:          newLimitQueries(n),
 		cleanupKey:  lockKey("cleanup", n.table),
 		callTimeout: c.CallTimeout,
 		batch:       deleteBatch,
@@ -272,6 +275,7 @@ func newStore(ctx context.Context, pool *pgxpool.Pool, own bool, c config) (*Sto
 		Latest:        maxTime,
 		Range:         "the years 1 to 9999",
 	})
+	s.ProviderRules = store.NewProviderRules(providerDatabase{s}, c.CallTimeout)
 	s.cleaning = store.StartCleanup("pgstore", c.Settings, s.cleanup, "table", n.table)
 	return s, nil
 }

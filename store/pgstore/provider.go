@@ -2,11 +2,11 @@ package pgstore
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/revokehq/revoke/store"
 )
@@ -86,164 +86,156 @@ const providerMigration = `CREATE TABLE {idp_links} (
 	);
 	CREATE INDEX {used_jtis_exp} ON {used_jtis} (until);`
 
-// idpSessionLock serialises LinkProviderSession and EndProviderSession of
-// one provider session, so that a link either sees the end or is seen by it.
+// idpSessionLock serialises the transactions of one provider session, so
+// that a link either sees the provider's end of it or is seen by it.
 func (s *Store) idpSessionLock(issuer, sid string) int64 {
 	return lockKey("idp-session", s.names.table+"\x00"+issuer+"\x00"+sid)
 }
 
-// LinkProviderSession implements store.ProviderStore.
-func (s *Store) LinkProviderSession(ctx context.Context, l store.ProviderLink, now time.Time) error {
-	const op = "link provider session"
-	if s.closed.Load() {
-		return store.ErrClosed
-	}
-	ctx, cancel := store.CallContext(ctx, s.callTimeout)
-	defer cancel()
-	n := s.names
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if l.SID != "" {
-			if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", s.idpSessionLock(l.Issuer, l.SID)); err != nil {
-				return err
-			}
-			var ended bool
-			if err := tx.QueryRow(ctx, n.expand(`SELECT EXISTS (SELECT 1 FROM {idp_ended}
-				WHERE issuer = $1 AND sid = $2 AND until > $3)`), l.Issuer, l.SID, ts(now)).Scan(&ended); err != nil {
-				return err
-			}
-			if ended {
-				return store.ErrProviderSessionEnded
-			}
-		}
-		if _, err := tx.Exec(ctx, n.expand(`INSERT INTO {idp_subjects} (issuer, subject, user_id) VALUES ($1, $2, $3)
-			ON CONFLICT (issuer, subject) DO UPDATE SET user_id = excluded.user_id`),
-			l.Issuer, l.Subject, l.UserID); err != nil {
-			return err
-		}
-		if l.SID == "" {
-			return nil
-		}
-		if _, err := tx.Exec(ctx, n.expand(`DELETE FROM {idp_links} WHERE ctid IN
-			(SELECT ctid FROM {idp_links} WHERE expires_at <= $1 LIMIT $2)`), ts(now), store.ExpiredBatch); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, n.expand(`INSERT INTO {idp_links}
-			(issuer, sid, session_id, subject, user_id, expires_at) VALUES ($1, $2, $3, $4, $5, $6)
-			ON CONFLICT (issuer, sid, session_id) DO UPDATE SET
-				subject = excluded.subject, user_id = excluded.user_id, expires_at = excluded.expires_at`),
-			l.Issuer, l.SID, l.SessionID, l.Subject, l.UserID, ts(l.ExpiresAt))
-		return err
-	})
-	if errors.Is(err, store.ErrProviderSessionEnded) {
-		return err
-	}
+// providerDatabase is the Store as the store.ProviderDatabase that its
+// store.ProviderRules work on.
+type providerDatabase struct{ *Store }
+
+var _ store.ProviderDatabase = providerDatabase{}
+
+// Closed implements store.ProviderDatabase.
+func (d providerDatabase) Closed() bool { return d.closed.Load() }
+
+// ProviderTx implements store.ProviderDatabase: a provider session's
+// transactions take its advisory lock first.
+func (d providerDatabase) ProviderTx(ctx context.Context, op, issuer, sid string, fn func(store.ProviderTx) error) error {
+	tx, err := d.pool.Begin(ctx)
 	if err != nil {
-		return s.fail(op, err)
+		return d.fail(op, err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if sid != "" {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", d.idpSessionLock(issuer, sid)); err != nil {
+			return d.fail(op, err)
+		}
+	}
+	if err := fn(providerTx{ctx: ctx, tx: tx, s: d.Store, op: op}); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return d.fail(op, err)
 	}
 	return nil
 }
 
-// EndProviderSession implements store.ProviderStore.
-func (s *Store) EndProviderSession(ctx context.Context, issuer, sid string, now, until time.Time) ([]store.ProviderLink, error) {
-	const op = "end provider session"
-	if s.closed.Load() {
-		return nil, store.ErrClosed
-	}
-	ctx, cancel := store.CallContext(ctx, s.callTimeout)
-	defer cancel()
-	n := s.names
-	var links []store.ProviderLink
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		links = nil // a retried function starts over
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", s.idpSessionLock(issuer, sid)); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, n.expand(`DELETE FROM {idp_ended} WHERE ctid IN
-			(SELECT ctid FROM {idp_ended} WHERE until <= $1 LIMIT $2)`), ts(now), store.ExpiredBatch); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, n.expand(`INSERT INTO {idp_ended} AS e (issuer, sid, until) VALUES ($1, $2, $3)
-			ON CONFLICT (issuer, sid) DO UPDATE SET until = GREATEST(e.until, excluded.until)`),
-			issuer, sid, ts(until)); err != nil {
-			return err
-		}
-		rows, err := tx.Query(ctx, n.expand(`SELECT session_id, subject, user_id, expires_at FROM {idp_links}
-			WHERE issuer = $1 AND sid = $2 AND expires_at > $3`), issuer, sid, ts(now))
-		if err != nil {
-			return err
-		}
-		links, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.ProviderLink, error) {
-			l := store.ProviderLink{Issuer: issuer, SID: sid}
-			err := row.Scan(&l.SessionID, &l.Subject, &l.UserID, &l.ExpiresAt)
-			return l, err
-		})
-		return err
-	})
-	if err != nil {
-		return nil, s.fail(op, err)
-	}
-	return links, nil
-}
-
-// ProviderUser implements store.ProviderStore.
-func (s *Store) ProviderUser(ctx context.Context, issuer, subject string) (string, error) {
-	const op = "provider user"
-	if s.closed.Load() {
-		return "", store.ErrClosed
-	}
-	ctx, cancel := store.CallContext(ctx, s.callTimeout)
-	defer cancel()
+// LoadProviderUser implements store.ProviderDatabase.
+func (d providerDatabase) LoadProviderUser(ctx context.Context, issuer, subject string) (string, error) {
 	var user string
-	err := s.pool.QueryRow(ctx, s.names.expand(`SELECT user_id FROM {idp_subjects} WHERE issuer = $1 AND subject = $2`),
+	err := d.pool.QueryRow(ctx, d.names.expand(`SELECT user_id FROM {idp_subjects} WHERE issuer = $1 AND subject = $2`),
 		issuer, subject).Scan(&user)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return "", store.ErrNotFound
-	case err != nil:
-		return "", s.fail(op, err)
+	if err != nil {
+		return "", d.fail("provider user", err) // no rows: ErrNotFound
 	}
 	return user, nil
 }
 
-// TokenIDUsed implements store.TokenIDStore.
-func (s *Store) TokenIDUsed(ctx context.Context, issuer, jti string, now time.Time) (bool, error) {
-	if s.closed.Load() {
-		return false, store.ErrClosed
-	}
-	ctx, cancel := store.CallContext(ctx, s.callTimeout)
-	defer cancel()
+// TokenIDRemembered implements store.ProviderDatabase.
+func (d providerDatabase) TokenIDRemembered(ctx context.Context, issuer, jti string, now time.Time) (bool, error) {
 	var used bool
-	err := s.pool.QueryRow(ctx, s.names.expand(`SELECT EXISTS (SELECT 1 FROM {used_jtis}
+	err := d.pool.QueryRow(ctx, d.names.expand(`SELECT EXISTS (SELECT 1 FROM {used_jtis}
 		WHERE issuer = $1 AND jti = $2 AND until > $3)`), issuer, jti, ts(now)).Scan(&used)
 	if err != nil {
-		return false, s.fail("token id used", err)
+		return false, d.fail("token id used", err)
 	}
 	return used, nil
 }
 
-// UseTokenID implements store.TokenIDStore. One statement checks and
-// records the id: of two concurrent calls, the second waits for the first
-// and then finds the id remembered.
-func (s *Store) UseTokenID(ctx context.Context, issuer, jti string, now, until time.Time) error {
-	const op = "use token id"
-	if s.closed.Load() {
-		return store.ErrClosed
-	}
-	ctx, cancel := store.CallContext(ctx, s.callTimeout)
-	defer cancel()
-	n := s.names
-	if _, err := s.pool.Exec(ctx, n.expand(`DELETE FROM {used_jtis} WHERE ctid IN
-		(SELECT ctid FROM {used_jtis} WHERE until <= $1 LIMIT $2)`), ts(now), store.ExpiredBatch); err != nil {
-		return s.fail(op, err)
-	}
-	tag, err := s.pool.Exec(ctx, n.expand(`INSERT INTO {used_jtis} AS u (issuer, jti, until) VALUES ($1, $2, $3)
-		ON CONFLICT (issuer, jti) DO UPDATE SET until = excluded.until WHERE u.until <= $4`),
-		issuer, jti, ts(until), ts(now))
+// providerTx is one transaction of the provider tables.
+type providerTx struct {
+	ctx context.Context
+	tx  pgx.Tx
+	s   *Store
+	op  string
+}
+
+func (t providerTx) exec(text string, args ...any) (pgconn.CommandTag, error) {
+	tag, err := t.tx.Exec(t.ctx, t.s.names.expand(text), args...)
 	if err != nil {
-		return s.fail(op, err)
+		return tag, t.s.fail(t.op, err)
 	}
-	if tag.RowsAffected() == 0 {
-		return store.ErrReplayed
+	return tag, nil
+}
+
+// Ended implements store.ProviderTx.
+func (t providerTx) Ended(issuer, sid string, now time.Time) (bool, error) {
+	var ended bool
+	err := t.tx.QueryRow(t.ctx, t.s.names.expand(`SELECT EXISTS (SELECT 1 FROM {idp_ended}
+		WHERE issuer = $1 AND sid = $2 AND until > $3)`), issuer, sid, ts(now)).Scan(&ended)
+	if err != nil {
+		return false, t.s.fail(t.op, err)
 	}
-	return nil
+	return ended, nil
+}
+
+// MapSubject implements store.ProviderTx.
+func (t providerTx) MapSubject(issuer, subject, userID string) error {
+	_, err := t.exec(`INSERT INTO {idp_subjects} (issuer, subject, user_id) VALUES ($1, $2, $3)
+		ON CONFLICT (issuer, subject) DO UPDATE SET user_id = excluded.user_id`, issuer, subject, userID)
+	return err
+}
+
+// PutLink implements store.ProviderTx.
+func (t providerTx) PutLink(l store.ProviderLink) error {
+	_, err := t.exec(`INSERT INTO {idp_links}
+		(issuer, sid, session_id, subject, user_id, expires_at) VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (issuer, sid, session_id) DO UPDATE SET
+			subject = excluded.subject, user_id = excluded.user_id, expires_at = excluded.expires_at`,
+		l.Issuer, l.SID, l.SessionID, l.Subject, l.UserID, ts(l.ExpiresAt))
+	return err
+}
+
+// PutEnded implements store.ProviderTx.
+func (t providerTx) PutEnded(issuer, sid string, until time.Time) error {
+	_, err := t.exec(`INSERT INTO {idp_ended} AS e (issuer, sid, until) VALUES ($1, $2, $3)
+		ON CONFLICT (issuer, sid) DO UPDATE SET until = GREATEST(e.until, excluded.until)`,
+		issuer, sid, ts(until))
+	return err
+}
+
+// Links implements store.ProviderTx.
+func (t providerTx) Links(issuer, sid string, now time.Time) ([]store.ProviderLink, error) {
+	rows, err := t.tx.Query(t.ctx, t.s.names.expand(`SELECT session_id, subject, user_id, expires_at FROM {idp_links}
+		WHERE issuer = $1 AND sid = $2 AND expires_at > $3`), issuer, sid, ts(now))
+	if err != nil {
+		return nil, t.s.fail(t.op, err)
+	}
+	links, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (store.ProviderLink, error) {
+		l := store.ProviderLink{Issuer: issuer, SID: sid}
+		err := row.Scan(&l.SessionID, &l.Subject, &l.UserID, &l.ExpiresAt)
+		return l, err
+	})
+	if err != nil {
+		return nil, t.s.fail(t.op, err)
+	}
+	return links, nil
+}
+
+// PutTokenID implements store.ProviderTx: a remembered id is left as it
+// is; a forgotten one (its time passed) is used afresh.
+func (t providerTx) PutTokenID(issuer, jti string, now, until time.Time) (bool, error) {
+	tag, err := t.exec(`INSERT INTO {used_jtis} AS u (issuer, jti, until) VALUES ($1, $2, $3)
+		ON CONFLICT (issuer, jti) DO UPDATE SET until = excluded.until WHERE u.until <= $4`,
+		issuer, jti, ts(until), ts(now))
+	return tag.RowsAffected() > 0, err
+}
+
+// dropExpired are the deletes of a few expired rows, by table.
+var dropExpired = map[store.ExtensionTable]string{
+	store.LinksTable: `DELETE FROM {idp_links} WHERE ctid IN
+		(SELECT ctid FROM {idp_links} WHERE expires_at <= $1 LIMIT $2)`,
+	store.EndedTable: `DELETE FROM {idp_ended} WHERE ctid IN
+		(SELECT ctid FROM {idp_ended} WHERE until <= $1 LIMIT $2)`,
+	store.TokenIDsTable: `DELETE FROM {used_jtis} WHERE ctid IN
+		(SELECT ctid FROM {used_jtis} WHERE until <= $1 LIMIT $2)`,
+}
+
+// DropExpired implements store.ProviderTx.
+func (t providerTx) DropExpired(table store.ExtensionTable, now time.Time, limit int) error {
+	_, err := t.exec(dropExpired[table], ts(now), limit)
+	return err
 }

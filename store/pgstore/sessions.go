@@ -211,15 +211,19 @@ func (d database) Closed() bool { return d.closed.Load() }
 // Insert implements store.Database. Times are stored truncated to the
 // microsecond.
 func (d database) Insert(ctx context.Context, sess store.Session) (bool, error) {
-	tag, err := d.lockedExec(ctx, sess.UserID, d.q.insert,
-		sess.ID, sess.UserID, sess.TokenHash[:],
-		ts(sess.CreatedAt), ts(sess.LastSeenAt), ts(sess.ExpiresAt), ts(sess.IdleExpiresAt),
-		nullTime(sess.RevokedAt), sess.RevokeReason, sess.IP, sess.UserAgent, bytesOrEmpty(sess.Data),
-		ts(sess.AuthenticatedAt))
+	tag, err := d.lockedExec(ctx, sess.UserID, d.q.insert, insertArgs(sess)...)
 	if isDuplicate(err) {
 		return false, store.ErrDuplicate
 	}
 	return d.changed("create", tag, err)
+}
+
+// insertArgs are the arguments of the insert statement for sess.
+func insertArgs(sess store.Session) []any {
+	return []any{sess.ID, sess.UserID, sess.TokenHash[:],
+		ts(sess.CreatedAt), ts(sess.LastSeenAt), ts(sess.ExpiresAt), ts(sess.IdleExpiresAt),
+		nullTime(sess.RevokedAt), sess.RevokeReason, sess.IP, sess.UserAgent, bytesOrEmpty(sess.Data),
+		ts(sess.AuthenticatedAt)}
 }
 
 // lockedExec runs a statement that checks user's not-before time after

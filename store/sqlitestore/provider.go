@@ -3,7 +3,6 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"time"
 
 	"github.com/revokehq/revoke/store"
@@ -52,181 +51,159 @@ const providerMigration = `CREATE TABLE provider_sessions (
 	) STRICT;
 	CREATE INDEX used_token_ids_by_until ON used_token_ids (until);`
 
-// Deletes of a few expired rows, run beside each write to the same table.
-const (
-	dropExpiredLinks = `DELETE FROM provider_sessions WHERE rowid IN
-		(SELECT rowid FROM provider_sessions WHERE expires_at <= ? LIMIT ?)`
-	dropEnded = `DELETE FROM provider_sessions_ended WHERE rowid IN
-		(SELECT rowid FROM provider_sessions_ended WHERE until <= ? LIMIT ?)`
-	dropTokenIDs = `DELETE FROM used_token_ids WHERE rowid IN
-		(SELECT rowid FROM used_token_ids WHERE until <= ? LIMIT ?)`
-)
+// dropExpired are the deletes of a few expired rows, by table.
+var dropExpired = map[store.ExtensionTable]string{
+	store.LinksTable: `DELETE FROM provider_sessions WHERE rowid IN
+		(SELECT rowid FROM provider_sessions WHERE expires_at <= ? LIMIT ?)`,
+	store.EndedTable: `DELETE FROM provider_sessions_ended WHERE rowid IN
+		(SELECT rowid FROM provider_sessions_ended WHERE until <= ? LIMIT ?)`,
+	store.TokenIDsTable: `DELETE FROM used_token_ids WHERE rowid IN
+		(SELECT rowid FROM used_token_ids WHERE until <= ? LIMIT ?)`,
+}
 
-// LinkProviderSession implements store.ProviderStore.
-func (s *Store) LinkProviderSession(ctx context.Context, l store.ProviderLink, now time.Time) error {
-	const op = "link provider session"
-	if s.closed.Load() {
-		return store.ErrClosed
-	}
-	ctx, cancel := store.CallContext(ctx, s.callTimeout)
-	defer cancel()
-	tx, err := s.w.BeginTx(ctx, nil) // immediate: the check and insert are one write
+// providerDatabase is the Store as the store.ProviderDatabase that its
+// store.ProviderRules work on.
+type providerDatabase struct{ *Store }
+
+var _ store.ProviderDatabase = providerDatabase{}
+
+// Closed implements store.ProviderDatabase.
+func (d providerDatabase) Closed() bool { return d.closed.Load() }
+
+// ProviderTx implements store.ProviderDatabase. Every transaction on the
+// one writer connection is immediate, so each is serialised with every
+// other write to the file, from any process.
+func (d providerDatabase) ProviderTx(ctx context.Context, op, _, _ string, fn func(store.ProviderTx) error) error {
+	tx, err := d.w.BeginTx(ctx, nil)
 	if err != nil {
-		return s.fail(op, err)
+		return d.fail(op, err)
 	}
 	defer tx.Rollback()
-	if l.SID != "" {
-		var until int64
-		err := tx.QueryRowContext(ctx, `SELECT until FROM provider_sessions_ended
-			WHERE issuer = ? AND sid = ? AND until > ?`, l.Issuer, l.SID, nanos(now)).Scan(&until)
-		switch {
-		case err == nil:
-			return store.ErrProviderSessionEnded
-		case !errors.Is(err, sql.ErrNoRows):
-			return s.fail(op, err)
-		}
-	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO provider_subjects (issuer, subject, user_id) VALUES (?, ?, ?)
-		ON CONFLICT (issuer, subject) DO UPDATE SET user_id = excluded.user_id`,
-		l.Issuer, l.Subject, l.UserID); err != nil {
-		return s.fail(op, err)
-	}
-	if l.SID != "" {
-		if _, err := tx.ExecContext(ctx, dropExpiredLinks, nanos(now), store.ExpiredBatch); err != nil {
-			return s.fail(op, err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO provider_sessions
-			(issuer, sid, session_id, subject, user_id, expires_at) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (issuer, sid, session_id) DO UPDATE SET
-				subject = excluded.subject, user_id = excluded.user_id, expires_at = excluded.expires_at`,
-			l.Issuer, l.SID, l.SessionID, l.Subject, l.UserID, nanos(l.ExpiresAt)); err != nil {
-			return s.fail(op, err)
-		}
+	if err := fn(providerTx{ctx: ctx, tx: tx, s: d.Store, op: op}); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
-		return s.fail(op, err)
+		return d.fail(op, err)
 	}
 	return nil
 }
 
-// EndProviderSession implements store.ProviderStore.
-func (s *Store) EndProviderSession(ctx context.Context, issuer, sid string, now, until time.Time) ([]store.ProviderLink, error) {
-	const op = "end provider session"
-	if s.closed.Load() {
-		return nil, store.ErrClosed
-	}
-	ctx, cancel := store.CallContext(ctx, s.callTimeout)
-	defer cancel()
-	tx, err := s.w.BeginTx(ctx, nil)
+// LoadProviderUser implements store.ProviderDatabase.
+func (d providerDatabase) LoadProviderUser(ctx context.Context, issuer, subject string) (string, error) {
+	var user string
+	err := d.r.QueryRowContext(ctx, `SELECT user_id FROM provider_subjects WHERE issuer = ? AND subject = ?`,
+		issuer, subject).Scan(&user)
 	if err != nil {
-		return nil, s.fail(op, err)
+		return "", d.fail("provider user", err) // no rows: ErrNotFound
 	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, dropEnded, nanos(now), store.ExpiredBatch); err != nil {
-		return nil, s.fail(op, err)
+	return user, nil
+}
+
+// TokenIDRemembered implements store.ProviderDatabase.
+func (d providerDatabase) TokenIDRemembered(ctx context.Context, issuer, jti string, now time.Time) (bool, error) {
+	var used bool
+	err := d.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM used_token_ids
+		WHERE issuer = ? AND jti = ? AND until > ?)`, issuer, jti, nanos(now)).Scan(&used)
+	if err != nil {
+		return false, d.fail("token id used", err)
 	}
-	if _, err := tx.ExecContext(ctx, `INSERT INTO provider_sessions_ended (issuer, sid, until) VALUES (?, ?, ?)
+	return used, nil
+}
+
+// providerTx is one transaction of the provider tables.
+type providerTx struct {
+	ctx context.Context
+	tx  *sql.Tx
+	s   *Store
+	op  string
+}
+
+func (t providerTx) exec(text string, args ...any) (sql.Result, error) {
+	res, err := t.tx.ExecContext(t.ctx, text, args...)
+	if err != nil {
+		return nil, t.s.fail(t.op, err)
+	}
+	return res, nil
+}
+
+// Ended implements store.ProviderTx.
+func (t providerTx) Ended(issuer, sid string, now time.Time) (bool, error) {
+	var ended bool
+	err := t.tx.QueryRowContext(t.ctx, `SELECT EXISTS (SELECT 1 FROM provider_sessions_ended
+		WHERE issuer = ? AND sid = ? AND until > ?)`, issuer, sid, nanos(now)).Scan(&ended)
+	if err != nil {
+		return false, t.s.fail(t.op, err)
+	}
+	return ended, nil
+}
+
+// MapSubject implements store.ProviderTx.
+func (t providerTx) MapSubject(issuer, subject, userID string) error {
+	_, err := t.exec(`INSERT INTO provider_subjects (issuer, subject, user_id) VALUES (?, ?, ?)
+		ON CONFLICT (issuer, subject) DO UPDATE SET user_id = excluded.user_id`, issuer, subject, userID)
+	return err
+}
+
+// PutLink implements store.ProviderTx.
+func (t providerTx) PutLink(l store.ProviderLink) error {
+	_, err := t.exec(`INSERT INTO provider_sessions
+		(issuer, sid, session_id, subject, user_id, expires_at) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (issuer, sid, session_id) DO UPDATE SET
+			subject = excluded.subject, user_id = excluded.user_id, expires_at = excluded.expires_at`,
+		l.Issuer, l.SID, l.SessionID, l.Subject, l.UserID, nanos(l.ExpiresAt))
+	return err
+}
+
+// PutEnded implements store.ProviderTx.
+func (t providerTx) PutEnded(issuer, sid string, until time.Time) error {
+	_, err := t.exec(`INSERT INTO provider_sessions_ended (issuer, sid, until) VALUES (?, ?, ?)
 		ON CONFLICT (issuer, sid) DO UPDATE SET until = max(provider_sessions_ended.until, excluded.until)`,
-		issuer, sid, nanos(until)); err != nil {
-		return nil, s.fail(op, err)
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT session_id, subject, user_id, expires_at FROM provider_sessions
+		issuer, sid, nanos(until))
+	return err
+}
+
+// Links implements store.ProviderTx.
+func (t providerTx) Links(issuer, sid string, now time.Time) ([]store.ProviderLink, error) {
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT session_id, subject, user_id, expires_at FROM provider_sessions
 		WHERE issuer = ? AND sid = ? AND expires_at > ?`, issuer, sid, nanos(now))
 	if err != nil {
-		return nil, s.fail(op, err)
+		return nil, t.s.fail(t.op, err)
 	}
+	defer rows.Close()
 	var links []store.ProviderLink
 	for rows.Next() {
 		l := store.ProviderLink{Issuer: issuer, SID: sid}
 		var exp int64
 		if err := rows.Scan(&l.SessionID, &l.Subject, &l.UserID, &exp); err != nil {
-			rows.Close()
-			return nil, s.fail(op, err)
+			return nil, t.s.fail(t.op, err)
 		}
 		l.ExpiresAt = time.Unix(0, exp)
 		links = append(links, l)
 	}
-	if err := rows.Close(); err != nil {
-		return nil, s.fail(op, err)
-	}
 	if err := rows.Err(); err != nil {
-		return nil, s.fail(op, err)
-	}
-	if err := tx.Commit(); err != nil {
-		return nil, s.fail(op, err)
+		return nil, t.s.fail(t.op, err)
 	}
 	return links, nil
 }
 
-// ProviderUser implements store.ProviderStore.
-func (s *Store) ProviderUser(ctx context.Context, issuer, subject string) (string, error) {
-	const op = "provider user"
-	if s.closed.Load() {
-		return "", store.ErrClosed
-	}
-	ctx, cancel := store.CallContext(ctx, s.callTimeout)
-	defer cancel()
-	var user string
-	err := s.r.QueryRowContext(ctx, `SELECT user_id FROM provider_subjects WHERE issuer = ? AND subject = ?`,
-		issuer, subject).Scan(&user)
-	switch {
-	case errors.Is(err, sql.ErrNoRows):
-		return "", store.ErrNotFound
-	case err != nil:
-		return "", s.fail(op, err)
-	}
-	return user, nil
-}
-
-// TokenIDUsed implements store.TokenIDStore.
-func (s *Store) TokenIDUsed(ctx context.Context, issuer, jti string, now time.Time) (bool, error) {
-	if s.closed.Load() {
-		return false, store.ErrClosed
-	}
-	ctx, cancel := store.CallContext(ctx, s.callTimeout)
-	defer cancel()
-	var used bool
-	err := s.r.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM used_token_ids
-		WHERE issuer = ? AND jti = ? AND until > ?)`, issuer, jti, nanos(now)).Scan(&used)
-	if err != nil {
-		return false, s.fail("token id used", err)
-	}
-	return used, nil
-}
-
-// UseTokenID implements store.TokenIDStore.
-func (s *Store) UseTokenID(ctx context.Context, issuer, jti string, now, until time.Time) error {
-	const op = "use token id"
-	if s.closed.Load() {
-		return store.ErrClosed
-	}
-	ctx, cancel := store.CallContext(ctx, s.callTimeout)
-	defer cancel()
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
-		return s.fail(op, err)
-	}
-	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, dropTokenIDs, nanos(now), store.ExpiredBatch); err != nil {
-		return s.fail(op, err)
-	}
-	// A remembered id is left as it is; a forgotten one (its time passed)
-	// is used afresh.
-	res, err := tx.ExecContext(ctx, `INSERT INTO used_token_ids (issuer, jti, until) VALUES (?, ?, ?)
+// PutTokenID implements store.ProviderTx: a remembered id is left as it
+// is; a forgotten one (its time passed) is used afresh.
+func (t providerTx) PutTokenID(issuer, jti string, now, until time.Time) (bool, error) {
+	res, err := t.exec(`INSERT INTO used_token_ids (issuer, jti, until) VALUES (?, ?, ?)
 		ON CONFLICT (issuer, jti) DO UPDATE SET until = excluded.until WHERE used_token_ids.until <= ?`,
 		issuer, jti, nanos(until), nanos(now))
 	if err != nil {
-		return s.fail(op, err)
+		return false, err
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return s.fail(op, err)
+		return false, t.s.fail(t.op, err)
 	}
-	if n == 0 {
-		return store.ErrReplayed
-	}
-	if err := tx.Commit(); err != nil {
-		return s.fail(op, err)
-	}
-	return nil
+	return n > 0, nil
+}
+
+// DropExpired implements store.ProviderTx.
+func (t providerTx) DropExpired(table store.ExtensionTable, now time.Time, limit int) error {
+	_, err := t.exec(dropExpired[table], nanos(now), limit)
+	return err
 }

@@ -170,16 +170,20 @@ func (d database) Closed() bool { return d.closed.Load() }
 // are one statement on the one writer, so no revocation can commit between
 // them.
 func (d database) Insert(ctx context.Context, sess store.Session) (bool, error) {
-	res, err := d.insert.ExecContext(ctx,
-		sess.ID, sess.UserID, sess.TokenHash[:],
-		sess.CreatedAt.UnixNano(), sess.LastSeenAt.UnixNano(),
-		sess.ExpiresAt.UnixNano(), sess.IdleExpiresAt.UnixNano(),
-		nullNanos(sess.RevokedAt), sess.RevokeReason, sess.IP, sess.UserAgent, sess.Data,
-		sess.AuthenticatedAt.UnixNano())
+	res, err := d.insert.ExecContext(ctx, insertArgs(sess)...)
 	if isDuplicate(err) {
 		return false, store.ErrDuplicate
 	}
 	return d.changed("create", res, err)
+}
+
+// insertArgs are the arguments of sqlInsert for sess.
+func insertArgs(sess store.Session) []any {
+	return []any{sess.ID, sess.UserID, sess.TokenHash[:],
+		sess.CreatedAt.UnixNano(), sess.LastSeenAt.UnixNano(),
+		sess.ExpiresAt.UnixNano(), sess.IdleExpiresAt.UnixNano(),
+		nullNanos(sess.RevokedAt), sess.RevokeReason, sess.IP, sess.UserAgent, sess.Data,
+		sess.AuthenticatedAt.UnixNano()}
 }
 
 // LoadID implements store.Database.

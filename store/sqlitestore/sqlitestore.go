@@ -76,6 +76,7 @@ const deleteBatch = 500
 // per process. Its methods are those of store.Rules, on its statements.
 type Store struct {
 	*store.Rules
+	*store.ProviderRules // provider.go
 
 	w *sql.DB // the one writer connection
 	r *sql.DB // read-only connections
@@ -206,6 +207,7 @@ func open(path string, c config) (_ *Store, err error) {
 		Latest:      maxTime,
 		Range:       "the years 1678 to 2262",
 	})
+	s.ProviderRules = store.NewProviderRules(providerDatabase{s}, c.CallTimeout)
 	defer func() {
 		if err != nil {
 			s.closeAll()
