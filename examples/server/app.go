@@ -96,6 +96,7 @@ func newApp(cfg config, st store.SessionStore, logger *slog.Logger) (*app, error
 			return ok, nil
 		}),
 	}
+	hopts = append(hopts, cfg.metrics.handlerOptions()...)
 	for fam, rl := range rateLimits {
 		hopts = append(hopts, handlers.WithRateLimit(fam, rl))
 	}

@@ -16,6 +16,7 @@ import (
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 
 	"github.com/revokehq/revoke"
+	"github.com/revokehq/revoke/handlers"
 )
 
 // metricsFlags configure the Prometheus endpoint: off unless addr is given,
@@ -60,6 +61,14 @@ func (f *metricsFlags) managerOptions() []revoke.Option {
 		return nil
 	}
 	return []revoke.Option{revoke.WithMeterProvider(f.provider)}
+}
+
+// handlerOptions are the handlers' options for f.
+func (f *metricsFlags) handlerOptions() []handlers.Option {
+	if f.provider == nil {
+		return nil
+	}
+	return []handlers.Option{handlers.WithMeterProvider(f.provider)}
 }
 
 // start sets up the MeterProvider and its Prometheus exporter on a registry

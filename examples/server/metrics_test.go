@@ -165,22 +165,58 @@ func TestMetricsEndpointCountsWhatTheScriptDid(t *testing.T) {
 	is.Equal(statusOf(t, base+"/healthz"), http.StatusOK)
 	st.down.Store(false)
 
+	// Revocations through each API family. Kratos: carol disables her
+	// other session (a resolution, a revocation).
+	carol1, _ := c.login("carol", testPassword)
+	carol2, _ := c.login("carol", testPassword)
+	res, _ = c.withToken(carol1.Token).do(http.MethodDelete, "/auth/sessions/"+carol2.SessionID, "")
+	is.Equal(res.StatusCode, http.StatusNoContent)
+	// Admin: bob signed out everywhere by the admin token.
+	admin := newClient(t, base)
+	admin.header.Set("Authorization", "Bearer "+testAdminToken)
+	res, _ = admin.do(http.MethodDelete, "/auth/admin/api/users/bob/sessions", "")
+	is.True(res.StatusCode/100 == 2)
+	// Okta: alice signed out everywhere, then asked again until the
+	// family's limit (120 a minute per caller) refuses one.
+	for i := range oktaLimit + 1 {
+		res, _ = admin.do(http.MethodDelete, "/api/v1/users/alice/sessions", "")
+		if i < oktaLimit {
+			is.Equal(res.StatusCode, http.StatusNoContent)
+		}
+	}
+	is.Equal(res.StatusCode, http.StatusTooManyRequests)
+
 	mfs := scrape(t, metricsURL)
-	is.Equal(sample(mfs, "revoke_sessions_created_total"), 3.0)
-	is.Equal(sample(mfs, "revoke_sessions_resolved_total"), 5.0) // 4 + the logout's
+	is.Equal(sample(mfs, "revoke_sessions_created_total"), 5.0)
+	is.Equal(sample(mfs, "revoke_sessions_resolved_total"), 6.0) // 4 + the logout's + carol's
 	is.Equal(sample(mfs, "revoke_sessions_refused_total", "revoke_refusal_reason=malformed"), 1.0)
 	is.Equal(sample(mfs, "revoke_sessions_refused_total", "revoke_refusal_reason=unknown"), 1.0)
 	is.Equal(sample(mfs, "revoke_sessions_refused_total", "revoke_refusal_reason=revoked"), 1.0)
 	is.Equal(sample(mfs, "revoke_sessions_refused_total"), 3.0)
-	is.Equal(sample(mfs, "revoke_revocations_total", "revoke_revocation_reason=logout", "revoke_revocation_actor=user"), 1.0)
-	is.Equal(sample(mfs, "revoke_revocations_total"), 1.0)
+	revocations := func(reason, actor, family string) float64 {
+		return sample(mfs, "revoke_revocations_total", "revoke_revocation_reason="+reason,
+			"revoke_revocation_actor="+actor, "revoke_api_family="+family)
+	}
+	is.Equal(revocations("logout", "user", "app"), 1.0)
+	is.Equal(revocations("user_revoked", "user", "kratos"), 1.0)
+	is.Equal(revocations("admin_revoked", "admin-token", "admin"), 1.0)
+	is.Equal(revocations("admin_revoked", "admin-token", "okta"), 1.0) // alice1; the repeats revoke nothing
+	is.Equal(sample(mfs, "revoke_revocations_total"), 4.0)
+	is.Equal(sample(mfs, "revoke_ratelimit_refused_total", "revoke_api_family=okta"), 1.0)
+	is.Equal(sample(mfs, "revoke_ratelimit_refused_total"), 1.0)
 
-	// Every lookup is a store call: 4 + the logout's + malformed (none:
-	// refused before the store) + unknown + revoked + the one that failed.
-	is.Equal(sample(mfs, "revoke_store_duration_seconds", "db_operation_name=GetByTokenHash"), 8.0)
+	// Every lookup is a store call: 4 + the logout's + unknown + revoked +
+	// the one that failed + carol's (the malformed token is refused before
+	// the store).
+	is.Equal(sample(mfs, "revoke_store_duration_seconds", "db_operation_name=GetByTokenHash"), 9.0)
 	is.Equal(sample(mfs, "revoke_store_duration_seconds", "db_operation_name=GetByTokenHash", "error_type=unavailable"), 1.0)
-	is.Equal(sample(mfs, "revoke_store_duration_seconds", "db_operation_name=Create", "db_system_name=server"), 3.0) // named by its package
+	is.Equal(sample(mfs, "revoke_store_duration_seconds", "db_operation_name=Create", "db_system_name=server"), 5.0) // named by its package
+	// logout, carol's, bob's, and each of the Okta family's 120.
+	is.Equal(sample(mfs, "revoke_store_duration_seconds", "db_operation_name=Revoke"), float64(3+oktaLimit))
 }
+
+// oktaLimit is the demo's rate limit of the Okta family (see rateLimits).
+var oktaLimit = rateLimits["okta"].Requests
 
 func statusOf(t *testing.T, url string) int {
 	t.Helper()
