@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/revokehq/revoke/internal/option"
+	"github.com/revokehq/revoke/internal/otelstore"
 	"github.com/revokehq/revoke/store"
 )
 
@@ -109,6 +110,7 @@ func (m *Manager) Create(ctx context.Context, userID string, d Device, opts ...L
 	if err := m.insert(ctx, s); err != nil {
 		return Session{}, "", err
 	}
+	m.tel.created.Add(ctx, 1)
 	if err := m.linkProvider(ctx, s, l.provider); err != nil {
 		return Session{}, "", err
 	}
@@ -119,12 +121,16 @@ func (m *Manager) Create(ctx context.Context, userID string, d Device, opts ...L
 // reports the sessions the cap revoked to the OnRevoke hooks.
 func (m *Manager) insert(ctx context.Context, s Session) error {
 	if m.limit == nil {
-		if err := m.store.Create(ctx, s); err != nil {
+		if err := m.calls.Create(ctx, s); err != nil {
 			return fmt.Errorf("revoke: create session: %w", err)
 		}
 		return nil
 	}
-	evicted, err := store.CreateLimited(ctx, m.store, s, *m.limit, s.CreatedAt)
+	var evicted []string
+	err := m.calls.Do(ctx, otelstore.OpCreate, s.ID, func(ctx context.Context) (err error) {
+		evicted, err = store.CreateLimited(ctx, m.store, s, *m.limit, s.CreatedAt)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("revoke: create session: %w", err)
 	}

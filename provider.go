@@ -124,7 +124,7 @@ func (m *Manager) RevokeProviderSession(ctx context.Context, issuer, sid, subjec
 		if subject != "" && l.Subject != subject {
 			continue
 		}
-		ids, err := m.store.Revoke(ctx, store.Selection{UserID: l.UserID, SessionID: l.SessionID}, now, c.Reason)
+		ids, err := m.revokeInStore(ctx, store.Selection{UserID: l.UserID, SessionID: l.SessionID}, c, now)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			continue // cleaned up meanwhile

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/revokehq/revoke/internal/otelstore"
 	"github.com/revokehq/revoke/store"
 )
 
@@ -47,6 +48,7 @@ func (m *Manager) ResolveRequest(w http.ResponseWriter, r *http.Request) (Curren
 // has no device yet (an scs session) gets r's.
 func (m *Manager) resolveRequest(r *http.Request) (Current, error) {
 	cur, err := m.resolveTokens(r)
+	m.tel.resolution(r.Context(), err)
 	if err == nil && cur.IP == "" && cur.UserAgent == "" {
 		m.recordDevice(r, &cur)
 	}
@@ -63,7 +65,9 @@ func (m *Manager) recordDevice(r *http.Request, cur *Current) {
 	if len(d.UserAgent) > maxUserAgent {
 		d.UserAgent = d.UserAgent[:maxUserAgent]
 	}
-	if err := rec.RecordDevice(r.Context(), cur.ID, d.IP, d.UserAgent); err != nil {
+	if err := m.calls.Do(r.Context(), otelstore.OpRecordDevice, cur.ID, func(ctx context.Context) error {
+		return rec.RecordDevice(ctx, cur.ID, d.IP, d.UserAgent)
+	}); err != nil {
 		m.logger.WarnContext(r.Context(), "revoke: record the device of a session", "session", cur.ID, "err", err)
 		return
 	}
@@ -178,7 +182,9 @@ func (m *Manager) current(r *http.Request) (Current, error) {
 // ErrMalformedToken, ErrUnknownToken, ErrRevoked or ErrExpired, or with a
 // wrapped store error when the store fails.
 func (m *Manager) Resolve(ctx context.Context, token string) (Session, error) {
-	return m.resolve(ctx, token, m.now())
+	s, err := m.resolve(ctx, token, m.now())
+	m.tel.resolution(ctx, err)
+	return s, err
 }
 
 // touch records activity on s at now when the touch interval has passed
@@ -188,7 +194,7 @@ func (m *Manager) touch(ctx context.Context, s Session, now time.Time) (Session,
 		return s, nil
 	}
 	idle := m.idleDeadline(now)
-	err := m.store.Touch(ctx, s.ID, now, idle)
+	err := m.calls.Touch(ctx, s.ID, now, idle)
 	switch {
 	case errors.Is(err, store.ErrInactive), errors.Is(err, store.ErrNotFound):
 		// Revoked or deleted between the lookup and now.
@@ -213,7 +219,7 @@ func (m *Manager) resolve(ctx context.Context, token string, now time.Time) (Ses
 		return Session{}, ErrMalformedToken
 	}
 	hash := HashToken(token)
-	s, err := m.store.GetByTokenHash(ctx, hash)
+	s, err := m.calls.GetByTokenHash(ctx, hash)
 	if errors.Is(err, store.ErrNotFound) {
 		return Session{}, ErrUnknownToken
 	}

@@ -133,7 +133,7 @@ func (m *Manager) RevokeSession(ctx context.Context, userID, sessionID string, c
 	// The revocation has committed: it is reported before anything else
 	// can fail.
 	m.emit(ctx, Event{Cause: c, UserID: userID, SessionIDs: ids, At: at})
-	s, err := m.store.Get(ctx, sessionID)
+	s, err := m.calls.Get(ctx, sessionID)
 	switch {
 	case err == nil && s.UserID == userID:
 		return s, nil
@@ -238,7 +238,7 @@ func (m *Manager) revoke(ctx context.Context, sel store.Selection, c Cause, notB
 	if notBefore {
 		sel.NotBefore = at
 	}
-	ids, err := m.store.Revoke(ctx, sel, at, c.Reason)
+	ids, err := m.revokeInStore(ctx, sel, c, at)
 	if err != nil {
 		return nil, at, fmt.Errorf("revoke: revoke sessions: %w", err)
 	}
@@ -251,6 +251,7 @@ func (m *Manager) revoke(ctx context.Context, sel store.Selection, c Cause, notB
 func (m *Manager) Report(ctx context.Context, ev Event) { m.emit(ctx, ev) }
 
 func (m *Manager) emit(ctx context.Context, ev Event) {
+	m.tel.revoked(ctx, ev)
 	if len(ev.SessionIDs) == 0 && !ev.OAuthTokensRevoked && !ev.DevicesForgotten {
 		return
 	}

@@ -12,8 +12,11 @@ import (
 	"time"
 
 	"github.com/gorilla/securecookie"
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/revokehq/revoke/internal/option"
+	"github.com/revokehq/revoke/internal/otelstore"
 	"github.com/revokehq/revoke/store"
 )
 
@@ -84,6 +87,11 @@ type Manager struct {
 	onLogin         []func(context.Context, LoginEvent)
 
 	limit *store.Limit // WithMaxSessions; nil: no cap
+
+	meterProvider  metric.MeterProvider // nil: the global one
+	tracerProvider trace.TracerProvider // nil: the global one
+	tel            *telemetry
+	calls          *otelstore.Store // store, measured; see telemetry.go
 }
 
 // New returns a Manager working on the given store.
@@ -105,6 +113,9 @@ func New(st store.SessionStore, opts ...Option) (*Manager, error) {
 		return nil, err
 	}
 	if err := m.check(); err != nil {
+		return nil, err
+	}
+	if err := m.setupTelemetry(); err != nil {
 		return nil, err
 	}
 	if m.codecs == nil {
@@ -189,7 +200,7 @@ func (m *Manager) Renew(w http.ResponseWriter, r *http.Request) (string, error) 
 // renew gives cur a new token, setting the cookie when cur came from it.
 func (m *Manager) renew(w http.ResponseWriter, r *http.Request, cur Current) (string, error) {
 	token := newToken()
-	err := m.store.ReplaceToken(r.Context(), cur.ID, HashToken(token), m.now())
+	err := m.calls.ReplaceToken(r.Context(), cur.ID, HashToken(token), m.now())
 	switch {
 	case errors.Is(err, store.ErrInactive), errors.Is(err, store.ErrNotFound):
 		return "", ErrRevoked

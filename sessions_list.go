@@ -44,7 +44,7 @@ func (m *Manager) Sessions(ctx context.Context, userID string, limit int, after 
 		limit = DefaultPageLimit
 	}
 	q := store.PageQuery{Limit: min(limit, MaxPageLimit), After: after, Now: m.now()}
-	p, err := m.store.ListPage(ctx, userID, q)
+	p, err := m.calls.ListPage(ctx, userID, q)
 	if err != nil {
 		return store.Page{}, fmt.Errorf("revoke: list sessions: %w", err)
 	}

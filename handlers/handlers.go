@@ -65,6 +65,9 @@ import (
 	"net/http"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/revokehq/revoke"
 	"github.com/revokehq/revoke/internal/option"
 )
@@ -94,6 +97,10 @@ type Handlers struct {
 	mounted    map[RouteName]http.Handler // each route as Mount registers it
 	standalone map[RouteName]http.Handler // each route as Endpoint returns it
 	idp        idpConfig                  // identity-provider routes; see oidc_provider.go
+
+	meterProvider  metric.MeterProvider // nil: the global one
+	tracerProvider trace.TracerProvider // nil: the global one
+	tel            *telemetry           // see telemetry.go
 }
 
 // Option configures Handlers.
@@ -169,6 +176,9 @@ func newHandlers(m *revoke.Manager, table []route, opts ...Option) (*Handlers, e
 		routes: table,
 	}
 	if err := option.Apply("handlers", h, opts); err != nil {
+		return nil, err
+	}
+	if err := h.setupTelemetry(); err != nil {
 		return nil, err
 	}
 	// Static tokens are checked first (cheap, and needing no store or app

@@ -139,6 +139,7 @@ func (h *Handlers) newLimiter(fam Family, cfg RateLimit) *limiter {
 			if n, err := strconv.Atoi(w.Header().Get(l.remaining)); err == nil && n < 0 {
 				w.Header().Set(l.remaining, "0")
 			}
+			h.countRateLimited(r, fam)
 			requestFrom(r.Context()).fail(w, probRateLimited)
 		}),
 		httprate.WithErrorHandler(func(w http.ResponseWriter, r *http.Request, err error) {

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/revokehq/revoke"
+	"github.com/revokehq/revoke/internal/apifamily"
 	"github.com/revokehq/revoke/internal/randid"
 )
 
@@ -61,7 +62,7 @@ func (h *Handlers) endpoint(fam Family, lim *limiter, from sessionFrom, serve se
 		if spec.requestIDHeader != "" {
 			w.Header().Set(spec.requestIDHeader, rq.id)
 		}
-		ctx := context.WithValue(r.Context(), requestKey{}, rq)
+		ctx := apifamily.With(context.WithValue(r.Context(), requestKey{}, rq), string(fam))
 		r = r.WithContext(ctx)
 
 		if lim != nil && h.addressLimited(w, r, lim) {
@@ -98,7 +99,7 @@ func (h *Handlers) routeHandler(rt route, standalone bool) http.Handler {
 	if standalone {
 		serve = requireWildcards(rt, serve)
 	}
-	return h.endpoint(rt.Family, lim, rt.session, serve)
+	return h.traced(rt, h.endpoint(rt.Family, lim, rt.session, serve))
 }
 
 // requireWildcards checks, before serve, that the pattern the request was

@@ -75,6 +75,7 @@ func newApp(cfg config, st store.SessionStore, logger *slog.Logger) (*app, error
 		}
 		opts = append(opts, revoke.WithMaxSessions(cfg.maxSessions, policy))
 	}
+	opts = append(opts, cfg.metrics.managerOptions()...)
 	m, err := revoke.New(st, opts...)
 	if err != nil {
 		return nil, err
@@ -95,6 +96,7 @@ func newApp(cfg config, st store.SessionStore, logger *slog.Logger) (*app, error
 			return ok, nil
 		}),
 	}
+	hopts = append(hopts, cfg.metrics.handlerOptions()...)
 	for fam, rl := range rateLimits {
 		hopts = append(hopts, handlers.WithRateLimit(fam, rl))
 	}
@@ -110,6 +112,7 @@ func newApp(cfg config, st store.SessionStore, logger *slog.Logger) (*app, error
 	mux := http.NewServeMux()
 	h.Mount(mux)
 	a.routes(mux)
+	a.healthRoutes(mux)
 	oidcRoutes(mux)
 	a.h = securityHeaders(mux)
 	return a, nil

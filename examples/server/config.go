@@ -83,7 +83,8 @@ type config struct {
 	adminTokenMade  bool   // adminToken was generated, not configured
 	cookieKey       []byte // nil: a random key, cookies die with the process
 
-	oidc oidcFlags // sign-in through an OpenID provider; see oidc.go
+	oidc    oidcFlags    // sign-in through an OpenID provider; see oidc.go
+	metrics metricsFlags // the Prometheus endpoint; see metrics.go
 }
 
 // parseConfig reads the flags in args and the settings in getenv. Usage
@@ -108,6 +109,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.IntVar(&cfg.maxSessions, "max-sessions", 0, "active sessions allowed per user; a sign-in beyond it signs out the session seen least recently (0: no cap)")
 	fs.BoolVar(&cfg.refuseOverLimit, "refuse-over-limit", false, "with -max-sessions, refuse a sign-in beyond the cap instead of signing out an older session")
 	cfg.oidc.register(fs)
+	cfg.metrics.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: server [flags]\n\nThe revoke demo server.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -143,6 +145,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		cfg.secureCookie = true
 	}
 	if err := cfg.oidc.check(); err != nil {
+		return config{}, err
+	}
+	if err := cfg.metrics.check(); err != nil {
 		return config{}, err
 	}
 

@@ -26,6 +26,11 @@
 // page at another origin that resolves to 127.0.0.1 (DNS rebinding) cannot
 // use the public password through a visitor's browser.
 //
+// -metrics-addr serves the library's OpenTelemetry metrics at /metrics in
+// Prometheus's format, on loopback unless -metrics-public is given. GET
+// /healthz answers while the process serves; GET /readyz while the session
+// store answers too, within 2 seconds.
+//
 // Routes: POST /login, POST /logout, GET /me, the "Active sessions" page at
 // GET /, the administrators' GET /demo/users and GET /demo/audit, and every
 // endpoint of the handlers package at its default path. POST /login allows,
@@ -106,6 +111,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 // serve runs the app on st until ctx is done, then lets in-flight requests
 // finish.
 func serve(ctx context.Context, cfg config, st store.SessionStore, logger *slog.Logger, stdout io.Writer) error {
+	stopMetrics, err := cfg.metrics.start(ctx, logger)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	a, err := newApp(cfg, st, logger)
 	if err != nil {
 		return err

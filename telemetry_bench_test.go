@@ -1,0 +1,44 @@
+package revoke_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"testing"
+
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/metric/noop"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+
+	"github.com/revokehq/revoke"
+	"github.com/revokehq/revoke/store/memstore"
+)
+
+// BenchmarkMiddlewareHeaderMetrics is BenchmarkMiddlewareHeader with the
+// Manager's metrics going nowhere (a noop MeterProvider: what an app that
+// has not set OpenTelemetry up pays) and into the OpenTelemetry SDK (a
+// ManualReader that is never read: the cost of recording, not of
+// exporting). Their ratio is the instrumentation's cost per request; see
+// BENCHMARKS.md.
+func BenchmarkMiddlewareHeaderMetrics(b *testing.B) {
+	for _, c := range []struct {
+		name string
+		mp   metric.MeterProvider
+	}{
+		{"noop", noop.NewMeterProvider()},
+		{"sdk", sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			m, err := revoke.New(memstore.New(), revoke.WithCookieKeys(testKey), revoke.WithMeterProvider(c.mp))
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, token, err := m.Create(context.Background(), "alice", revoke.Device{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			r := httptest.NewRequest("GET", "/", nil)
+			r.Header.Set(revoke.HeaderName, token)
+			serveLoop(b, m.Middleware(requireSession(b)), r)
+		})
+	}
+}
