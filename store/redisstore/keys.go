@@ -25,8 +25,7 @@ import (
 // 0: ZREVRANGEBYLEX then lists them in store.Cursor's order (newest first,
 // ties by id compared byte by byte, greater first).
 //
-// A future per-user cap reads the user's "a:" set in one script, as
-// Revoke does, and revokes the oldest members beyond the cap.
+// A capped create (limit.go) reads the user's "a:" set, as Revoke does.
 
 // The fields of a session's hash.
 const (
