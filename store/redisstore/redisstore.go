@@ -10,7 +10,10 @@
 // create (store.LimitedStore) reads the user's active sessions in one
 // script and, once the Limit has chosen whom to evict, revokes and inserts
 // in a second one that first checks that those sessions have not changed,
-// starting over when they have. Revoking a
+// starting over when they have. The identity-provider extensions
+// (store.ProviderStore, store.TokenIDStore) are optimistic WATCH/MULTI
+// transactions that start over when a key they read changed before they
+// committed. Revoking a
 // user's sessions walks a per-user index of the sessions that are not
 // revoked, so it costs O(that user's sessions), never O(all sessions).
 //
@@ -108,11 +111,14 @@ const (
 const deleteBatch = 200
 
 // Store is a store.SessionStore (and store.DataStore, store.Cleaner,
-// store.DeviceRecorder and store.LimitedStore) kept in Redis. It is safe for concurrent use, and
+// store.DeviceRecorder, store.LimitedStore, store.ProviderStore and
+// store.TokenIDStore) kept in Redis. It is safe for concurrent use, and
 // any number of Stores, in one process or many, may share one prefix on
-// one server. Its methods are those of store.Rules, on its scripts.
+// one server. Its methods are those of store.Rules and
+// store.ProviderRules, on its scripts and transactions.
 type Store struct {
 	*store.Rules
+	*store.ProviderRules // provider.go
 
 	rdb       redis.UniversalClient
 	ownClient bool
@@ -242,6 +248,7 @@ func newStore(ctx context.Context, rdb redis.UniversalClient, own bool, c config
 		Latest:        maxTime,
 		Range:         timeRange,
 	})
+	s.ProviderRules = store.NewProviderRules(providerDatabase{s}, c.CallTimeout)
 	s.cleaning = store.StartCleanup("redisstore", c.Settings, s.cleanup, "prefix", c.prefix)
 	return s, nil
 }
