@@ -34,7 +34,7 @@ const (
 // or is refused, as policy says. The count and the sign-in are one atomic
 // step in the store, also across processes sharing it, so concurrent
 // sign-ins never leave more than n. The store must implement
-// store.LimitedStore (memstore, sqlitestore and pgstore do).
+// store.LimitedStore (memstore, sqlitestore, pgstore and redisstore do).
 func WithMaxSessions(n int, policy SessionLimitPolicy) Option {
 	return func(m *Manager) error {
 		l := store.Limit{Max: n, Reason: ReasonSessionLimit}

@@ -18,17 +18,19 @@ import (
 
 	"github.com/revokehq/revoke"
 	"github.com/revokehq/revoke/internal/pgtest"
+	"github.com/revokehq/revoke/internal/redistest"
 	"github.com/revokehq/revoke/store"
 	"github.com/revokehq/revoke/store/pgstore"
+	"github.com/revokehq/revoke/store/redisstore"
 	"github.com/revokehq/revoke/store/sqlitestore"
 )
 
 // Environment of the session-limit child.
 const (
 	envLimitChild   = "REVOKE_LIMIT_CHILD"   // "1" in the child
-	envLimitBackend = "REVOKE_LIMIT_BACKEND" // "sqlite" or "postgres"
-	envLimitTarget  = "REVOKE_LIMIT_TARGET"  // the SQLite file, or the PostgreSQL DSN
-	envLimitSchema  = "REVOKE_LIMIT_SCHEMA"  // the PostgreSQL schema
+	envLimitBackend = "REVOKE_LIMIT_BACKEND" // "sqlite", "postgres" or "redis"
+	envLimitTarget  = "REVOKE_LIMIT_TARGET"  // the SQLite file, the PostgreSQL DSN or the Redis URL
+	envLimitSchema  = "REVOKE_LIMIT_SCHEMA"  // the PostgreSQL schema, or the Redis key prefix
 	envLimitNaive   = "REVOKE_LIMIT_NAIVE"   // "1": count, then create, in two steps
 )
 
@@ -63,8 +65,11 @@ func TestSessionLimitChild(t *testing.T) {
 }
 
 func openLimitStore(ctx context.Context, backend, target, schema string) (store.SessionStore, error) {
-	if backend == "postgres" {
+	switch backend {
+	case "postgres":
 		return pgstore.Open(ctx, target, pgstore.WithSchema(schema), pgstore.WithCleanupInterval(0))
+	case "redis":
+		return redisstore.Open(ctx, target, redisstore.WithPrefix(schema), redisstore.WithCleanupInterval(0))
 	}
 	return sqlitestore.Open(target, sqlitestore.WithCleanupInterval(0))
 }
@@ -253,8 +258,8 @@ func runLimitRounds(t *testing.T, st store.SessionStore, env []string) limitFigu
 }
 
 // TestSessionLimitAcrossProcesses: 2 processes × 32 goroutines sign one
-// user in at once, 20 rounds, on one SQLite file and on one PostgreSQL
-// schema, with a cap of 3 (evicting in even rounds, refusing in odd ones).
+// user in at once, 20 rounds, on one SQLite file, on one PostgreSQL
+// schema and on one Redis key prefix, with a cap of 3 (evicting in even rounds, refusing in odd ones).
 // After every round the store holds exactly 3 active sessions of the
 // round's user, and a refusing round let exactly 3 sign-ins through. The
 // same harness with the cap written as count-then-create (naiveLogin)
@@ -282,6 +287,15 @@ func TestSessionLimitAcrossProcesses(t *testing.T) {
 				t.Fatal(err)
 			}
 			return st, []string{envLimitBackend + "=postgres", envLimitTarget + "=" + dsn, envLimitSchema + "=" + schema}
+		}},
+		{"redis", func(t *testing.T) (store.SessionStore, []string) {
+			url := redistest.URL(t)
+			prefix := redistest.Prefix(t, url)
+			st, err := openLimitStore(t.Context(), "redis", url, prefix)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return st, []string{envLimitBackend + "=redis", envLimitTarget + "=" + url, envLimitSchema + "=" + prefix}
 		}},
 	}
 	for _, setup := range setups {

@@ -20,13 +20,15 @@ import (
 //	P old        sorted set: every session, scored by when it becomes old
 //	P cleanup    string: held by the instance running the background cleanup
 //
+// and those of the identity-provider extensions (pl:, pe:, ps:, pj:; see
+// providerDatabase in provider.go).
+//
 // A member of a user's sorted sets is the session's creation time, as 16
 // hex digits that sort in time order, followed by its id, all with score
 // 0: ZREVRANGEBYLEX then lists them in store.Cursor's order (newest first,
 // ties by id compared byte by byte, greater first).
 //
-// A future per-user cap reads the user's "a:" set in one script, as
-// Revoke does, and revokes the oldest members beyond the cap.
+// A capped create (limit.go) reads the user's "a:" set, as Revoke does.
 
 // The fields of a session's hash.
 const (

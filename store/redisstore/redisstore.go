@@ -6,7 +6,14 @@
 // that must not revive a session (Touch, ReplaceToken, Update, Revoke), the
 // not-before rule of Create and Update and the revocation of all of a
 // user's sessions are Lua scripts, which Redis runs one at a time, so no
-// other write comes between a script's check and its change. Revoking a
+// other write comes between a script's check and its change. A capped
+// create (store.LimitedStore) reads the user's active sessions in one
+// script and, once the Limit has chosen whom to evict, revokes and inserts
+// in a second one that first checks that those sessions have not changed,
+// starting over when they have. The identity-provider extensions
+// (store.ProviderStore, store.TokenIDStore) are optimistic WATCH/MULTI
+// transactions that start over when a key they read changed before they
+// committed. Revoking a
 // user's sessions walks a per-user index of the sessions that are not
 // revoked, so it costs O(that user's sessions), never O(all sessions).
 //
@@ -67,7 +74,10 @@
 // on, so expired ones not yet cleaned up add to its cost and revoked ones
 // add nothing; with All it costs the page. ListActive reads the "old"
 // index from now on, so it costs O(every session not yet old), of every
-// user; it serves scs's Iterate, never revocation.
+// user; it serves scs's Iterate, never revocation. CreateLimited costs two
+// round trips and O(the user's sessions that are not revoked) each try; a
+// try starts over only when another write of the same user came between
+// its two scripts.
 package redisstore
 
 import (
@@ -100,12 +110,15 @@ const (
 // looks at, so that a large cleanup holds the server in short slices.
 const deleteBatch = 200
 
-// Store is a store.SessionStore (and store.DataStore, store.Cleaner and
-// store.DeviceRecorder) kept in Redis. It is safe for concurrent use, and
+// Store is a store.SessionStore (and store.DataStore, store.Cleaner,
+// store.DeviceRecorder, store.LimitedStore, store.ProviderStore and
+// store.TokenIDStore) kept in Redis. It is safe for concurrent use, and
 // any number of Stores, in one process or many, may share one prefix on
-// one server. Its methods are those of store.Rules, on its scripts.
+// one server. Its methods are those of store.Rules and
+// store.ProviderRules, on its scripts and transactions.
 type Store struct {
 	*store.Rules
+	*store.ProviderRules // provider.go
 
 	rdb       redis.UniversalClient
 	ownClient bool
@@ -235,6 +248,7 @@ func newStore(ctx context.Context, rdb redis.UniversalClient, own bool, c config
 		Latest:        maxTime,
 		Range:         timeRange,
 	})
+	s.ProviderRules = store.NewProviderRules(providerDatabase{s}, c.CallTimeout)
 	s.cleaning = store.StartCleanup("redisstore", c.Settings, s.cleanup, "prefix", c.prefix)
 	return s, nil
 }

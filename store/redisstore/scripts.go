@@ -60,38 +60,77 @@ local function active(f, now)
 end
 -- load returns the session's fields the scripts decide on, or nil.
 local function load(id)
-  local v = redis.call('HMGET', skey(id), 'u', 'h', 'a', 'e', 'i', 'r', 'm')
+  local v = redis.call('HMGET', skey(id), 'u', 'h', 'a', 'e', 'i', 'r', 'm', 'l')
   if v[1] == false then return nil end
   local r = nil
   if v[6] ~= false then r = tonumber(v[6]) end
-  return {u = v[1], h = v[2], a = tonumber(v[3]), e = tonumber(v[4]), i = tonumber(v[5]), r = r, m = v[7]}
+  return {u = v[1], h = v[2], a = tonumber(v[3]), e = tonumber(v[4]), i = tonumber(v[5]), r = r, m = v[7], l = v[8]}
 end
 local function idof(m) return string.sub(m, 17) end
+-- markrevoked revokes the loaded session f (id) of user u at now (also as
+-- the string nows), with reason.
+local function markrevoked(id, f, u, now, nows, reason)
+  redis.call('HSET', skey(id), 'r', nows, 'rr', reason)
+  redis.call('ZREM', akey(u), f.m)
+  expire(id, f.h, u, oldat(f.e, f.i, now))
+end
+-- insertable checks the session of ARGV[3..16] (see createScript) before
+-- insert: nil, or 'dup' or 'nb' for why it cannot be stored.
+local function insertable()
+  if redis.call('EXISTS', skey(ARGV[3])) == 1 or redis.call('EXISTS', tkey(ARGV[5])) == 1 then return 'dup' end
+  if refused(ARGV[4], tonumber(ARGV[7])) then return 'nb' end
+  return nil
+end
+-- insert stores the session of ARGV[3..16].
+local function insert()
+  local id, u, h = ARGV[3], ARGV[4], ARGV[5]
+  local e, i = tonumber(ARGV[9]), tonumber(ARGV[10])
+  local names = {'id', 'u', 'h', 'c', 'a', 'l', 'e', 'i', 'r', 'rr', 'ip', 'ua', 'd', 'm'}
+  local r = nil
+  for n, name in ipairs(names) do
+    local v = ARGV[n + 2]
+    if name == 'r' then
+      if v ~= '' then r = tonumber(v); redis.call('HSET', skey(id), 'r', v) end
+    else
+      redis.call('HSET', skey(id), name, v)
+    end
+  end
+  local m = ARGV[16]
+  redis.call('SET', tkey(h), id)
+  redis.call('ZADD', ukey(u), 0, m)
+  if r == nil then redis.call('ZADD', akey(u), 0, m) end
+  expire(id, h, u, oldat(e, i, r))
+end
+-- activeof returns the user's sessions active at now, from the "a:"
+-- index in its order, as loaded, and a fingerprint of them: their ids and
+-- last-seen times, which is all that an eviction decides on besides the
+-- immutable creation time. It drops index entries of sessions gone or
+-- revoked.
+local function activeof(u, now)
+  local out, fp = {}, {}
+  for _, m in ipairs(redis.call('ZRANGE', akey(u), 0, -1)) do
+    local id = idof(m)
+    local f = load(id)
+    if f == nil then
+      redis.call('ZREM', akey(u), m)
+    elseif f.u == u and active(f, now) then
+      out[#out + 1] = {id = id, f = f}
+      fp[#fp + 1] = id .. ' ' .. f.l
+    elseif f.r ~= nil then
+      redis.call('ZREM', akey(f.u), f.m)
+    end
+  end
+  return out, table.concat(fp, ',')
+end
 `
 
-// createScript stores a new session. ARGV[3..] are the fields of fieldNames
-// in order, ending with the session's index member. Returns "ok", "dup" or
-// "nb".
+// createScript stores a new session. ARGV[3..16] are its fields as
+// insertArgs lists them, ending with its index member. Returns "ok", "dup"
+// or "nb".
 var createScript = redis.NewScript(lib + `
-local id, u, h = ARGV[3], ARGV[4], ARGV[5]
-if redis.call('EXISTS', skey(id)) == 1 or redis.call('EXISTS', tkey(h)) == 1 then return 'dup' end
-local a, e, i = tonumber(ARGV[7]), tonumber(ARGV[9]), tonumber(ARGV[10])
-if refused(u, a) then return 'nb' end
-local names = {'id', 'u', 'h', 'c', 'a', 'l', 'e', 'i', 'r', 'rr', 'ip', 'ua', 'd', 'm'}
-local r = nil
-for n, name in ipairs(names) do
-  local v = ARGV[n + 2]
-  if name == 'r' then
-    if v ~= '' then r = tonumber(v); redis.call('HSET', skey(id), 'r', v) end
-  else
-    redis.call('HSET', skey(id), name, v)
-  end
-end
-local m = ARGV[16]
-redis.call('SET', tkey(h), id)
-redis.call('ZADD', ukey(u), 0, m)
-if r == nil then redis.call('ZADD', akey(u), 0, m) end
-expire(id, h, u, oldat(e, i, r))
+local why = insertable()
+if why ~= nil then return why end
+insert()
 return 'ok'
 `)
 
@@ -208,9 +247,7 @@ local function revoke(id, m)
     if f.r ~= nil then redis.call('ZREM', akey(f.u), f.m) end
     return
   end
-  redis.call('HSET', skey(id), 'r', ARGV[4], 'rr', reason)
-  redis.call('ZREM', akey(u), f.m)
-  expire(id, f.h, u, oldat(f.e, f.i, now))
+  markrevoked(id, f, u, now, ARGV[4], reason)
   ids[#ids + 1] = id
 end
 if scope == 'one' then

@@ -46,16 +46,7 @@ func (d database) Closed() bool { return d.closed.Load() }
 
 // Insert implements store.Database.
 func (d database) Insert(ctx context.Context, s store.Session) (bool, error) {
-	revoked := ""
-	if !s.RevokedAt.IsZero() {
-		revoked = microsArg(s.RevokedAt)
-	}
-	created := micros(s.CreatedAt)
-	res, err := d.run(ctx, createScript, nil,
-		s.ID, s.UserID, hashArg(s.TokenHash), strconv.FormatInt(created, 10),
-		microsArg(s.AuthenticatedAt), microsArg(s.LastSeenAt), microsArg(s.ExpiresAt),
-		microsArg(s.IdleExpiresAt), revoked, s.RevokeReason, s.IP, s.UserAgent,
-		string(s.Data), member(created, s.ID)).Text()
+	res, err := d.run(ctx, createScript, nil, insertArgs(s)...).Text()
 	switch {
 	case err != nil:
 		return false, d.fail("create", err)
@@ -65,6 +56,22 @@ func (d database) Insert(ctx context.Context, s store.Session) (bool, error) {
 		return false, nil
 	}
 	return true, nil
+}
+
+// insertArgs are the arguments of a script that stores s (the lib's
+// insert), in the order of its fields.
+func insertArgs(s store.Session) []any {
+	revoked := ""
+	if !s.RevokedAt.IsZero() {
+		revoked = microsArg(s.RevokedAt)
+	}
+	created := micros(s.CreatedAt)
+	return []any{
+		s.ID, s.UserID, hashArg(s.TokenHash), strconv.FormatInt(created, 10),
+		microsArg(s.AuthenticatedAt), microsArg(s.LastSeenAt), microsArg(s.ExpiresAt),
+		microsArg(s.IdleExpiresAt), revoked, s.RevokeReason, s.IP, s.UserAgent,
+		string(s.Data), member(created, s.ID),
+	}
 }
 
 // LoadID implements store.Database.
