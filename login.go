@@ -29,6 +29,8 @@ type login struct {
 	authenticatedAt time.Time
 	keepPrevious    bool
 	provider        *ProviderIdentity // see FromProvider
+	methods         []AuthMethod      // see AuthenticatedWith
+	labels          map[string]string // see Label
 }
 
 // AuthenticatedAt records when the user's credentials were checked, when
@@ -101,6 +103,9 @@ func (m *Manager) Create(ctx context.Context, userID string, d Device, opts ...L
 		IdleExpiresAt:   m.idleDeadline(now),
 		IP:              d.IP,
 		UserAgent:       d.UserAgent,
+	}
+	if err := m.applySignIn(&s, l); err != nil {
+		return Session{}, "", err
 	}
 	if err := m.checkProvider(l.provider); err != nil {
 		return Session{}, "", err

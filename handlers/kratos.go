@@ -154,9 +154,15 @@ type kratosSession struct {
 	IssuedAt        time.Time      `json:"issued_at"`
 	Identity        kratosIdentity `json:"identity"`
 	Devices         []kratosDevice `json:"devices"`
+	// How the user proved who they are, in Kratos's names and shape
+	// (method, aal, completed_at), and the highest level of them.
+	AAL                   string              `json:"authenticator_assurance_level"`
+	AuthenticationMethods []revoke.AuthMethod `json:"authentication_methods"`
 	// Beyond Kratos; Ory's clients keep these as additional properties.
-	LastSeenAt time.Time `json:"last_seen_at"`
-	Current    bool      `json:"current"`
+	// Labels are the app's labels given at sign-in (revoke.Label).
+	Labels     map[string]string `json:"labels,omitempty"`
+	LastSeenAt time.Time         `json:"last_seen_at"`
+	Current    bool              `json:"current"`
 	// ExpiresAt is the absolute end of the session's life, which no use
 	// moves (revoke.Session.ExpiresAt).
 	ExpiresAt time.Time `json:"absolute_expires_at"`
@@ -205,12 +211,15 @@ func newKratosDevice(s revoke.Session) kratosDevice {
 
 func (h *Handlers) kratosSession(s revoke.Session, current bool) kratosSession {
 	return kratosSession{
-		ID:              s.ID,
-		Active:          s.Active(h.m.Now()),
-		IdleExpiresAt:   idleExpiry(s).UTC(),
-		ExpiresAt:       s.ExpiresAt.UTC(),
-		AuthenticatedAt: s.CreatedAt.UTC(),
-		IssuedAt:        s.CreatedAt.UTC(),
+		ID:                    s.ID,
+		Active:                s.Active(h.m.Now()),
+		IdleExpiresAt:         idleExpiry(s).UTC(),
+		ExpiresAt:             s.ExpiresAt.UTC(),
+		AuthenticatedAt:       s.Authenticated().UTC(),
+		IssuedAt:              s.CreatedAt.UTC(),
+		AAL:                   s.Assurance(),
+		AuthenticationMethods: kratosMethods(s.AuthMethods),
+		Labels:                s.Labels,
 		Identity: kratosIdentity{
 			ID:       s.UserID,
 			SchemaID: "default",
@@ -220,6 +229,17 @@ func (h *Handlers) kratosSession(s revoke.Session, current bool) kratosSession {
 		LastSeenAt: s.LastSeenAt.UTC(),
 		Current:    current,
 	}
+}
+
+// kratosMethods returns methods in UTC, and an empty list for none, which
+// Ory's clients read as no methods.
+func kratosMethods(methods []revoke.AuthMethod) []revoke.AuthMethod {
+	out := make([]revoke.AuthMethod, len(methods))
+	for i, m := range methods {
+		m.CompletedAt = m.CompletedAt.UTC()
+		out[i] = m
+	}
+	return out
 }
 
 // kratosAuthenticated checks that the request has a session. On failure it

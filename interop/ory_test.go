@@ -93,7 +93,7 @@ func checkSession(is *is.I, got ory.Session, want session) {
 		expiry = want.IdleExpiresAt
 	}
 	is.True(got.GetExpiresAt().Equal(expiry))
-	is.True(got.GetAuthenticatedAt().Equal(want.CreatedAt))
+	is.True(got.GetAuthenticatedAt().Equal(want.Authenticated()))
 	is.True(got.GetIssuedAt().Equal(want.CreatedAt))
 	identity := got.GetIdentity()
 	is.Equal(identity.Id, want.UserID)

@@ -130,6 +130,9 @@ func (r *Rules) CreateWithLimit(ctx context.Context, s Session, l Limit, now tim
 	if err := s.CheckTimes(r.cfg.Earliest, r.cfg.Latest); err != nil {
 		return nil, fmt.Errorf("%s: create: %w of %s", r.cfg.Name, err, r.cfg.Range)
 	}
+	if err := r.checkSignIn(&s); err != nil {
+		return nil, err
+	}
 	s.AuthenticatedAt = s.Authenticated()
 	inserted, revoked, err := ldb.InsertLimited(ctx, s, now, l.Reason, l.Evict)
 	switch {

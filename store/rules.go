@@ -133,6 +133,9 @@ func (r *Rules) Create(ctx context.Context, s Session) error {
 	if err := s.CheckTimes(r.cfg.Earliest, r.cfg.Latest); err != nil {
 		return fmt.Errorf("%s: create: %w of %s", r.cfg.Name, err, r.cfg.Range)
 	}
+	if err := r.checkSignIn(&s); err != nil {
+		return err
+	}
 	s.AuthenticatedAt = s.Authenticated()
 	inserted, err := r.db.Insert(ctx, s)
 	if err == nil && !inserted {

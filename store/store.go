@@ -85,6 +85,13 @@ type Session struct {
 	IP        string // client address the session was created from
 	UserAgent string // User-Agent the session was created with
 
+	// AuthMethods are how the user proved who they are for this session,
+	// in the order they did (see Assurance), and Labels are the app's
+	// small labels given at sign-in (tenant, device name). Only a
+	// SignInStore keeps them; see CheckSignIn for their bounds.
+	AuthMethods []AuthMethod      `json:",omitempty"`
+	Labels      map[string]string `json:",omitempty"`
+
 	// Data is an opaque payload kept with the session, such as scs's
 	// encoded session values (see scsstore). Most sessions have none.
 	Data []byte `json:"-"`

@@ -11,7 +11,9 @@ import (
 	"cmp"
 	"context"
 	"crypto/sha256"
+	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -119,6 +121,9 @@ func (s *Store) insertableLocked(sess *store.Session) error {
 	}
 	if _, ok := s.byHash[sess.TokenHash]; ok {
 		return store.ErrDuplicate
+	}
+	if err := sess.CheckSignIn(time.Time{}, latest); err != nil {
+		return fmt.Errorf("memstore: create: %w", err)
 	}
 	sess.AuthenticatedAt = sess.Authenticated()
 	if sess.UserID != "" && store.RefusedBy(s.notBefore[sess.UserID], sess.AuthenticatedAt) {
@@ -386,5 +391,7 @@ func (s *Store) unindexLocked(p *store.Session) {
 func copyOf(p *store.Session) store.Session {
 	c := *p
 	c.Data = bytes.Clone(p.Data)
+	c.AuthMethods = slices.Clone(p.AuthMethods)
+	c.Labels = maps.Clone(p.Labels)
 	return c
 }

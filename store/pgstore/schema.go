@@ -147,6 +147,11 @@ var migrations = []string{
 	// 5: identity-provider sign-ins (store.ProviderStore) and used token
 	// ids (store.TokenIDStore); see provider.go.
 	providerMigration,
+
+	// 6: how each session was signed in (store.SignInStore): its
+	// authentication methods and labels, as JSON text, NULL for none, so
+	// that adding the columns rewrites no row.
+	`ALTER TABLE {table} ADD COLUMN auth_methods text, ADD COLUMN labels text;`,
 }
 
 // migrate brings the schema up to date in one transaction. An advisory lock

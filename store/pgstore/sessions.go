@@ -21,7 +21,7 @@ type queries struct {
 	touch, replaceToken, update                     string
 	lockUser, lockUserShared, notBefore             string
 	revokeAll, revokeOne, revokeExcept              string
-	deleteOld                                       string
+	deleteOld, reauthenticate                       string
 	page                                            pageQueries // page.go
 }
 
@@ -29,8 +29,9 @@ const columns = `id, user_id, token_hash, created_at, last_seen_at, expires_at,
 	idle_expires_at, revoked_at, revoke_reason, ip, user_agent, data`
 
 // selected are the columns a read returns: those of columns, then the
-// authentication time, which rows from before schema version 3 lack.
-const selected = columns + `, COALESCE(authenticated_at, created_at)`
+// authentication time, which rows from before schema version 3 lack, and
+// the sign-in details (schema version 6).
+const selected = columns + `, COALESCE(authenticated_at, created_at), auth_methods, labels`
 
 // refusedFor is true when the user u has a not-before time after the
 // authentication time a (store.RefusedBy); the user "" (no user) has none.
@@ -53,8 +54,8 @@ func newQueries(n names) queries {
 		// withUserLock), so a revocation setting the user's not-before
 		// time has either committed, and is seen here, or waits for this
 		// insert and then revokes the new row.
-		insert: n.expand(`INSERT INTO {table} (` + columns + `, authenticated_at)
-			SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13
+		insert: n.expand(`INSERT INTO {table} (` + columns + `, authenticated_at, auth_methods, labels)
+			SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15
 			WHERE NOT ` + refusedFor("$2::text", "$13::timestamptz")),
 		get:       n.expand(`SELECT ` + selected + ` FROM {table} WHERE id = $1`),
 		getByHash: n.expand(`SELECT ` + selected + ` FROM {table} WHERE token_hash = $1`),
@@ -122,7 +123,8 @@ func newQueries(n names) queries {
 				WHERE (LEAST(expires_at, idle_expires_at) <= $1 AND revoked_at IS NULL)
 					OR (revoked_at < $1 AND expires_at <= $1)
 				LIMIT $2 FOR UPDATE SKIP LOCKED))`),
-		page: newPageQueries(n),
+		page:           newPageQueries(n),
+		reauthenticate: n.expand(reauthenticateQuery),
 	}
 }
 
@@ -223,7 +225,7 @@ func insertArgs(sess store.Session) []any {
 	return []any{sess.ID, sess.UserID, sess.TokenHash[:],
 		ts(sess.CreatedAt), ts(sess.LastSeenAt), ts(sess.ExpiresAt), ts(sess.IdleExpiresAt),
 		nullTime(sess.RevokedAt), sess.RevokeReason, sess.IP, sess.UserAgent, bytesOrEmpty(sess.Data),
-		ts(sess.AuthenticatedAt)}
+		ts(sess.AuthenticatedAt), methodsArg(sess.AuthMethods), labelsArg(sess.Labels)}
 }
 
 // lockedExec runs a statement that checks user's not-before time after
@@ -302,14 +304,18 @@ func (d database) loadAll(ctx context.Context, op, query string, args ...any) ([
 // session shares no memory with the connection's buffers.
 func scan(row pgx.Row) (store.Session, error) {
 	var (
-		sess    store.Session
-		revoked *time.Time
+		sess            store.Session
+		revoked         *time.Time
+		methods, labels *string
 	)
 	err := row.Scan(&sess.ID, &sess.UserID, (*hashColumn)(&sess.TokenHash),
 		&sess.CreatedAt, &sess.LastSeenAt, &sess.ExpiresAt, &sess.IdleExpiresAt,
 		&revoked, &sess.RevokeReason, &sess.IP, &sess.UserAgent, &sess.Data,
-		&sess.AuthenticatedAt)
+		&sess.AuthenticatedAt, &methods, &labels)
 	if err != nil {
+		return store.Session{}, err
+	}
+	if err := readSignIn(&sess, methods, labels); err != nil {
 		return store.Session{}, err
 	}
 	sess.CreatedAt = sess.CreatedAt.UTC()

@@ -78,6 +78,12 @@ var migrations = []string{
 	// 6: identity-provider sign-ins (store.ProviderStore) and used token
 	// ids (store.TokenIDStore); see provider.go.
 	providerMigration,
+
+	// 7: how each session was signed in (store.SignInStore): its
+	// authentication methods and labels, as JSON, NULL for none, so that
+	// adding the columns rewrites no row.
+	`ALTER TABLE sessions ADD COLUMN auth_methods TEXT;
+	ALTER TABLE sessions ADD COLUMN labels TEXT;`,
 }
 
 // migrate brings the schema up to date in one immediate transaction, so that

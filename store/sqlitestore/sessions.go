@@ -19,8 +19,9 @@ const columns = `id, user_id, token_hash, created_at, last_seen_at, expires_at,
 	idle_expires_at, revoked_at, revoke_reason, ip, user_agent, data`
 
 // selected are the columns a read returns: those of columns, then the
-// authentication time, which rows from before schema version 4 lack.
-const selected = columns + `, COALESCE(authenticated_at, created_at)`
+// authentication time, which rows from before schema version 4 lack, and
+// the sign-in details (schema version 7).
+const selected = columns + `, COALESCE(authenticated_at, created_at), auth_methods, labels`
 
 // refusedFor is true when the user ?u has a not-before time after the
 // authentication time ?a (store.RefusedBy); the user "" (no user) has none.
@@ -39,8 +40,8 @@ const activeAt = `revoked_at IS NULL AND expires_at > ?1 AND idle_expires_at > ?
 var (
 	// The insert and the not-before check are one statement on the one
 	// writer, so no revocation can commit between them.
-	sqlInsert = `INSERT INTO sessions (` + columns + `, authenticated_at)
-		SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13
+	sqlInsert = `INSERT INTO sessions (` + columns + `, authenticated_at, auth_methods, labels)
+		SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15
 		WHERE NOT ` + refusedFor("?2", "?13")
 
 	sqlGet       = `SELECT ` + selected + ` FROM sessions WHERE id = ?`
@@ -183,7 +184,7 @@ func insertArgs(sess store.Session) []any {
 		sess.CreatedAt.UnixNano(), sess.LastSeenAt.UnixNano(),
 		sess.ExpiresAt.UnixNano(), sess.IdleExpiresAt.UnixNano(),
 		nullNanos(sess.RevokedAt), sess.RevokeReason, sess.IP, sess.UserAgent, sess.Data,
-		sess.AuthenticatedAt.UnixNano()}
+		sess.AuthenticatedAt.UnixNano(), methodsArg(sess.AuthMethods), labelsArg(sess.Labels)}
 }
 
 // LoadID implements store.Database.
@@ -251,12 +252,16 @@ func scan(row interface{ Scan(...any) error }) (store.Session, error) {
 		created, lastSeen, expires, idleExpires int64
 		authenticated                           int64
 		revoked                                 sql.NullInt64
+		methods, labels                         sql.NullString
 	)
 	err := row.Scan(&sess.ID, &sess.UserID, (*hashColumn)(&sess.TokenHash),
 		&created, &lastSeen, &expires, &idleExpires,
 		&revoked, &sess.RevokeReason, &sess.IP, &sess.UserAgent, &sess.Data,
-		&authenticated)
+		&authenticated, &methods, &labels)
 	if err != nil {
+		return store.Session{}, err
+	}
+	if err := readSignIn(&sess, methods.String, labels.String); err != nil {
 		return store.Session{}, err
 	}
 	sess.CreatedAt = fromNanos(created)

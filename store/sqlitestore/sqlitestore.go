@@ -85,7 +85,7 @@ type Store struct {
 	insert, touch, replaceToken, probe *sql.Stmt
 	update, notBefore                  *sql.Stmt
 	revokeAll, revokeOne, revokeExcept *sql.Stmt
-	deleteOld                          *sql.Stmt
+	deleteOld, reauthenticate          *sql.Stmt
 	get, getByHash, list, listActive   *sql.Stmt
 	pageAll, pageAllAfter              *sql.Stmt // page.go
 	pageLive, pageLiveAfter            *sql.Stmt
@@ -295,6 +295,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		{s.w, &s.revokeOne, sqlRevokeOne},
 		{s.w, &s.revokeExcept, sqlRevokeExcept},
 		{s.w, &s.deleteOld, sqlDeleteOld},
+		{s.w, &s.reauthenticate, sqlReauthenticate},
 		{s.r, &s.get, sqlGet},
 		{s.r, &s.getByHash, sqlGetByHash},
 		{s.r, &s.list, sqlList},

@@ -82,6 +82,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -139,6 +140,7 @@ func Run(t *testing.T, open func(t *testing.T) store.SessionStore) {
 	}
 	runProviderTests(t, open)
 	runLimitTests(t, open)
+	runSignInTests(t, open)
 }
 
 // NewSession returns an active session for userID created at now, with a
@@ -237,6 +239,14 @@ func diff(got, want store.Session) string {
 	str("RevokeReason", got.RevokeReason, want.RevokeReason)
 	str("IP", got.IP, want.IP)
 	str("UserAgent", got.UserAgent, want.UserAgent)
+	if !slices.EqualFunc(got.AuthMethods, want.AuthMethods, func(g, w store.AuthMethod) bool {
+		return g.Method == w.Method && g.AAL == w.AAL && g.CompletedAt.Equal(w.CompletedAt)
+	}) {
+		fmt.Fprintf(&b, "AuthMethods: got %v, want %v; ", got.AuthMethods, want.AuthMethods)
+	}
+	if !maps.Equal(got.Labels, want.Labels) {
+		fmt.Fprintf(&b, "Labels: got %v, want %v; ", got.Labels, want.Labels)
+	}
 	// bytes.Equal: a store may hand back nil or an empty slice for no data.
 	if !bytes.Equal(got.Data, want.Data) {
 		fmt.Fprintf(&b, "Data: got %q, want %q; ", got.Data, want.Data)
