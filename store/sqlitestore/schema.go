@@ -78,6 +78,9 @@ var migrations = []string{
 	// 6: identity-provider sign-ins (store.ProviderStore) and used token
 	// ids (store.TokenIDStore); see provider.go.
 	providerMigration,
+
+	// 7: the outbox of store.OutboxStore; see outbox.go.
+	outboxMigration,
 }
 
 // migrate brings the schema up to date in one immediate transaction, so that
