@@ -16,9 +16,10 @@ import (
 // Signer signs SETs with one of the app's keys: ES256 for a P-256 key,
 // RS256 for an RSA key of 2048 bits or more.
 type Signer struct {
-	alg    jose.SignatureAlgorithm
-	signer jose.Signer
-	public jose.JSONWebKey
+	alg     jose.SignatureAlgorithm
+	private crypto.Signer
+	signer  jose.Signer
+	public  jose.JSONWebKey
 }
 
 // NewSigner returns a Signer of key, named keyID in its JWKS (the kid).
@@ -46,7 +47,7 @@ func NewSigner(key crypto.Signer, keyID string) (*Signer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("caep: %w", err)
 	}
-	return &Signer{alg: alg, signer: sig, public: jose.JSONWebKey{
+	return &Signer{alg: alg, private: key, signer: sig, public: jose.JSONWebKey{
 		Key: key.Public(), KeyID: keyID, Algorithm: string(alg), Use: "sig",
 	}}, nil
 }
