@@ -38,6 +38,7 @@ type Store struct {
 	notBefore map[string]time.Time                   // user id -> not-before time
 	pages     map[string]*userPages                  // user id -> sessions in listing order (page.go)
 	providers providerIndex                          // see provider.go
+	outbox    outbox                                 // see outbox.go
 	closed    bool
 	cleaning  *store.Cleanup
 	once      sync.Once

@@ -84,6 +84,9 @@ var migrations = []string{
 	// adding the columns rewrites no row.
 	`ALTER TABLE sessions ADD COLUMN auth_methods TEXT;
 	ALTER TABLE sessions ADD COLUMN labels TEXT;`,
+
+	// 8: the outbox of store.OutboxStore; see outbox.go.
+	outboxMigration,
 }
 
 // migrate brings the schema up to date in one immediate transaction, so that
