@@ -228,10 +228,14 @@ return 1
 
 // revokeScript: ARGV[3] user, ARGV[4] now, ARGV[5] reason, ARGV[6] the
 // scope ("one", "all" or "but"), ARGV[7] the session it names, ARGV[8] the
-// new not-before time or "". It walks only the user's sessions that are
-// not revoked (the "a:" index) and returns the ids it revoked.
+// new not-before time or "", ARGV[9] the bound on the authentication time
+// (store.Selection.AuthenticatedBefore) or "". It walks only the user's
+// sessions that are not revoked (the "a:" index) and returns the ids it
+// revoked.
 var revokeScript = redis.NewScript(lib + `
 local u, now, reason, scope, target, nb = ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local before = nil
+if ARGV[9] ~= '' then before = tonumber(ARGV[9]) end
 if nb ~= '' then
   local cur = redis.call('GET', nbkey(u))
   if cur == false or tonumber(nb) > tonumber(cur) then redis.call('SET', nbkey(u), nb) end
@@ -247,6 +251,7 @@ local function revoke(id, m)
     if f.r ~= nil then redis.call('ZREM', akey(f.u), f.m) end
     return
   end
+  if before ~= nil and f.a >= before then return end
   markrevoked(id, f, u, now, ARGV[4], reason)
   ids[#ids + 1] = id
 end

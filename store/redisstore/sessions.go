@@ -233,7 +233,11 @@ func (d database) RevokeActive(ctx context.Context, sel store.Selection, now tim
 	if !sel.NotBefore.IsZero() {
 		nb = microsArg(sel.NotBefore)
 	}
-	ids, err := d.run(ctx, revokeScript, nil, sel.UserID, microsArg(now), reason, scope, target, nb).StringSlice()
+	before := ""
+	if !sel.AuthenticatedBefore.IsZero() {
+		before = microsArg(sel.AuthenticatedBefore)
+	}
+	ids, err := d.run(ctx, revokeScript, nil, sel.UserID, microsArg(now), reason, scope, target, nb, before).StringSlice()
 	if err != nil {
 		return nil, d.fail("revoke", err)
 	}
