@@ -74,23 +74,26 @@ local function markrevoked(id, f, u, now, nows, reason)
   redis.call('ZREM', akey(u), f.m)
   expire(id, f.h, u, oldat(f.e, f.i, now))
 end
--- insertable checks the session of ARGV[3..16] (see createScript) before
+-- insertable checks the session of ARGV[3..18] (see createScript) before
 -- insert: nil, or 'dup' or 'nb' for why it cannot be stored.
 local function insertable()
   if redis.call('EXISTS', skey(ARGV[3])) == 1 or redis.call('EXISTS', tkey(ARGV[5])) == 1 then return 'dup' end
   if refused(ARGV[4], tonumber(ARGV[7])) then return 'nb' end
   return nil
 end
--- insert stores the session of ARGV[3..16].
+-- insert stores the session of ARGV[3..18]. The optional fields (the
+-- revocation time, the sign-in details) are left out when empty.
 local function insert()
   local id, u, h = ARGV[3], ARGV[4], ARGV[5]
   local e, i = tonumber(ARGV[9]), tonumber(ARGV[10])
-  local names = {'id', 'u', 'h', 'c', 'a', 'l', 'e', 'i', 'r', 'rr', 'ip', 'ua', 'd', 'm'}
+  local names = {'id', 'u', 'h', 'c', 'a', 'l', 'e', 'i', 'r', 'rr', 'ip', 'ua', 'd', 'm', 'am', 'lb'}
   local r = nil
   for n, name in ipairs(names) do
     local v = ARGV[n + 2]
     if name == 'r' then
       if v ~= '' then r = tonumber(v); redis.call('HSET', skey(id), 'r', v) end
+    elseif name == 'am' or name == 'lb' then
+      if v ~= '' then redis.call('HSET', skey(id), name, v) end
     else
       redis.call('HSET', skey(id), name, v)
     end
@@ -124,8 +127,9 @@ local function activeof(u, now)
 end
 `
 
-// createScript stores a new session. ARGV[3..16] are its fields as
-// insertArgs lists them, ending with its index member. Returns "ok", "dup"
+// createScript stores a new session. ARGV[3..18] are its fields as
+// insertArgs lists them: its index member is ARGV[16], its sign-in details
+// ARGV[17] and ARGV[18]. Returns "ok", "dup"
 // or "nb".
 var createScript = redis.NewScript(lib + `
 local why = insertable()
@@ -198,6 +202,27 @@ if redis.call('EXISTS', tkey(h)) == 1 then return 'dup' end
 redis.call('DEL', tkey(f.h))
 redis.call('SET', tkey(h), id)
 redis.call('HSET', skey(id), 'h', h)
+expire(id, h, f.u, oldat(f.e, f.i, nil))
+return 1
+`)
+
+// reauthenticateScript: ARGV[3] id, ARGV[4] the new hash, ARGV[5] now,
+// ARGV[6] the authentication time, ARGV[7] the methods (JSON) or "".
+// Returns 1 when it changed the session, 0 when it is unknown, inactive or
+// refused for its user's not-before time, "dup" when the hash is taken.
+var reauthenticateScript = redis.NewScript(lib + `
+local id, h, now, a = ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
+local f = load(id)
+if f == nil or not active(f, now) or refused(f.u, a) then return 0 end
+if h ~= f.h and redis.call('EXISTS', tkey(h)) == 1 then return 'dup' end
+redis.call('DEL', tkey(f.h))
+redis.call('SET', tkey(h), id)
+redis.call('HSET', skey(id), 'h', h, 'a', ARGV[6])
+if ARGV[7] == '' then
+  redis.call('HDEL', skey(id), 'am')
+else
+  redis.call('HSET', skey(id), 'am', ARGV[7])
+end
 expire(id, h, f.u, oldat(f.e, f.i, nil))
 return 1
 `)
