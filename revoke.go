@@ -228,6 +228,31 @@ func (m *Manager) RevokeAll(ctx context.Context, userID string, c Cause, opts ..
 	return len(ids), nil
 }
 
+// ErrFutureTime is returned by RevokeAuthenticatedBefore for a time after
+// the Manager's clock, or a zero one. Nothing is revoked then: a bound in
+// the future would also refuse sign-ins that have not happened yet.
+var ErrFutureTime = errors.New("revoke: the time is zero or in the future")
+
+// RevokeAuthenticatedBefore revokes every active session of a user that
+// was authenticated before t ("sign out every session from before the
+// password reset"), atomically in the store, and returns how many it
+// revoked; sessions authenticated at or after t are kept. It also moves
+// the user's not-before time to t (see store.Selection.NotBefore), in the
+// same step, so that no session authenticated before t can be created
+// afterwards either. A zero t, or one after the Manager's clock, gives
+// ErrFutureTime and revokes nothing. One OnRevoke event reports the call.
+func (m *Manager) RevokeAuthenticatedBefore(ctx context.Context, userID string, t time.Time, c Cause) (int, error) {
+	if t.IsZero() || t.After(m.now()) {
+		return 0, ErrFutureTime
+	}
+	ids, at, err := m.revoke(ctx, store.Selection{UserID: userID, AuthenticatedBefore: t, NotBefore: t}, c, false)
+	if err != nil {
+		return 0, err
+	}
+	m.emit(ctx, Event{Cause: c, UserID: userID, SessionIDs: ids, At: at})
+	return len(ids), nil
+}
+
 // revoke revokes sel now; with notBefore, the user's not-before time moves
 // to now as well.
 func (m *Manager) revoke(ctx context.Context, sel store.Selection, c Cause, notBefore bool) ([]string, time.Time, error) {

@@ -187,15 +187,21 @@ type Selection struct {
 	// request that checked the password, or loaded a session, before it
 	// and writes after it. It needs a UserID and no SessionID.
 	NotBefore time.Time
+	// AuthenticatedBefore, when set, limits the call to the sessions whose
+	// AuthenticatedAt is before it: "revoke every session signed in before
+	// T", after a password leak say. It is normally given with a NotBefore
+	// of the same time, so that no session authenticated before T can be
+	// written afterwards either. It needs a UserID and no SessionID.
+	AuthenticatedBefore time.Time
 }
 
 // Check returns ErrNoUser for a selection that names neither a user nor a
 // session, which every backend refuses: it would reach every anonymous
 // session at once.
 //
-// It also refuses a NotBefore without a UserID or with a SessionID: a
-// not-before time belongs to a user, and revoking one session says nothing
-// about when the others were authenticated.
+// It also refuses a NotBefore or an AuthenticatedBefore without a UserID
+// or with a SessionID: a not-before time belongs to a user, and revoking
+// one session says nothing about when the others were authenticated.
 func (sel Selection) Check() error {
 	if sel.UserID == "" && sel.SessionID == "" {
 		return ErrNoUser
@@ -203,17 +209,22 @@ func (sel Selection) Check() error {
 	if !sel.NotBefore.IsZero() && (sel.UserID == "" || sel.SessionID != "") {
 		return errors.New("store: a NotBefore selection needs a UserID and no SessionID")
 	}
+	if !sel.AuthenticatedBefore.IsZero() && (sel.UserID == "" || sel.SessionID != "") {
+		return errors.New("store: an AuthenticatedBefore selection needs a UserID and no SessionID")
+	}
 	return nil
 }
 
 // Picks reports whether a Revoke of sel at now revokes s: s belongs to
 // sel.UserID (for an empty UserID, to no user), is sel.SessionID when that
-// is set, is not sel.ExceptID, and is active at now. Backends on a database
-// say the same in the WHERE clause of their revocation.
+// is set, is not sel.ExceptID, was authenticated before
+// sel.AuthenticatedBefore when that is set, and is active at now. Backends
+// on a database say the same in the WHERE clause of their revocation.
 func (sel Selection) Picks(s *Session, now time.Time) bool {
 	return s.UserID == sel.UserID &&
 		(sel.SessionID == "" || s.ID == sel.SessionID) &&
 		s.ID != sel.ExceptID &&
+		(sel.AuthenticatedBefore.IsZero() || s.Authenticated().Before(sel.AuthenticatedBefore)) &&
 		s.Active(now)
 }
 
@@ -242,16 +253,18 @@ func (sel Selection) Scope() Scope {
 // RevokeArgs returns the arguments of a revocation statement for sel, in
 // the order the statements of every backend on a database take them: at
 // (the time of the revocation as the database takes it), reason, the
-// user, and the session the scope names (SessionID for ScopeOne, ExceptID
-// for ScopeAllBut; none for ScopeAll).
-func (sel Selection) RevokeArgs(at any, reason string) []any {
+// user, before (sel.AuthenticatedBefore as the database takes it, which
+// the caller gives as nil, SQL's NULL, when it is zero), and the session
+// the scope names (SessionID for ScopeOne, ExceptID for ScopeAllBut; none
+// for ScopeAll).
+func (sel Selection) RevokeArgs(at any, reason string, before any) []any {
 	switch sel.Scope() {
 	case ScopeOne:
-		return []any{at, reason, sel.UserID, sel.SessionID}
+		return []any{at, reason, sel.UserID, before, sel.SessionID}
 	case ScopeAllBut:
-		return []any{at, reason, sel.UserID, sel.ExceptID}
+		return []any{at, reason, sel.UserID, before, sel.ExceptID}
 	}
-	return []any{at, reason, sel.UserID}
+	return []any{at, reason, sel.UserID, before}
 }
 
 // RefusedBy reports whether a session of a user authenticated at

@@ -118,6 +118,24 @@ func TestSelectionCheck(t *testing.T) {
 			t.Errorf("%+v.Check() = %v, want %v", c.sel, got, c.want)
 		}
 	}
+	// An authentication cut belongs to a user, and to more than one session.
+	cut := time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, sel := range []store.Selection{
+		{SessionID: "s1", AuthenticatedBefore: cut},
+		{UserID: "alice", SessionID: "s1", AuthenticatedBefore: cut},
+	} {
+		if err := sel.Check(); err == nil {
+			t.Errorf("%+v.Check() = nil, want an error", sel)
+		}
+	}
+	for _, sel := range []store.Selection{
+		{UserID: "alice", AuthenticatedBefore: cut},
+		{UserID: "alice", ExceptID: "s1", AuthenticatedBefore: cut, NotBefore: cut},
+	} {
+		if err := sel.Check(); err != nil {
+			t.Errorf("%+v.Check() = %v, want nil", sel, err)
+		}
+	}
 }
 
 // TestTokenHashOf checks the reading of a stored token hash: 32 bytes are
@@ -146,6 +164,12 @@ func TestSelectionPicks(t *testing.T) {
 	revoked.RevokedAt = now.Add(-time.Minute)
 	expired := live("e", "alice")
 	expired.IdleExpiresAt = now
+	authAt := func(id string, created, authenticated time.Time) *store.Session {
+		s := live(id, "alice")
+		s.CreatedAt, s.AuthenticatedAt = created, authenticated
+		return s
+	}
+	cut := now.Add(-time.Hour)
 	for _, tc := range []struct {
 		sel  store.Selection
 		s    *store.Session
@@ -161,6 +185,11 @@ func TestSelectionPicks(t *testing.T) {
 		{store.Selection{UserID: "alice", ExceptID: "a"}, live("x", "alice"), true},
 		{store.Selection{SessionID: "a"}, live("a", ""), true},       // an anonymous session, by id
 		{store.Selection{SessionID: "a"}, live("a", "alice"), false}, // not anonymous
+		{store.Selection{UserID: "alice", AuthenticatedBefore: cut}, authAt("a", cut, cut.Add(-time.Nanosecond)), true},
+		{store.Selection{UserID: "alice", AuthenticatedBefore: cut}, authAt("a", cut.Add(-time.Hour), cut), false}, // at the cut
+		{store.Selection{UserID: "alice", AuthenticatedBefore: cut}, authAt("a", cut, cut.Add(time.Second)), false},
+		{store.Selection{UserID: "alice", AuthenticatedBefore: cut}, authAt("a", cut.Add(-time.Second), time.Time{}), true}, // zero: CreatedAt
+		{store.Selection{UserID: "alice", AuthenticatedBefore: cut}, authAt("a", cut, time.Time{}), false},
 	} {
 		if got := tc.sel.Picks(tc.s, now); got != tc.want {
 			t.Errorf("%+v picks %s of %q: %v, want %v", tc.sel, tc.s.ID, tc.s.UserID, got, tc.want)
@@ -176,14 +205,14 @@ func TestSelectionRevokeArgs(t *testing.T) {
 		scope store.Scope
 		args  string
 	}{
-		{store.Selection{UserID: "u"}, store.ScopeAll, "[1 why u]"},
-		{store.Selection{UserID: "u", SessionID: "s"}, store.ScopeOne, "[1 why u s]"},
-		{store.Selection{UserID: "u", ExceptID: "x"}, store.ScopeAllBut, "[1 why u x]"},
+		{store.Selection{UserID: "u"}, store.ScopeAll, "[1 why u 2]"},
+		{store.Selection{UserID: "u", SessionID: "s"}, store.ScopeOne, "[1 why u 2 s]"},
+		{store.Selection{UserID: "u", ExceptID: "x"}, store.ScopeAllBut, "[1 why u 2 x]"},
 	} {
 		if got := tc.sel.Scope(); got != tc.scope {
 			t.Errorf("%+v: scope %v, want %v", tc.sel, got, tc.scope)
 		}
-		if got := fmt.Sprint(tc.sel.RevokeArgs(1, "why")); got != tc.args {
+		if got := fmt.Sprint(tc.sel.RevokeArgs(1, "why", 2)); got != tc.args {
 			t.Errorf("%+v: args %s, want %s", tc.sel, got, tc.args)
 		}
 	}

@@ -23,7 +23,7 @@ func newLimitQueries(n names) limitQueries {
 	return limitQueries{
 		// Through the index of live rows: revoked ones cost nothing.
 		active: n.expand(`SELECT ` + selected + ` FROM {table} WHERE user_id = $2 AND ` + activeAt),
-		evict:  n.expand(revokeMany("AND id = ANY ($4)")),
+		evict:  n.expand(revokeMany("AND id = ANY ($5)")), // $4 NULL: no bound on the authentication time
 	}
 }
 
@@ -55,7 +55,7 @@ func (d database) InsertLimited(ctx context.Context, sess store.Session, now tim
 	}
 	var revoked []string
 	if len(ids) > 0 {
-		rows, err := tx.Query(ctx, d.lq.evict, ts(now), reason, sess.UserID, ids)
+		rows, err := tx.Query(ctx, d.lq.evict, ts(now), reason, sess.UserID, nil, ids)
 		if err == nil {
 			revoked, err = pgx.CollectRows(rows, pgx.RowTo[string])
 		}

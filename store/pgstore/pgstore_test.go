@@ -513,9 +513,9 @@ func TestExplainUsesIndexes(t *testing.T) {
 		{"page of active", s.q.page.live, []any{"user7", now, 11}, []string{n.liveIdx}},
 		{"page of active, after a cursor", s.q.page.liveAfter, []any{"user7", now, 11, now, "s7"}, []string{n.liveIdx}},
 		// The live index, of unrevoked sessions, starts with user_id.
-		{"revoke all", s.q.revokeAll, []any{now, "r", "user7"}, []string{n.liveIdx}},
-		{"revoke all except", s.q.revokeExcept, []any{now, "r", "user7", "s7"}, []string{n.liveIdx}},
-		{"revoke one", s.q.revokeOne, []any{now, "r", "user7", "s7"}, nil},
+		{"revoke all", s.q.revokeAll, []any{now, "r", "user7", nil}, []string{n.liveIdx}},
+		{"revoke all except", s.q.revokeExcept, []any{now, "r", "user7", nil, "s7"}, []string{n.liveIdx}},
+		{"revoke one", s.q.revokeOne, []any{now, "r", "user7", nil, "s7"}, nil},
 		{"touch", s.q.touch, []any{now, now, "s7"}, []string{n.pkey}},
 		{"update", s.q.update, []any{now, "user8", []byte("d"), now, now, "s7", nil}, []string{n.pkey}},
 		{"replace token", s.q.replaceToken, []any{now, []byte("y"), "s7"}, []string{n.pkey}},

@@ -48,6 +48,10 @@ func refusedFor(u, a string) string {
 // changes nothing.
 const activeAt = `revoked_at IS NULL AND expires_at > $1 AND idle_expires_at > $1`
 
+// authenticatedBefore is a revocation's bound on the authentication time,
+// $4 (store.Selection.AuthenticatedBefore), which NULL leaves out.
+const authenticatedBefore = `($4::timestamptz IS NULL OR COALESCE(authenticated_at, created_at) < $4::timestamptz)`
+
 func newQueries(n names) queries {
 	return queries{
 		// Runs after lockUserShared in the same transaction (see
@@ -100,10 +104,11 @@ func newQueries(n names) queries {
 		// of one user's rows need not lock them in the same order (the plan
 		// and where earlier updates left each row decide it), and two
 		// concurrent revocations could deadlock.
+		// $4 bounds the authentication time (see authenticatedBefore).
 		revokeAll:    n.expand(revokeMany("")),
-		revokeExcept: n.expand(revokeMany("AND id <> $4")),
+		revokeExcept: n.expand(revokeMany("AND id <> $5")),
 		revokeOne: n.expand(`UPDATE {table} SET revoked_at = $1, revoke_reason = $2
-			WHERE user_id = $3 AND id = $4 AND ` + activeAt + ` RETURNING id`),
+			WHERE user_id = $3 AND id = $5 AND ` + authenticatedBefore + ` AND ` + activeAt + ` RETURNING id`),
 
 		// One batch of DeleteBefore (see store.Cleaner). A session not
 		// revoked goes once it is expired at $1 (store.Session.Expired: the
@@ -135,7 +140,7 @@ func revokeMany(extra string) string {
 		WHERE id = ANY (ARRAY(
 				SELECT id FROM {table} WHERE user_id = $3 AND ` + activeAt + ` ` + extra + `
 				ORDER BY id FOR UPDATE))
-			AND user_id = $3 AND ` + activeAt + ` RETURNING id`
+			AND user_id = $3 AND ` + authenticatedBefore + ` AND ` + activeAt + ` RETURNING id`
 }
 
 // The range of times the store accepts: years 1 to 9999, well inside what
@@ -392,7 +397,11 @@ func (d database) Probe(ctx context.Context, id string, now time.Time) (owner st
 // one implicit transaction and one round trip.
 func (d database) RevokeActive(ctx context.Context, sel store.Selection, now time.Time, reason string) ([]string, error) {
 	query := [...]string{store.ScopeAll: d.q.revokeAll, store.ScopeOne: d.q.revokeOne, store.ScopeAllBut: d.q.revokeExcept}[sel.Scope()]
-	args := sel.RevokeArgs(ts(now), reason)
+	var before any
+	if !sel.AuthenticatedBefore.IsZero() {
+		before = ts(sel.AuthenticatedBefore)
+	}
+	args := sel.RevokeArgs(ts(now), reason, before)
 	if sel.NotBefore.IsZero() {
 		return d.revoked(d.pool.Query(ctx, query, args...))
 	}

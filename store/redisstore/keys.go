@@ -35,6 +35,7 @@ const (
 	fID, fUser, fHash, fCreated, fAuth, fLastSeen = "id", "u", "h", "c", "a", "l"
 	fExpires, fIdle, fRevoked, fReason            = "e", "i", "r", "rr"
 	fIP, fUserAgent, fData, fMember               = "ip", "ua", "d", "m"
+	fMethods, fLabels                             = "am", "lb" // JSON (store.EncodeMethods, EncodeLabels); absent for none
 )
 
 // The range of times the store keeps exactly: Unix microseconds a double
@@ -120,6 +121,13 @@ func sessionOfMap(m map[string]string) (store.Session, error) {
 			continue
 		}
 		*f.t = time.UnixMicro(n).UTC()
+	}
+	var serr error
+	if s.AuthMethods, serr = store.DecodeMethods(m[fMethods]); serr != nil {
+		err = errors.Join(err, serr)
+	}
+	if s.Labels, serr = store.DecodeLabels(m[fLabels]); serr != nil {
+		err = errors.Join(err, serr)
 	}
 	if err != nil {
 		return store.Session{}, fmt.Errorf("redisstore: session %q is malformed: %w", s.ID, err)

@@ -32,23 +32,23 @@ for _, x in ipairs(list) do out[#out + 1] = redis.call('HGETALL', skey(x.id)) en
 return out
 `)
 
-// createLimitedScript stores the session of ARGV[3..16] (as createScript)
-// and revokes the sessions ARGV[20..] at ARGV[17] with reason ARGV[18],
-// provided the user's sessions active at ARGV[17] still have the
-// fingerprint ARGV[19] that the eviction was decided on. Returns {"ok",
+// createLimitedScript stores the session of ARGV[3..18] (as createScript)
+// and revokes the sessions ARGV[22..] at ARGV[19] with reason ARGV[20],
+// provided the user's sessions active at ARGV[19] still have the
+// fingerprint ARGV[21] that the eviction was decided on. Returns {"ok",
 // the ids it revoked...}, or {"dup"}, {"nb"} or {"retry"} having changed
 // nothing.
 var createLimitedScript = redis.NewScript(lib + `
 local why = insertable()
 if why ~= nil then return {why} end
-local u, nows, reason = ARGV[4], ARGV[17], ARGV[18]
+local u, nows, reason = ARGV[4], ARGV[19], ARGV[20]
 local now = tonumber(nows)
 local list, fp = activeof(u, now)
-if fp ~= ARGV[19] then return {'retry'} end
+if fp ~= ARGV[21] then return {'retry'} end
 local byid = {}
 for _, x in ipairs(list) do byid[x.id] = x.f end
 local out = {'ok'}
-for n = 20, #ARGV do
+for n = 22, #ARGV do
   local id = ARGV[n]
   local f = byid[id]
   if f ~= nil then

@@ -65,6 +65,10 @@
 // A user's not-before time (store.Selection.NotBefore) is kept without
 // expiry, one small key per user who signed out everywhere.
 //
+// A session's sign-in details (store.SignInStore) are two fields of its
+// hash, JSON as store.EncodeMethods and store.EncodeLabels write them,
+// absent for none.
+//
 // # Costs
 //
 // Get, GetByTokenHash, Touch, ReplaceToken and Update cost one round trip

@@ -74,23 +74,26 @@ local function markrevoked(id, f, u, now, nows, reason)
   redis.call('ZREM', akey(u), f.m)
   expire(id, f.h, u, oldat(f.e, f.i, now))
 end
--- insertable checks the session of ARGV[3..16] (see createScript) before
+-- insertable checks the session of ARGV[3..18] (see createScript) before
 -- insert: nil, or 'dup' or 'nb' for why it cannot be stored.
 local function insertable()
   if redis.call('EXISTS', skey(ARGV[3])) == 1 or redis.call('EXISTS', tkey(ARGV[5])) == 1 then return 'dup' end
   if refused(ARGV[4], tonumber(ARGV[7])) then return 'nb' end
   return nil
 end
--- insert stores the session of ARGV[3..16].
+-- insert stores the session of ARGV[3..18]. The optional fields (the
+-- revocation time, the sign-in details) are left out when empty.
 local function insert()
   local id, u, h = ARGV[3], ARGV[4], ARGV[5]
   local e, i = tonumber(ARGV[9]), tonumber(ARGV[10])
-  local names = {'id', 'u', 'h', 'c', 'a', 'l', 'e', 'i', 'r', 'rr', 'ip', 'ua', 'd', 'm'}
+  local names = {'id', 'u', 'h', 'c', 'a', 'l', 'e', 'i', 'r', 'rr', 'ip', 'ua', 'd', 'm', 'am', 'lb'}
   local r = nil
   for n, name in ipairs(names) do
     local v = ARGV[n + 2]
     if name == 'r' then
       if v ~= '' then r = tonumber(v); redis.call('HSET', skey(id), 'r', v) end
+    elseif name == 'am' or name == 'lb' then
+      if v ~= '' then redis.call('HSET', skey(id), name, v) end
     else
       redis.call('HSET', skey(id), name, v)
     end
@@ -124,8 +127,9 @@ local function activeof(u, now)
 end
 `
 
-// createScript stores a new session. ARGV[3..16] are its fields as
-// insertArgs lists them, ending with its index member. Returns "ok", "dup"
+// createScript stores a new session. ARGV[3..18] are its fields as
+// insertArgs lists them: its index member is ARGV[16], its sign-in details
+// ARGV[17] and ARGV[18]. Returns "ok", "dup"
 // or "nb".
 var createScript = redis.NewScript(lib + `
 local why = insertable()
@@ -202,6 +206,27 @@ expire(id, h, f.u, oldat(f.e, f.i, nil))
 return 1
 `)
 
+// reauthenticateScript: ARGV[3] id, ARGV[4] the new hash, ARGV[5] now,
+// ARGV[6] the authentication time, ARGV[7] the methods (JSON) or "".
+// Returns 1 when it changed the session, 0 when it is unknown, inactive or
+// refused for its user's not-before time, "dup" when the hash is taken.
+var reauthenticateScript = redis.NewScript(lib + `
+local id, h, now, a = ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
+local f = load(id)
+if f == nil or not active(f, now) or refused(f.u, a) then return 0 end
+if h ~= f.h and redis.call('EXISTS', tkey(h)) == 1 then return 'dup' end
+redis.call('DEL', tkey(f.h))
+redis.call('SET', tkey(h), id)
+redis.call('HSET', skey(id), 'h', h, 'a', ARGV[6])
+if ARGV[7] == '' then
+  redis.call('HDEL', skey(id), 'am')
+else
+  redis.call('HSET', skey(id), 'am', ARGV[7])
+end
+expire(id, h, f.u, oldat(f.e, f.i, nil))
+return 1
+`)
+
 // updateScript: ARGV[3] id, ARGV[4] now, ARGV[5] user, ARGV[6] data,
 // ARGV[7] expiry, ARGV[8] idle expiry (capped), ARGV[9] authentication
 // time or "" to keep it. Returns 1 when it changed the session, 0 when it
@@ -228,10 +253,14 @@ return 1
 
 // revokeScript: ARGV[3] user, ARGV[4] now, ARGV[5] reason, ARGV[6] the
 // scope ("one", "all" or "but"), ARGV[7] the session it names, ARGV[8] the
-// new not-before time or "". It walks only the user's sessions that are
-// not revoked (the "a:" index) and returns the ids it revoked.
+// new not-before time or "", ARGV[9] the bound on the authentication time
+// (store.Selection.AuthenticatedBefore) or "". It walks only the user's
+// sessions that are not revoked (the "a:" index) and returns the ids it
+// revoked.
 var revokeScript = redis.NewScript(lib + `
 local u, now, reason, scope, target, nb = ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+local before = nil
+if ARGV[9] ~= '' then before = tonumber(ARGV[9]) end
 if nb ~= '' then
   local cur = redis.call('GET', nbkey(u))
   if cur == false or tonumber(nb) > tonumber(cur) then redis.call('SET', nbkey(u), nb) end
@@ -247,6 +276,7 @@ local function revoke(id, m)
     if f.r ~= nil then redis.call('ZREM', akey(f.u), f.m) end
     return
   end
+  if before ~= nil and f.a >= before then return end
   markrevoked(id, f, u, now, ARGV[4], reason)
   ids[#ids + 1] = id
 end

@@ -66,11 +66,13 @@ func insertArgs(s store.Session) []any {
 		revoked = microsArg(s.RevokedAt)
 	}
 	created := micros(s.CreatedAt)
+	methods, _ := store.EncodeMethods(s.AuthMethods) // "" for none
+	labels, _ := store.EncodeLabels(s.Labels)
 	return []any{
 		s.ID, s.UserID, hashArg(s.TokenHash), strconv.FormatInt(created, 10),
 		microsArg(s.AuthenticatedAt), microsArg(s.LastSeenAt), microsArg(s.ExpiresAt),
 		microsArg(s.IdleExpiresAt), revoked, s.RevokeReason, s.IP, s.UserAgent,
-		string(s.Data), member(created, s.ID),
+		string(s.Data), member(created, s.ID), methods, labels,
 	}
 }
 
@@ -233,7 +235,11 @@ func (d database) RevokeActive(ctx context.Context, sel store.Selection, now tim
 	if !sel.NotBefore.IsZero() {
 		nb = microsArg(sel.NotBefore)
 	}
-	ids, err := d.run(ctx, revokeScript, nil, sel.UserID, microsArg(now), reason, scope, target, nb).StringSlice()
+	before := ""
+	if !sel.AuthenticatedBefore.IsZero() {
+		before = microsArg(sel.AuthenticatedBefore)
+	}
+	ids, err := d.run(ctx, revokeScript, nil, sel.UserID, microsArg(now), reason, scope, target, nb, before).StringSlice()
 	if err != nil {
 		return nil, d.fail("revoke", err)
 	}

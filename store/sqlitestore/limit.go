@@ -53,7 +53,7 @@ func (d database) InsertLimited(ctx context.Context, sess store.Session, now tim
 	}
 	var revoked []string
 	for _, id := range ids {
-		rows, err := tx.StmtContext(ctx, d.revokeOne).QueryContext(ctx, nanos(now), reason, sess.UserID, id)
+		rows, err := tx.StmtContext(ctx, d.revokeOne).QueryContext(ctx, store.Selection{UserID: sess.UserID, SessionID: id}.RevokeArgs(nanos(now), reason, nil)...)
 		if err != nil {
 			return false, nil, d.fail(op, err)
 		}

@@ -36,6 +36,10 @@ func refusedFor(u, a string) string {
 // the change are one atomic statement.
 const activeAt = `revoked_at IS NULL AND expires_at > ?1 AND idle_expires_at > ?1`
 
+// authenticatedBefore is a revocation's bound on the authentication time,
+// ?4 (store.Selection.AuthenticatedBefore), which NULL leaves out.
+const authenticatedBefore = `(?4 IS NULL OR COALESCE(authenticated_at, created_at) < ?4)`
+
 // The statements; variables only because refusedFor builds two of them.
 var (
 	// The insert and the not-before check are one statement on the one
@@ -78,14 +82,16 @@ var (
 	// Revoking all or all but one walks the user's unrevoked sessions only
 	// (the partial index of migration 3), however many revoked ones the
 	// user still has in the table.
+	// ?4 is store.Selection.AuthenticatedBefore, or NULL for no bound
+	// (see store.Selection.RevokeArgs).
 	sqlRevokeAll = `UPDATE sessions INDEXED BY sessions_unrevoked_by_user
 		SET revoked_at = ?1, revoke_reason = ?2
-		WHERE user_id = ?3 AND ` + activeAt + ` RETURNING id`
+		WHERE user_id = ?3 AND ` + authenticatedBefore + ` AND ` + activeAt + ` RETURNING id`
 	sqlRevokeOne = `UPDATE sessions SET revoked_at = ?1, revoke_reason = ?2
-		WHERE user_id = ?3 AND id = ?4 AND ` + activeAt + ` RETURNING id`
+		WHERE user_id = ?3 AND id = ?5 AND ` + authenticatedBefore + ` AND ` + activeAt + ` RETURNING id`
 	sqlRevokeExcept = `UPDATE sessions INDEXED BY sessions_unrevoked_by_user
 		SET revoked_at = ?1, revoke_reason = ?2
-		WHERE user_id = ?3 AND id <> ?4 AND ` + activeAt + ` RETURNING id`
+		WHERE user_id = ?3 AND id <> ?5 AND ` + authenticatedBefore + ` AND ` + activeAt + ` RETURNING id`
 
 	// One batch of DeleteBefore (see store.Cleaner): a session not revoked
 	// goes once it is expired at ?2 (store.Session.Expired), a revoked one
@@ -349,7 +355,11 @@ func (d database) Probe(ctx context.Context, id string, now time.Time) (owner st
 // time with it, in one immediate transaction on the writer.
 func (d database) RevokeActive(ctx context.Context, sel store.Selection, now time.Time, reason string) ([]string, error) {
 	st := [...]*sql.Stmt{store.ScopeAll: d.revokeAll, store.ScopeOne: d.revokeOne, store.ScopeAllBut: d.revokeExcept}[sel.Scope()]
-	args := sel.RevokeArgs(nanos(now), reason)
+	var before any
+	if !sel.AuthenticatedBefore.IsZero() {
+		before = nanos(sel.AuthenticatedBefore)
+	}
+	args := sel.RevokeArgs(nanos(now), reason, before)
 	if sel.NotBefore.IsZero() {
 		return d.revoked(st.QueryContext(ctx, args...))
 	}

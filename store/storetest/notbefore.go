@@ -183,6 +183,16 @@ func testNotBeforeRacingUpdate(t *testing.T, s store.SessionStore) {
 // or "" when the store refused it. Afterwards every such session must be
 // revoked.
 func raceNotBefore(t *testing.T, s store.SessionStore, write func(ctx context.Context, user string, auth, now time.Time) (string, error)) {
+	raceRevocation(t, s, func(user string, cut time.Time) store.Selection {
+		return store.Selection{UserID: user, NotBefore: cut}
+	}, write)
+}
+
+// raceRevocation is raceNotBefore with the revocation's selection for the
+// user and the cut given by sel, which must move the not-before time to
+// the cut.
+func raceRevocation(t *testing.T, s store.SessionStore, sel func(user string, cut time.Time) store.Selection,
+	write func(ctx context.Context, user string, auth, now time.Time) (string, error)) {
 	ctx := t.Context()
 	for r := range rounds {
 		user := fmt.Sprintf("racer-%d", r)
@@ -212,7 +222,7 @@ func raceNotBefore(t *testing.T, s store.SessionStore, write func(ctx context.Co
 		}
 		wg.Go(func() {
 			<-start
-			if _, err := s.Revoke(ctx, store.Selection{UserID: user, NotBefore: cut}, cut, "race"); err != nil {
+			if _, err := s.Revoke(ctx, sel(user, cut), cut, "race"); err != nil {
 				t.Errorf("round %d: revoke: %v", r, err)
 			}
 		})

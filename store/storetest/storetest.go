@@ -43,6 +43,10 @@
 //     it leaves an active session authenticated before it. A session
 //     authenticated exactly at the not-before time is allowed; sessions of
 //     other users and of no user are not affected.
+//   - Revoke with Selection.AuthenticatedBefore revokes only the sessions
+//     authenticated before it (a zero AuthenticatedAt counts as CreatedAt),
+//     keeps those at or after it, and with a NotBefore of the same time no
+//     Create racing it leaves an active session authenticated before it.
 //   - After Close every method returns an error matching store.ErrClosed, and
 //     a second Close returns nil or store.ErrClosed but never panics.
 //   - A store that implements store.Cleaner treats a session as expired before
@@ -130,6 +134,8 @@ func Run(t *testing.T, open func(t *testing.T) store.SessionStore) {
 		{"NotBeforeRefusesUpdate", testNotBeforeRefusesUpdate},
 		{"NotBeforeRacingCreate", testNotBeforeRacingCreate},
 		{"NotBeforeRacingUpdate", testNotBeforeRacingUpdate},
+		{"AuthenticatedBefore", testAuthenticatedBefore},
+		{"AuthenticatedBeforeRacingCreate", testAuthenticatedBeforeRacingCreate},
 		{"RecordDevice", testRecordDevice},
 	}
 	tests = append(tests, pageTests...)
