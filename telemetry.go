@@ -156,7 +156,7 @@ func (m *Manager) setupTelemetry() error {
 	if err != nil {
 		return err
 	}
-	if t.counts, err = newResolutionCounts(meter); err != nil {
+	if t.counts, err = acquireResolutionCounts(meter); err != nil {
 		return err
 	}
 	m.tel, m.calls = t, calls

@@ -34,6 +34,7 @@ func TestTelemetryResolutionCountsUntilClose(t *testing.T) {
 		return m
 	}
 	a, b := newManager(), newManager()
+	t.Cleanup(func() { _ = a.Close(); _ = b.Close() })
 	ctx := context.Background()
 
 	// Nothing resolved yet: no series, as with a counter never added to.
@@ -55,12 +56,29 @@ func TestTelemetryResolutionCountsUntilClose(t *testing.T) {
 	rm = metrics(t, reader)
 	is.Equal(counter(rm, revoke.MetricSessionsResolved), int64(3)) // cumulative: collecting again counts nothing twice
 
+	// Closing one Manager keeps its counts in the sum the other adds to: a
+	// cumulative counter never goes down.
 	is.NoErr(a.Close())
 	is.NoErr(a.Close()) // again: nothing to do
+	_, err = b.Resolve(ctx, "not-a-token")
+	is.True(err != nil)
 	rm = metrics(t, reader)
-	is.Equal(counter(rm, revoke.MetricSessionsResolved), int64(2)) // b's alone
-	is.Equal(counter(rm, revoke.MetricSessionsRefused, reason), int64(0))
+	is.Equal(counter(rm, revoke.MetricSessionsResolved), int64(3))
+	is.Equal(counter(rm, revoke.MetricSessionsRefused, reason), int64(2))
 
+	// The last one unregisters the callback.
 	is.NoErr(b.Close())
 	is.True(!hasMetric(t, reader, revoke.MetricSessionsResolved))
+	is.True(!hasMetric(t, reader, revoke.MetricSessionsRefused))
+
+	// A Manager on another MeterProvider counts apart.
+	other := sdkmetric.NewManualReader()
+	c, err := revoke.New(memstore.New(), revoke.WithCookieKeys(testKey),
+		revoke.WithMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(other))))
+	is.NoErr(err)
+	t.Cleanup(func() { _ = c.Close() })
+	_, err = c.Resolve(ctx, "not-a-token")
+	is.True(err != nil)
+	is.Equal(counter(metrics(t, other), revoke.MetricSessionsRefused, reason), int64(1))
+	is.True(!hasMetric(t, reader, revoke.MetricSessionsRefused))
 }

@@ -3,6 +3,8 @@ package revoke
 import (
 	"context"
 	"errors"
+	"reflect"
+	"sync"
 	"sync/atomic"
 
 	"go.opentelemetry.io/otel/attribute"
@@ -15,6 +17,11 @@ import (
 // request (its attribute handling and locked sum); an atomic add costs
 // nothing measurable. The exported series are the same: a monotonic,
 // cumulative sum of the same name, unit and attributes.
+//
+// The Managers of one Meter share one resolutionCounts, as they shared the
+// one series of a synchronous counter: closing one of them must not take
+// its counts out of a sum the others still add to, which a reader would
+// see as a counter reset.
 type resolutionCounts struct {
 	resolved atomic.Int64
 	refused  [len(refusalNames)]atomic.Int64
@@ -23,10 +30,55 @@ type resolutionCounts struct {
 	refusedObs  metric.Int64ObservableCounter
 	refusedSets [len(refusalNames)][]metric.ObserveOption // each a slice of one, so that Observe allocates nothing
 	reg         metric.Registration
+
+	meter metric.Meter // its key in sharedCounts; nil: not shared
+	users int          // Managers using it, under sharedCounts' lock
+}
+
+// sharedCounts holds the resolutionCounts of each Meter in use.
+var sharedCounts = struct {
+	sync.Mutex
+	byMeter map[metric.Meter]*resolutionCounts
+}{byMeter: map[metric.Meter]*resolutionCounts{}}
+
+// acquireResolutionCounts returns the counts of meter, registering their
+// callback for the first Manager; each call needs one release.
+func acquireResolutionCounts(meter metric.Meter) (*resolutionCounts, error) {
+	if !reflect.TypeOf(meter).Comparable() { // cannot be a map key: counted apart
+		return newResolutionCounts(meter)
+	}
+	sharedCounts.Lock()
+	defer sharedCounts.Unlock()
+	if c, ok := sharedCounts.byMeter[meter]; ok {
+		c.users++
+		return c, nil
+	}
+	c, err := newResolutionCounts(meter)
+	if err != nil {
+		return nil, err
+	}
+	c.meter, c.users = meter, 1
+	sharedCounts.byMeter[meter] = c
+	return c, nil
+}
+
+// release gives up a Manager's use of c, unregistering the callback after
+// the last.
+func (c *resolutionCounts) release() error {
+	if c.meter == nil {
+		return c.reg.Unregister()
+	}
+	sharedCounts.Lock()
+	defer sharedCounts.Unlock()
+	if c.users--; c.users > 0 {
+		return nil
+	}
+	delete(sharedCounts.byMeter, c.meter)
+	return c.reg.Unregister()
 }
 
 // newResolutionCounts creates the observable counters on meter and
-// registers their callback, which lives until unregister.
+// registers their callback.
 func newResolutionCounts(meter metric.Meter) (*resolutionCounts, error) {
 	c := &resolutionCounts{}
 	var errs [2]error
@@ -61,6 +113,3 @@ func (c *resolutionCounts) observe(_ context.Context, o metric.Observer) error {
 	}
 	return nil
 }
-
-// unregister stops the reporting.
-func (c *resolutionCounts) unregister() error { return c.reg.Unregister() }
