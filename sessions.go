@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -92,6 +93,7 @@ type Manager struct {
 	tracerProvider trace.TracerProvider // nil: the global one
 	tel            *telemetry
 	calls          *otelstore.Store // store, measured; see telemetry.go
+	closeOnce      sync.Once
 }
 
 // New returns a Manager working on the given store.

@@ -67,8 +67,8 @@ func WithTracerProvider(tp trace.TracerProvider) Option {
 
 // refusal reasons, in the order of refusalErrs.
 var (
-	refusalErrs  = []error{ErrMalformedToken, ErrUnknownToken, ErrRevoked, ErrExpired, ErrAmbiguousSession}
-	refusalNames = []string{"malformed", "unknown", "revoked", "expired", "ambiguous"}
+	refusalErrs  = [...]error{ErrMalformedToken, ErrUnknownToken, ErrRevoked, ErrExpired, ErrAmbiguousSession}
+	refusalNames = [len(refusalErrs)]string{"malformed", "unknown", "revoked", "expired", "ambiguous"}
 )
 
 // reasonNames gives the library's own revocation reasons short, stable
@@ -111,13 +111,13 @@ func actorKind(actor string) string {
 
 // telemetry holds the Manager's instruments, created once in New, and the
 // attribute sets they record with, built once so that recording on the
-// request path allocates nothing.
+// request path allocates nothing. Resolutions and refusals, counted on
+// every request, are atomics reported at collection time (see
+// resolutionCounts); the rest are the SDK's counters.
 type telemetry struct {
 	tracer      trace.Tracer
 	created     metric.Int64Counter
-	resolved    metric.Int64Counter
-	refused     metric.Int64Counter
-	refusedSets [][]metric.AddOption // each a slice of one, so that Add allocates nothing
+	counts      *resolutionCounts
 	revocations metric.Int64Counter
 	revSets     sync.Map // revocationKey -> metric.AddOption
 }
@@ -133,25 +133,20 @@ func newTelemetry(mp metric.MeterProvider, tp trace.TracerProvider) (*telemetry,
 	}
 	meter := mp.Meter(InstrumentationName)
 	t := &telemetry{tracer: tp.Tracer(InstrumentationName)}
-	var errs [4]error
+	var errs [2]error
 	t.created, errs[0] = meter.Int64Counter(MetricSessionsCreated, metric.WithUnit("{session}"),
 		metric.WithDescription("Sessions created (sign-ins)."))
-	t.resolved, errs[1] = meter.Int64Counter(MetricSessionsResolved, metric.WithUnit("{session}"),
-		metric.WithDescription("Tokens resolved to an active session."))
-	t.refused, errs[2] = meter.Int64Counter(MetricSessionsRefused, metric.WithUnit("{session}"),
-		metric.WithDescription("Presented tokens that resolved to no usable session, by reason."))
-	t.revocations, errs[3] = meter.Int64Counter(MetricRevocations, metric.WithUnit("{session}"),
+	t.revocations, errs[1] = meter.Int64Counter(MetricRevocations, metric.WithUnit("{session}"),
 		metric.WithDescription("Sessions revoked, by reason, actor and API family."))
 	if err := errors.Join(errs[:]...); err != nil {
 		return nil, nil, err
 	}
-	for _, n := range refusalNames {
-		t.refusedSets = append(t.refusedSets, []metric.AddOption{metric.WithAttributeSet(attribute.NewSet(AttrRefusalReason.String(n)))})
-	}
 	return t, meter, nil
 }
 
-// setupTelemetry creates the instruments and the measured store.
+// setupTelemetry creates the instruments and the measured store, and last
+// registers the resolution counts' callback, so that a failure leaves no
+// callback behind.
 func (m *Manager) setupTelemetry() error {
 	t, meter, err := newTelemetry(m.meterProvider, m.tracerProvider)
 	if err != nil {
@@ -161,20 +156,23 @@ func (m *Manager) setupTelemetry() error {
 	if err != nil {
 		return err
 	}
+	if t.counts, err = acquireResolutionCounts(meter); err != nil {
+		return err
+	}
 	m.tel, m.calls = t, calls
 	return nil
 }
 
 // resolution counts the outcome of resolving a presented token: resolved,
 // refused (by reason), or neither, for no token or a store failure.
-func (t *telemetry) resolution(ctx context.Context, err error) {
+func (t *telemetry) resolution(_ context.Context, err error) {
 	if err == nil {
-		t.resolved.Add(ctx, 1)
+		t.counts.resolved.Add(1)
 		return
 	}
 	for i, e := range refusalErrs {
 		if errors.Is(err, e) {
-			t.refused.Add(ctx, 1, t.refusedSets[i]...)
+			t.counts.refused[i].Add(1)
 			return
 		}
 	}

@@ -32,6 +32,7 @@ func BenchmarkMiddlewareHeaderMetrics(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			b.Cleanup(func() { _ = m.Close() })
 			_, token, err := m.Create(context.Background(), "alice", revoke.Device{})
 			if err != nil {
 				b.Fatal(err)

@@ -94,6 +94,7 @@ func TestTelemetryCountsWhatHappened(t *testing.T) {
 		revoke.WithMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))),
 		revoke.WithTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(spans))))
 	is.NoErr(err)
+	t.Cleanup(func() { _ = m.Close() })
 	ctx := context.Background()
 
 	var tokens []string
