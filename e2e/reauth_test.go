@@ -25,7 +25,7 @@ func TestSignOutEverywhereAsksForThePassword(t *testing.T) {
 
 	// A fresh browser profile has never signed alice in: a new device.
 	a.signIn(t, "alice")
-	a.waitTextLike(t, "new-device", "^New sign-in from Chrome [0-9]+ on Linux \\(127\\.0\\.0\\.1\\) at .+ \\(this device\\)\\.")
+	a.waitTextLike(t, "new-device", "^New sign-in from Chrome [0-9]+ on Linux \\(127\\.0\\.0\\.1\\) at .+ \\(this device\\)\\.$")
 	a.waitText(t, "session-cap", "1 of 3 sessions")
 
 	time.Sleep(freshFor + 200*time.Millisecond) // the password typed at sign-in is no longer fresh

@@ -219,7 +219,8 @@ function showNewDevice(ev) {
   if (!ev) return;
   const here = ev.sessionId === me.sessionId ? " (this device)" : "";
   const from = ev.ipAddress ? ` (${ev.ipAddress})` : "";
-  $("new-device").textContent = `New sign-in from ${ev.device}${from} at ${fmtDate(ev.at)}${here}. If this was not you, revoke that session.`;
+  const advice = here ? "" : " If this was not you, revoke that session.";
+  $("new-device").textContent = `New sign-in from ${ev.device}${from} at ${fmtDate(ev.at)}${here}.${advice}`;
 }
 
 function sessionRow(s, current) {
