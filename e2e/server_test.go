@@ -38,9 +38,9 @@ type server struct {
 // fresh SQLite file, and returns once it answers the admin API with the
 // fixed token. The server is stopped, and its clean shutdown checked, when
 // the test ends.
-func startServer(t *testing.T, bin string) *server {
+func startServer(t *testing.T, bin string, flags ...string) *server {
 	t.Helper()
-	p := demoproc.Start(t, bin, []string{"-db", filepath.Join(t.TempDir(), "sessions.db")},
+	p := demoproc.Start(t, bin, append([]string{"-db", filepath.Join(t.TempDir(), "sessions.db")}, flags...),
 		[]string{"REVOKE_COOKIE_KEY=" + cookieKey, "REVOKE_ADMIN_TOKEN=" + adminToken})
 	t.Cleanup(func() { p.StopWithin(t, stopTimeout) })
 	s := &server{base: p.URL()}

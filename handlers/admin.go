@@ -132,6 +132,26 @@ type adminSession struct {
 	UserAgent    string     `json:"userAgent,omitempty"`
 	// Device is the device as people read it, from the User-Agent.
 	Device adminDevice `json:"device"`
+	// AuthenticationMethods are how the user proved who they are, in the
+	// order they did; empty when the store keeps none.
+	AuthenticationMethods []adminAuthMethod `json:"authenticationMethods"`
+	// Labels are the app's labels given at sign-in (revoke.Label).
+	Labels map[string]string `json:"labels,omitempty"`
+}
+
+// adminAuthMethod is store.AuthMethod in the admin family's camelCase.
+type adminAuthMethod struct {
+	Method      string    `json:"method"`
+	AAL         string    `json:"aal"`
+	CompletedAt time.Time `json:"completedAt"`
+}
+
+func newAdminAuthMethods(ms []revoke.AuthMethod) []adminAuthMethod {
+	out := make([]adminAuthMethod, 0, len(ms)) // [] rather than null in JSON
+	for _, m := range ms {
+		out = append(out, adminAuthMethod{Method: m.Method, AAL: m.AAL, CompletedAt: m.CompletedAt.UTC()})
+	}
+	return out
 }
 
 // adminDevice is device.Info in the admin family's camelCase.
@@ -162,6 +182,9 @@ func (h *Handlers) adminSession(s revoke.Session) adminSession {
 		IPAddress:     s.IP,
 		UserAgent:     s.UserAgent,
 		Device:        newAdminDevice(s.UserAgent),
+
+		AuthenticationMethods: newAdminAuthMethods(s.AuthMethods),
+		Labels:                s.Labels,
 	}
 	if s.Revoked() {
 		t := s.RevokedAt.UTC()

@@ -33,6 +33,7 @@ type app struct {
 	logger *slog.Logger
 	users  *users
 	audit  *auditLog
+	seen   *newDevices // the last new-device sign-in of each user
 	m      *revoke.Manager
 	h      http.Handler
 	signIn *signInLimits // of POST /login
@@ -48,6 +49,7 @@ func newApp(cfg config, st store.SessionStore, logger *slog.Logger) (*app, error
 		logger:         logger,
 		users:          newUsers(cfg.password),
 		audit:          newAuditLog(logger),
+		seen:           newNewDevices(),
 		adminTokenHash: sha256.Sum256([]byte(cfg.adminToken)),
 	}
 	signIn, err := newSignInLimits(cfg.loginAttempts, cfg.loginFailures)
@@ -64,6 +66,13 @@ func newApp(cfg config, st store.SessionStore, logger *slog.Logger) (*app, error
 		revoke.WithOAuthTokenRevoker(a.audit.revokeOAuthTokens),
 		revoke.WithDeviceForgetter(a.audit.forgetDevices),
 		revoke.OnRevoke(a.audit.onRevoke),
+		revoke.OnLogin(a.seen.onLogin),
+	}
+	if cfg.now != nil {
+		opts = append(opts, revoke.WithClock(cfg.now))
+	}
+	if a.cfg.freshFor <= 0 {
+		a.cfg.freshFor = defaultFreshFor // a config not from parseConfig
 	}
 	if cfg.cookieKey != nil {
 		opts = append(opts, revoke.WithCookieKeys(cfg.cookieKey))
@@ -114,7 +123,7 @@ func newApp(cfg config, st store.SessionStore, logger *slog.Logger) (*app, error
 	a.routes(mux)
 	a.healthRoutes(mux)
 	oidcRoutes(mux)
-	a.h = securityHeaders(mux)
+	a.h = securityHeaders(a.requireFresh(mux))
 	return a, nil
 }
 
@@ -134,6 +143,7 @@ func (a *app) routes(mux *http.ServeMux) {
 
 	mux.Handle("POST /login", csrf.Handler(http.HandlerFunc(a.login))) // limited by signInLimits
 	mux.Handle("POST /logout", csrf.Handler(session(http.HandlerFunc(a.logout))))
+	mux.Handle("POST /reauth", csrf.Handler(session(http.HandlerFunc(a.reauth)))) // limited by signInLimits too
 	mux.Handle("GET /me", session(http.HandlerFunc(a.me)))
 	mux.Handle("GET /demo/users", session(a.requireAdmin(a.listUsers)))
 	mux.Handle("GET /demo/audit", session(a.requireAdmin(a.listAudit)))

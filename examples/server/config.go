@@ -12,6 +12,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 )
@@ -24,6 +25,14 @@ const (
 )
 
 const defaultPassword = "demo"
+
+// defaultFreshFor is -fresh-for's default: a password typed this recently
+// is still the person at the keyboard.
+const defaultFreshFor = 5 * time.Minute
+
+// defaultMaxSessions is -max-sessions' default: more browsers than one
+// person uses, few enough that a leaked password does not sign in a fleet.
+const defaultMaxSessions = 5
 
 // minCookieKey is the shortest cookie key accepted: 256 bits, the size of
 // the HMAC-SHA256 output.
@@ -76,6 +85,11 @@ type config struct {
 	// but /login, and a tenth of what one address may make over all its
 	// sessions; 0 turns the limit off.
 	routeRequests int
+	// freshFor is how long after typing the password a session may sign
+	// out everywhere; later, the page asks for the password again.
+	freshFor time.Duration
+	// now is the Manager's clock; nil is the real one. Tests move it.
+	now func() time.Time
 
 	password        string
 	defaultPassword bool
@@ -106,7 +120,8 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.IntVar(&cfg.loginAttempts, "login-attempts", defaultLoginAttempts, "sign-in attempts, right or wrong, allowed per minute from one address; 0 turns the limit off")
 	fs.IntVar(&cfg.routeRequests, "route-requests", defaultRouteRequests, fmt.Sprintf("requests allowed per minute to /me, /logout and /demo/* per session, or per address without one (and %d times as many from one address in all); 0 turns the limit off", routeAddressFactor))
 	fs.IntVar(&cfg.loginFailures, "login-failures", defaultLoginFailures, fmt.Sprintf("failed sign-ins allowed per minute for one username from one address (and %d times as many from one address over all usernames); 0 turns these limits off", addressFailuresFactor))
-	fs.IntVar(&cfg.maxSessions, "max-sessions", 0, "active sessions allowed per user; a sign-in beyond it signs out the session seen least recently (0: no cap)")
+	fs.IntVar(&cfg.maxSessions, "max-sessions", defaultMaxSessions, "active sessions allowed per user; a sign-in beyond it signs out the session seen least recently (0: no cap)")
+	fs.DurationVar(&cfg.freshFor, "fresh-for", defaultFreshFor, "how long after typing the password a session may sign out everywhere before the password is asked for again")
 	fs.BoolVar(&cfg.refuseOverLimit, "refuse-over-limit", false, "with -max-sessions, refuse a sign-in beyond the cap instead of signing out an older session")
 	cfg.oidc.register(fs)
 	cfg.metrics.register(fs)
@@ -137,6 +152,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	}
 	if err := checkStoreFlags(fs, cfg); err != nil {
 		return config{}, err
+	}
+	if cfg.freshFor < time.Second {
+		return config{}, fmt.Errorf("-fresh-for must be at least 1s, got %s", cfg.freshFor)
 	}
 	if err := checkTLSFlags(cfg); err != nil {
 		return config{}, err

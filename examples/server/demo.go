@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/revokehq/revoke"
 )
@@ -31,6 +32,16 @@ type meResponse struct {
 	UserID    string `json:"userId"`
 	SessionID string `json:"sessionId"`
 	Admin     bool   `json:"admin"`
+	// MaxSessions is the cap of -max-sessions on the user's active
+	// sessions; left out when there is none.
+	MaxSessions int `json:"maxSessions,omitempty"`
+	// FreshFor is how many seconds after typing the password the session
+	// may sign out everywhere (-fresh-for).
+	FreshFor int64 `json:"freshForSeconds"`
+	// LastNewDevice is the user's last sign-in from a browser that had
+	// never signed them in before; null when there was none since the
+	// server started.
+	LastNewDevice *newDeviceSignIn `json:"lastNewDevice"`
 }
 
 // errorResponse is the error shape of the demo's own routes, the same as
@@ -88,7 +99,11 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	refund() // the right password: not a failure
-	s, token, err := a.m.Login(w, r, u.ID, revoke.AuthenticatedAt(checked))
+	opts := []revoke.LoginOption{revoke.AuthenticatedAt(checked)}
+	if a.keepsSignIns() {
+		opts = append(opts, revoke.AuthenticatedWith(passwordMethod))
+	}
+	s, token, err := a.m.Login(w, r, u.ID, opts...)
 	if errors.Is(err, revoke.ErrNotBefore) {
 		// Every session of the account was revoked after the password
 		// check: this sign-in must not outlive that.
@@ -127,7 +142,12 @@ func (a *app) me(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "unauthorized", "a valid session is required")
 		return
 	}
-	writeJSON(w, http.StatusOK, meResponse{UserID: cur.UserID, SessionID: cur.ID, Admin: a.users.isAdmin(cur.UserID)})
+	res := meResponse{UserID: cur.UserID, SessionID: cur.ID, Admin: a.users.isAdmin(cur.UserID),
+		MaxSessions: a.cfg.maxSessions, FreshFor: int64(a.cfg.freshFor / time.Second)}
+	if ev, ok := a.seen.last(cur.UserID); ok {
+		res.LastNewDevice = &ev
+	}
+	writeJSON(w, http.StatusOK, res)
 }
 
 // listUsers handles GET /demo/users (administrators): the user table, for

@@ -39,3 +39,36 @@ func TestMaxSessionsFlags(t *testing.T) {
 	is.Equal(cfg.maxSessions, 3)
 	is.True(cfg.refuseOverLimit)
 }
+
+// The demo caps sessions by default, evicting rather than refusing; 0 turns
+// the cap off.
+func TestMaxSessionsDefault(t *testing.T) {
+	is := is.New(t)
+	none := func(string) string { return "" }
+	cfg, err := parseConfig(nil, none, new(strings.Builder))
+	is.NoErr(err)
+	is.Equal(cfg.maxSessions, defaultMaxSessions)
+	is.True(!cfg.refuseOverLimit)
+	cfg, err = parseConfig([]string{"-max-sessions", "0"}, none, new(strings.Builder))
+	is.NoErr(err)
+	is.Equal(cfg.maxSessions, 0)
+}
+
+// Under the default cap the sixth sign-in signs out the session seen least
+// recently, and /me says how many are allowed.
+func TestMaxSessionsDefaultEvicts(t *testing.T) {
+	is := is.New(t)
+	srv, _ := newTestServer(t, func(c *config) { c.maxSessions = defaultMaxSessions })
+	c := newClient(t, srv.URL)
+	var cookies []*http.Cookie
+	for range defaultMaxSessions + 1 {
+		_, ck := c.login("alice", testPassword)
+		cookies = append(cookies, ck)
+	}
+	is.Equal(c.withCookie(cookies[0]).meStatus(), http.StatusUnauthorized) // the oldest, evicted
+	for _, ck := range cookies[1:] {
+		is.Equal(c.withCookie(ck).meStatus(), http.StatusOK)
+	}
+	_, b := c.withCookie(cookies[1]).do(http.MethodGet, "/me", "")
+	is.Equal(decode[meResponse](t, b).MaxSessions, defaultMaxSessions)
+}

@@ -6,7 +6,7 @@
 
 const $ = (id) => document.getElementById(id);
 
-let me = null; // {userId, sessionId, admin} of the signed-in user
+let me = null; // GET /me of the signed-in user: {userId, sessionId, admin, maxSessions, lastNewDevice, ...}
 
 // ---- HTTP ----------------------------------------------------------------
 
@@ -27,6 +27,8 @@ async function api(method, path, body) {
   if (!res.ok) {
     const err = new Error(errorMessage(data, res));
     err.status = res.status;
+    // The demo's own code ("invalid_credentials", "insufficient_user_authentication").
+    err.code = data && typeof data.error === "string" ? data.error : "";
     throw err;
   }
   return data;
@@ -71,7 +73,8 @@ async function run(button, action) {
   try {
     await action();
   } catch (err) {
-    if (err.status === 401 && me) {
+    // A wrong password typed again is a 401 too, but the session lives on.
+    if (err.status === 401 && me && err.code !== "invalid_credentials") {
       signedOut("Your session has ended: it was revoked or it expired. Please sign in again.");
     } else {
       showError(err.message);
@@ -148,6 +151,7 @@ function signedOut(message) {
   $("admin-view").hidden = true;
   $("login-view").hidden = false;
   $("sessions-body").replaceChildren();
+  hideReauth();
   $("admin-sessions-body").replaceChildren();
   $("audit-body").replaceChildren();
   if (message) showStatus(message);
@@ -183,14 +187,40 @@ function fromKratos(s) {
 // loadSessions lists the caller's sessions. Kratos's list leaves out the
 // current session, which whoami returns, so the page asks for both.
 async function loadSessions() {
-  const [current, others] = await Promise.all([
+  const [current, others, info] = await Promise.all([
     api("GET", "/auth/sessions/whoami"),
     api("GET", "/auth/sessions"),
+    api("GET", "/me"),
   ]);
+  if (!me) return; // signed out meanwhile
+  me = info;
   const cur = fromKratos(current);
   const rest = (others || []).map(fromKratos).filter((s) => s.id !== cur.id);
   const body = $("sessions-body");
   body.replaceChildren(sessionRow(cur, true), ...rest.map((s) => sessionRow(s, false)));
+  showSessionCap(1 + rest.length);
+  showNewDevice(me.lastNewDevice);
+}
+
+// showSessionCap says how many of the sessions -max-sessions allows are in
+// use; nothing without a cap.
+function showSessionCap(n) {
+  const cap = me.maxSessions || 0;
+  $("session-cap").hidden = !cap;
+  if (!cap) return;
+  $("session-cap").textContent = `${n} of ${cap} session${cap === 1 ? "" : "s"}` +
+    (n >= cap ? " · a new sign-in will sign out the device seen least recently, or be refused" : "");
+}
+
+// showNewDevice shows the user's last sign-in from a browser that had never
+// signed them in before: the "new sign-in to your account" message.
+function showNewDevice(ev) {
+  $("new-device").hidden = !ev;
+  if (!ev) return;
+  const here = ev.sessionId === me.sessionId ? " (this device)" : "";
+  const from = ev.ipAddress ? ` (${ev.ipAddress})` : "";
+  const advice = here ? "" : " If this was not you, revoke that session.";
+  $("new-device").textContent = `New sign-in from ${ev.device}${from} at ${fmtDate(ev.at)}${here}.${advice}`;
 }
 
 function sessionRow(s, current) {
@@ -218,9 +248,56 @@ async function revokeOthers() {
   await refreshAll();
 }
 
+// revokeEverywhere signs out every session, this one too. The server wants
+// the password typed recently for it: when it was not, it answers 401
+// insufficient_user_authentication and the page asks for it again.
 async function revokeEverywhere() {
-  await api("POST", "/api/v1/users/me/lifecycle/delete_sessions", { keepCurrent: false });
+  try {
+    await api("POST", "/api/v1/users/me/lifecycle/delete_sessions", { keepCurrent: false });
+  } catch (err) {
+    if (err.status === 401 && err.code === "insufficient_user_authentication") {
+      askPassword();
+      return;
+    }
+    throw err;
+  }
   signedOut("You have been signed out everywhere.");
+}
+
+function askPassword() {
+  clearMessages();
+  $("reauth-form").hidden = false;
+  $("revoke-all").hidden = true;
+  $("reauth-password").focus();
+}
+
+function hideReauth() {
+  $("reauth-form").hidden = true;
+  $("reauth-password").value = "";
+  $("revoke-all").hidden = false;
+}
+
+// reauth sends the password typed again (POST /reauth), which renews the
+// session's cookie, then signs out everywhere.
+async function reauth(ev) {
+  ev.preventDefault();
+  clearMessages();
+  const password = $("reauth-password").value;
+  if (!password) {
+    showError("Enter your password.");
+    return;
+  }
+  await run($("reauth-submit"), async () => {
+    try {
+      await api("POST", "/reauth", { password });
+    } catch (err) {
+      $("reauth-password").value = "";
+      if (err.code === "invalid_credentials") err.message = "Wrong password. Try again.";
+      throw err;
+    }
+    hideReauth();
+    await revokeEverywhere();
+  });
 }
 
 // ---- Administration (admin API) ---------------------------------------------
@@ -360,6 +437,7 @@ function onClick(ev) {
     "revoke-session": () => run(button, () => revokeSession(id)),
     "revoke-others": () => run(button, revokeOthers),
     "revoke-all": () => run(button, revokeEverywhere),
+    "reauth-cancel": () => { hideReauth(); clearMessages(); },
     "admin-revoke": () => run(button, () => adminRevoke(id)),
     "admin-revoke-all": () => run(button, adminRevokeAll),
   };
@@ -369,6 +447,7 @@ function onClick(ev) {
 
 async function start() {
   $("login-form").addEventListener("submit", login);
+  $("reauth-form").addEventListener("submit", reauth);
   document.addEventListener("click", onClick);
   $("admin-user").addEventListener("change", () => run(null, loadAdminSessions));
   // A session revoked from elsewhere shows as soon as the page is looked at.
