@@ -58,6 +58,10 @@ type Event struct {
 	// beyond the sessions.
 	OAuthTokensRevoked bool
 	DevicesForgotten   bool
+	// Labels holds, by session id, the labels of the revoked sessions
+	// that carry any (see Label), so that an audit trail can say which
+	// device or sign-in a revocation ended.
+	Labels map[string]map[string]string
 }
 
 // OAuthTokenRevoker revokes the OAuth and OpenID Connect tokens an app has
@@ -280,7 +284,31 @@ func (m *Manager) emit(ctx context.Context, ev Event) {
 	if len(ev.SessionIDs) == 0 && !ev.OAuthTokensRevoked && !ev.DevicesForgotten {
 		return
 	}
+	if len(m.onRevoke) > 0 {
+		ev.Labels = m.labelsOf(ctx, ev.SessionIDs)
+	}
 	for _, f := range m.onRevoke {
 		f(ctx, ev)
 	}
+}
+
+// labelsOf reads the labels of the sessions ids names, for the hooks. It
+// costs a read per session, and only on a store that keeps labels; a read
+// that fails leaves that session out rather than hold up the event.
+func (m *Manager) labelsOf(ctx context.Context, ids []string) map[string]map[string]string {
+	if _, ok := m.store.(store.SignInStore); !ok {
+		return nil
+	}
+	var out map[string]map[string]string
+	for _, id := range ids {
+		s, err := m.calls.Get(ctx, id)
+		if err != nil || len(s.Labels) == 0 {
+			continue
+		}
+		if out == nil {
+			out = make(map[string]map[string]string, len(ids))
+		}
+		out[id] = s.Labels
+	}
+	return out
 }
