@@ -285,25 +285,50 @@ func (r *Rules) Revoke(ctx context.Context, sel Selection, now time.Time, reason
 	if err := sel.Check(); err != nil {
 		return nil, err
 	}
-	var ids []string
 	// A session that is both named and excepted is not selected at all.
-	if sel.SessionID == "" || sel.SessionID != sel.ExceptID {
-		if ids, err = r.db.RevokeActive(ctx, sel, now, reason); err != nil {
-			return nil, err
-		}
-		slices.Sort(ids) // the same answer every time, whatever the row order
+	if sel.SessionID != "" && sel.SessionID == sel.ExceptID {
+		return nil, r.owned(ctx, sel, now)
 	}
-	if sel.SessionID != "" && len(ids) == 0 {
-		// Nothing revoked: already revoked or expired, or not the user's.
-		user, _, err := r.db.Probe(ctx, sel.SessionID, now)
+	for range revokeTries {
+		ids, err := r.db.RevokeActive(ctx, sel, now, reason)
 		if err != nil {
 			return nil, err
 		}
-		if user != sel.UserID {
+		slices.Sort(ids) // the same answer every time, whatever the row order
+		if sel.SessionID == "" || len(ids) > 0 {
+			return ids, nil
+		}
+		// Nothing revoked: already revoked or expired, or not the user's,
+		// or bound to the user (an scs sign-in) just after the statement
+		// looked: then it is active and the user's now, and is revoked on
+		// the next try rather than reported as already revoked.
+		user, active, err := r.db.Probe(ctx, sel.SessionID, now)
+		switch {
+		case err != nil:
+			return nil, err
+		case user != sel.UserID:
 			return nil, ErrNotFound
+		case !active:
+			return nil, nil
 		}
 	}
-	return ids, nil
+	return nil, fmt.Errorf("%s: revoke: session %s kept changing hands", r.cfg.Name, sel.SessionID)
+}
+
+// revokeTries bounds how often Revoke tries a named session that became
+// the user's while it looked.
+const revokeTries = 3
+
+// owned returns ErrNotFound unless the session sel names is the user's.
+func (r *Rules) owned(ctx context.Context, sel Selection, now time.Time) error {
+	user, _, err := r.db.Probe(ctx, sel.SessionID, now)
+	if err != nil {
+		return err
+	}
+	if user != sel.UserID {
+		return ErrNotFound
+	}
+	return nil
 }
 
 // DeleteBefore implements Cleaner: it deletes the sessions that are old at

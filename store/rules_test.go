@@ -287,3 +287,42 @@ func TestRulesAloneAreNoLimitedStore(t *testing.T) {
 		t.Fatal("embedding store.Rules made a store a LimitedStore")
 	}
 }
+
+// bindingDatabase is a database where the named session is bound to the
+// user just after the first revocation statement looked: that statement
+// revokes nothing, the next one does.
+type bindingDatabase struct {
+	*fakeDatabase
+	tries int
+}
+
+func (b *bindingDatabase) RevokeActive(ctx context.Context, sel store.Selection, now time.Time, reason string) ([]string, error) {
+	b.tries++
+	if b.tries == 1 {
+		return nil, nil
+	}
+	return []string{sel.SessionID}, nil
+}
+
+// TestRevokeOneRacingABind: a named session that becomes the user's while
+// Revoke looks is revoked, not reported as already revoked while active.
+func TestRevokeOneRacingABind(t *testing.T) {
+	db := &bindingDatabase{fakeDatabase: &fakeDatabase{owner: "alice", active: true}}
+	ids, err := newRules(db).Revoke(context.Background(), store.Selection{UserID: "alice", SessionID: "s1"}, now, "admin")
+	if err != nil || len(ids) != 1 || ids[0] != "s1" || db.tries != 2 {
+		t.Fatalf("Revoke = %v, %v after %d tries; want [s1] on the second", ids, err, db.tries)
+	}
+
+	// Already revoked (inactive): no retry, no error, nothing revoked.
+	inactive := &fakeDatabase{owner: "alice", active: false}
+	ids, err = newRules(inactive).Revoke(context.Background(), store.Selection{UserID: "alice", SessionID: "s1"}, now, "admin")
+	statements := 0
+	for _, c := range inactive.calls {
+		if c == "RevokeActive" {
+			statements++
+		}
+	}
+	if err != nil || len(ids) != 0 || statements != 1 {
+		t.Fatalf("Revoke of an inactive session = %v, %v with calls %v; want nothing, one statement", ids, err, inactive.calls)
+	}
+}
