@@ -61,14 +61,8 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 		a.logger.WarnContext(r.Context(), "login rate limited", "by", "address", "ip", ip)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxLoginBody))
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge):
-		writeError(w, http.StatusRequestEntityTooLarge, "too_large", "the request body is too large")
-		return
-	case err != nil:
-		writeError(w, http.StatusBadRequest, "bad_request", "the request body could not be read")
+	body, ok := readLoginBody(w, r)
+	if !ok {
 		return
 	}
 	var req loginRequest
@@ -209,4 +203,20 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func writeError(w http.ResponseWriter, status int, code, message string) {
 	writeJSON(w, status, errorResponse{Error: code, Message: message})
+}
+
+// readLoginBody reads a sign-in request's body, bounded, and answers 413 or
+// 400 itself when it cannot.
+func readLoginBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxLoginBody))
+	var tooLarge *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, "too_large", "the request body is too large")
+		return nil, false
+	case err != nil:
+		writeError(w, http.StatusBadRequest, "bad_request", "the request body could not be read")
+		return nil, false
+	}
+	return body, true
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 
 	"github.com/revokehq/revoke"
@@ -104,14 +103,8 @@ func (a *app) reauth(w http.ResponseWriter, r *http.Request) {
 		a.logger.WarnContext(r.Context(), "reauthentication rate limited", "by", "address", "ip", ip)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxLoginBody))
-	var tooLarge *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooLarge):
-		writeError(w, http.StatusRequestEntityTooLarge, "too_large", "the request body is too large")
-		return
-	case err != nil:
-		writeError(w, http.StatusBadRequest, "bad_request", "the request body could not be read")
+	body, ok := readLoginBody(w, r)
+	if !ok {
 		return
 	}
 	var req reauthRequest
