@@ -290,25 +290,31 @@ func (r response) json(t *testing.T) map[string]any {
 // do sends a request; headers come as name, value pairs.
 func (e *env) do(method, path, body string, headers ...string) response {
 	e.t.Helper()
+	return send(e.t, e.srv, method, path, body, headers...)
+}
+
+// send sends a request to srv and reads the whole answer.
+func send(t testing.TB, srv *httptest.Server, method, path, body string, headers ...string) response {
+	t.Helper()
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	req, err := http.NewRequest(method, e.srv.URL+path, rd)
+	req, err := http.NewRequest(method, srv.URL+path, rd)
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Add(headers[i], headers[i+1])
 	}
-	res, err := e.srv.Client().Do(req)
+	res, err := srv.Client().Do(req)
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
 	if err != nil {
-		e.t.Fatal(err)
+		t.Fatal(err)
 	}
 	return response{res, b}
 }
