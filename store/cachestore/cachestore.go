@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+
 	"github.com/revokehq/revoke/internal/option"
 	"github.com/revokehq/revoke/store"
 )
@@ -64,6 +66,7 @@ type Store struct {
 	closed atomic.Bool
 
 	stats counters
+	reg   metric.Registration
 }
 
 // entry is one cached session.
@@ -80,6 +83,7 @@ type config struct {
 	maxAge   time.Duration
 	instance string
 	logger   *slog.Logger
+	meters   metric.MeterProvider
 }
 
 // WithLease sets the lease of the instance (default 2 s, at least 100 ms):
@@ -161,6 +165,12 @@ func New(st store.SessionStore, opts ...Option) (*Store, error) {
 		subscribed: make(chan struct{}, 1),
 		stop:       stop,
 	}
+	reg, err := s.instruments(c.meters)
+	if err != nil {
+		stop()
+		return nil, fmt.Errorf("cachestore: metrics: %w", err)
+	}
+	s.reg = reg
 	s.done.Add(1)
 	go func() {
 		defer s.done.Done()
@@ -210,10 +220,11 @@ func (s *Store) Close() error {
 	s.stop()
 	s.done.Wait()
 	s.notServing(nil)
+	regErr := s.reg.Unregister()
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.lease)
 	defer cancel()
 	err := s.b.DropLease(ctx, s.instance)
-	return errors.Join(err, s.b.Close())
+	return errors.Join(err, regErr, s.b.Close())
 }
 
 // mono returns the monotonic reading of t.
