@@ -127,10 +127,10 @@ const deleteBatch = 200
 // Store is a store.SessionStore (and store.DataStore, store.Cleaner,
 // store.DeviceRecorder, store.LimitedStore, store.SignInStore,
 // store.ProviderStore, store.TokenIDStore and store.Invalidator) kept in
-// Redis. It is safe for concurrent use, and
-// any number of Stores, in one process or many, may share one prefix on
-// one server. Its methods are those of store.Rules and
-// store.ProviderRules, on its scripts and transactions.
+// Redis. It is safe for concurrent use, and any number of Stores, in one
+// process or many, may share one prefix on one server. Its methods are
+// those of store.Rules and store.ProviderRules, on its scripts and
+// transactions.
 type Store struct {
 	*store.Rules
 	*store.ProviderRules // provider.go
