@@ -19,6 +19,7 @@ import (
 //	P nb:<user>  string: the user's not-before time
 //	P old        sorted set: every session, scored by when it becomes old
 //	P cleanup    string: held by the instance running the background cleanup
+//	P leases     sorted set: the instances' leases (see invalidator.go)
 //
 // and those of the identity-provider extensions (pl:, pe:, ps:, pj:; see
 // providerDatabase in provider.go).
@@ -29,6 +30,9 @@ import (
 // ties by id compared byte by byte, greater first).
 //
 // A capped create (limit.go) reads the user's "a:" set, as Revoke does.
+//
+// The pub/sub channels P notices and P notices:<instance> carry the
+// notices of store.Invalidator (see invalidator.go).
 
 // The fields of a session's hash.
 const (

@@ -2,20 +2,30 @@
 // github.com/redis/go-redis/v9, for several app instances that share one
 // Redis server.
 //
-// Every instance sees every change at once: there is no cache. Each write
-// that must not revive a session (Touch, ReplaceToken, Update, Revoke), the
-// not-before rule of Create and Update and the revocation of all of a
-// user's sessions are Lua scripts, which Redis runs one at a time, so no
-// other write comes between a script's check and its change. A capped
-// create (store.LimitedStore) reads the user's active sessions in one
-// script and, once the Limit has chosen whom to evict, revokes and inserts
-// in a second one that first checks that those sessions have not changed,
-// starting over when they have. The identity-provider extensions
+// Every instance sees every change at once: the store keeps no cache.
+// Each write that must not revive a session (Touch, ReplaceToken, Update,
+// Revoke), the not-before rule of Create and Update and the revocation of
+// all of a user's sessions are Lua scripts, which Redis runs one at a
+// time, so no other write comes between a script's check and its change.
+// A capped create (store.LimitedStore) reads the user's active sessions in
+// one script and, once the Limit has chosen whom to evict, revokes and
+// inserts in a second one that first checks that those sessions have not
+// changed, starting over when they have. The identity-provider extensions
 // (store.ProviderStore, store.TokenIDStore) are optimistic WATCH/MULTI
 // transactions that start over when a key they read changed before they
-// committed. Revoking a
-// user's sessions walks a per-user index of the sessions that are not
-// revoked, so it costs O(that user's sessions), never O(all sessions).
+// committed. Revoking a user's sessions walks a per-user index of the
+// sessions that are not revoked, so it costs O(that user's sessions),
+// never O(all sessions).
+//
+// # Invalidations
+//
+// The Store is a store.Invalidator, for a cache in front of it
+// (store/cachestore): every script that ends or changes a session
+// (Revoke, ReplaceToken, Update, CreateLimited's evictions,
+// Reauthenticate, RecordDevice) publishes the session's id on a pub/sub
+// channel under the prefix, in the same script, whether or not anyone
+// listens. Listen subscribes on a connection of its own; leases are a
+// sorted set on the server's clock. See invalidator.go and listen.go.
 //
 // # Durability
 //
@@ -115,11 +125,12 @@ const (
 const deleteBatch = 200
 
 // Store is a store.SessionStore (and store.DataStore, store.Cleaner,
-// store.DeviceRecorder, store.LimitedStore, store.ProviderStore and
-// store.TokenIDStore) kept in Redis. It is safe for concurrent use, and
-// any number of Stores, in one process or many, may share one prefix on
-// one server. Its methods are those of store.Rules and
-// store.ProviderRules, on its scripts and transactions.
+// store.DeviceRecorder, store.LimitedStore, store.SignInStore,
+// store.ProviderStore, store.TokenIDStore and store.Invalidator) kept in
+// Redis. It is safe for concurrent use, and any number of Stores, in one
+// process or many, may share one prefix on one server. Its methods are
+// those of store.Rules and store.ProviderRules, on its scripts and
+// transactions.
 type Store struct {
 	*store.Rules
 	*store.ProviderRules // provider.go
@@ -128,6 +139,13 @@ type Store struct {
 	ownClient bool
 	closed    atomic.Bool
 	closeOnce sync.Once
+
+	// The listeners (listen.go): Close ends closing and waits for them.
+	listenMu      sync.Mutex
+	listeners     sync.WaitGroup
+	closing       context.Context
+	stopListening context.CancelFunc
+	pingEvery     time.Duration // tests set it; else pingInterval's default
 
 	prefix      string
 	retention   string // microseconds, as the scripts take it
@@ -244,6 +262,7 @@ func newStore(ctx context.Context, rdb redis.UniversalClient, own bool, c config
 		retention:   fmt.Sprint(c.Retention.Microseconds()),
 		callTimeout: c.CallTimeout,
 	}
+	s.closing, s.stopListening = context.WithCancel(context.Background())
 	s.Rules = store.NewRules(database{s}, store.RulesConfig{
 		Name:          "redisstore",
 		CallTimeout:   c.CallTimeout,
@@ -257,13 +276,20 @@ func newStore(ctx context.Context, rdb redis.UniversalClient, own bool, c config
 	return s, nil
 }
 
-// Close stops the background cleanup, waiting for a run in progress to
-// stop, and closes the client when Open made it. Calls made after Close
-// return store.ErrClosed; calling Close again returns nil.
+// Close stops the listeners (Listen then returns store.ErrClosed) and the
+// background cleanup, waiting for them and for a cleanup run in progress
+// to stop, and closes the client when Open made it. Calls made after
+// Close return store.ErrClosed; calling Close again returns nil. Close
+// must not be called from a store.NoticeHandler's method, which it would
+// wait for.
 func (s *Store) Close() error {
 	var err error
 	s.closeOnce.Do(func() {
+		s.listenMu.Lock()
 		s.closed.Store(true)
+		s.listenMu.Unlock()
+		s.stopListening()
+		s.listeners.Wait()
 		s.cleaning.Stop()
 		if s.ownClient {
 			err = s.rdb.Close()

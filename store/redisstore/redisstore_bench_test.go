@@ -12,6 +12,8 @@ import (
 	"github.com/revokehq/revoke"
 	"github.com/revokehq/revoke/internal/redistest"
 	"github.com/revokehq/revoke/internal/storebench"
+	"github.com/revokehq/revoke/store"
+	"github.com/revokehq/revoke/store/storetest"
 )
 
 // benchSizes are the store sizes the cost curve is measured at; sessions
@@ -92,3 +94,58 @@ func BenchmarkAtSize(b *testing.B) {
 }
 
 func redisZ(m string) redis.Z { return redis.Z{Member: m} }
+
+// noticeChan is a NoticeHandler that passes the notices on, and says
+// when it listens.
+type noticeChan struct {
+	notices   chan store.Notice
+	listening chan struct{}
+}
+
+func (c noticeChan) Listening()            { c.listening <- struct{}{} }
+func (c noticeChan) Lost(error)            {}
+func (c noticeChan) Notice(n store.Notice) { c.notices <- n }
+
+// BenchmarkNotices measures, on one listening Store, a revocation until
+// its listener has its invalidation, and a barrier until the listener has
+// it: the cost a cached revocation adds to reach one instance.
+func BenchmarkNotices(b *testing.B) {
+	s := benchStore(b)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h := noticeChan{make(chan store.Notice, 16), make(chan struct{}, 16)}
+	go s.Listen(ctx, "bench", h)
+	select {
+	case <-h.listening:
+	case <-time.After(10 * time.Second):
+		b.Fatal("the listener does not listen")
+	}
+	ch := h.notices
+	b.Run("revoke", func(b *testing.B) {
+		now := time.Now()
+		for b.Loop() {
+			b.StopTimer()
+			sess := storetest.NewSession("alice", now)
+			if err := s.Create(ctx, sess); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			if _, err := s.Revoke(ctx, store.Selection{UserID: "alice", SessionID: sess.ID}, now, "bench"); err != nil {
+				b.Fatal(err)
+			}
+			if n := <-ch; n.SessionID != sess.ID {
+				b.Fatalf("got %+v", n)
+			}
+		}
+	})
+	b.Run("barrier", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := s.Barrier(ctx, "bench", "b"); err != nil {
+				b.Fatal(err)
+			}
+			if n := <-ch; n.Kind != store.NoticeBarrier {
+				b.Fatalf("got %+v", n)
+			}
+		}
+	})
+}

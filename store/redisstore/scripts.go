@@ -9,15 +9,21 @@ import "github.com/redis/go-redis/v9"
 // and sends the source once when the server does not have it yet.
 //
 // Every script takes the key prefix as ARGV[1] and the retention in
-// microseconds as ARGV[2], and names the keys of a session from them (see
-// keys.go for the layout). Times are Unix microseconds, which Lua's numbers
-// (doubles) and sorted-set scores hold exactly within the store's range.
+// microseconds as ARGV[2], and names the keys of a session, and the
+// channel it announces changes on, from them (see keys.go for the
+// layout). Times are Unix microseconds, which Lua's numbers (doubles) and
+// sorted-set scores hold exactly within the store's range.
 //
 // The key of a session (a hash), of its token hash and its place in the
 // "old" index expire when the session has been old (store.Session.Old) for
 // the retention: its TTL is set, as an absolute time, on every change that
 // moves that moment. The user's indexes expire with the last of their
 // sessions.
+//
+// Every script that ends or changes a session, other than a touch,
+// announces it (the lib's announce, see invalidator.go) in the same run as
+// the change, whoever calls it: a change that commits is always announced,
+// in the order Redis ran it.
 
 // lib is the part every script shares.
 const lib = `
@@ -29,6 +35,12 @@ local function tkey(h) return P .. 't:' .. h end
 local function ukey(u) return P .. 'u:' .. u end
 local function akey(u) return P .. 'a:' .. u end
 local function nbkey(u) return P .. 'nb:' .. u end
+-- announce publishes that the session id is ended or changed (an
+-- invalidation notice, see invalidator.go). Each script calls it before
+-- the writes it announces: a script that fails part way may announce a
+-- change it did not make, which costs a reload, but never makes one
+-- unannounced.
+local function announce(id) redis.call('PUBLISH', P .. 'notices', 'i ' .. id) end
 -- oldat is the first time at which a cleanup removes the session.
 local function oldat(e, i, r)
   if r then return math.max(e, r + 1) end
@@ -70,6 +82,7 @@ local function idof(m) return string.sub(m, 17) end
 -- markrevoked revokes the loaded session f (id) of user u at now (also as
 -- the string nows), with reason.
 local function markrevoked(id, f, u, now, nows, reason)
+  announce(id)
   redis.call('HSET', skey(id), 'r', nows, 'rr', reason)
   redis.call('ZREM', akey(u), f.m)
   expire(id, f.h, u, oldat(f.e, f.i, now))
@@ -199,6 +212,7 @@ local id, h, now = ARGV[3], ARGV[4], tonumber(ARGV[5])
 local f = load(id)
 if f == nil or not active(f, now) then return 0 end
 if redis.call('EXISTS', tkey(h)) == 1 then return 'dup' end
+announce(id)
 redis.call('DEL', tkey(f.h))
 redis.call('SET', tkey(h), id)
 redis.call('HSET', skey(id), 'h', h)
@@ -215,6 +229,7 @@ local id, h, now, a = ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
 local f = load(id)
 if f == nil or not active(f, now) or refused(f.u, a) then return 0 end
 if h ~= f.h and redis.call('EXISTS', tkey(h)) == 1 then return 'dup' end
+announce(id)
 redis.call('DEL', tkey(f.h))
 redis.call('SET', tkey(h), id)
 redis.call('HSET', skey(id), 'h', h, 'a', ARGV[6])
@@ -239,6 +254,7 @@ if f == nil or not active(f, now) then return 0 end
 local a = f.a
 if ARGV[9] ~= '' then a = tonumber(ARGV[9]) end
 if refused(u, a) then return 0 end
+announce(id)
 if u ~= f.u then
   redis.call('ZREM', ukey(f.u), f.m)
   redis.call('ZREM', akey(f.u), f.m)
@@ -325,6 +341,7 @@ local k = skey(ARGV[3])
 local v = redis.call('HMGET', k, 'u', 'ip', 'ua')
 if v[1] == false then return -1 end
 if v[2] ~= '' or v[3] ~= '' then return 0 end
+announce(ARGV[3])
 redis.call('HSET', k, 'ip', ARGV[4], 'ua', ARGV[5])
 return 1
 `)
