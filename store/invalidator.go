@@ -13,8 +13,9 @@ import (
 //
 // Every write that can end or change a session other than a Touch (Revoke,
 // ReplaceToken, DataStore.Update, LimitedStore.CreateLimited's evictions,
-// SignInStore.Reauthenticate) publishes an invalidation naming the session's
-// id in the same atomic step as the write: a write that commits is always
+// SignInStore.Reauthenticate, a DeviceRecorder.RecordDevice that records)
+// publishes an invalidation naming the session's id in the same atomic
+// step as the write: a write that commits is always
 // announced, even when the process that made it dies right after, and
 // whoever made it. A store that implements Invalidator does so for every
 // write, not only for the writes of a process that listens.

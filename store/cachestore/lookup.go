@@ -110,16 +110,13 @@ func (s *Store) Touch(ctx context.Context, id string, now, idleExpiresAt time.Ti
 	return nil
 }
 
-// RecordDevice implements store.DeviceRecorder, and records the device in
-// the cached copy too, so that the next lookup does not record it again.
+// RecordDevice implements store.DeviceRecorder, and drops the cached copy:
+// the store keeps the first device recorded, which may be another
+// instance's, and its invalidation reaches the other instances.
 func (s *Store) RecordDevice(ctx context.Context, id, ip, userAgent string) error {
 	if err := s.b.RecordDevice(ctx, id, ip, userAgent); err != nil {
 		return err
 	}
-	s.cached(id, func(c *store.Session) {
-		if c.IP == "" && c.UserAgent == "" {
-			c.IP, c.UserAgent = ip, userAgent
-		}
-	})
+	s.evict(id)
 	return nil
 }

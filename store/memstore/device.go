@@ -21,6 +21,7 @@ func (s *Store) RecordDevice(_ context.Context, id, ip, userAgent string) error 
 	}
 	if p.IP == "" && p.UserAgent == "" {
 		p.IP, p.UserAgent = ip, userAgent
+		s.invalidateLocked(id)
 	}
 	return nil
 }

@@ -17,8 +17,8 @@ import (
 //
 //   - every write that ends or changes a session other than a Touch
 //     (Revoke in each scope, ReplaceToken, DataStore.Update,
-//     LimitedStore.CreateLimited's evictions, SignInStore.Reauthenticate)
-//     delivers an invalidation naming the session to every listener;
+//     LimitedStore.CreateLimited's evictions, SignInStore.Reauthenticate,
+//     a DeviceRecorder.RecordDevice that records) delivers an invalidation naming the session to every listener;
 //   - a Barrier or a Send made after a write returned is delivered after
 //     that write's invalidation; a Barrier reaches every listener, a Send
 //     only its target;
@@ -180,6 +180,13 @@ func testWritesInvalidate(t *testing.T, inv store.Invalidator) {
 	if ss, ok := inv.(store.SignInStore); ok {
 		s := create(t, inv, "erin", now)
 		if err := ss.Reauthenticate(ctx, s.ID, NewTokenHash(), now, []store.AuthMethod{{Method: "password", AAL: "aal1", CompletedAt: now}}, now); err != nil {
+			t.Fatal(err)
+		}
+		wrote(s.ID)
+	}
+	if dr, ok := inv.(store.DeviceRecorder); ok {
+		s := create(t, inv, "frank", now, func(s *store.Session) { s.IP, s.UserAgent = "", "" })
+		if err := dr.RecordDevice(ctx, s.ID, "192.0.2.9", "storetest/2.0"); err != nil {
 			t.Fatal(err)
 		}
 		wrote(s.ID)
