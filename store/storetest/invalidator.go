@@ -18,7 +18,8 @@ import (
 //   - every write that ends or changes a session other than a Touch
 //     (Revoke in each scope, ReplaceToken, DataStore.Update,
 //     LimitedStore.CreateLimited's evictions, SignInStore.Reauthenticate,
-//     a DeviceRecorder.RecordDevice that records) delivers an invalidation naming the session to every listener;
+//     a DeviceRecorder.RecordDevice that records) delivers an invalidation
+//     naming the session to every listener;
 //   - a Barrier or a Send made after a write returned is delivered after
 //     that write's invalidation; a Barrier reaches every listener, a Send
 //     only its target;
