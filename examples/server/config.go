@@ -53,6 +53,9 @@ type config struct {
 	// sessions (see redis.go).
 	redis       string
 	redisPrefix string
+	// cache puts store/cachestore in front of the PostgreSQL or Redis
+	// store (see cache.go).
+	cache bool
 	// secureCookie marks the session cookie Secure. It is off by default
 	// because the demo serves plain http://127.0.0.1: a Secure cookie is
 	// only sent back over HTTPS. Some browsers make an exception for
@@ -113,6 +116,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.StringVar(&cfg.postgres, "postgres", "", "keep sessions in the PostgreSQL database at this `URL` (or key=value string) instead of SQLite")
 	fs.StringVar(&cfg.pgSchema, "postgres-schema", "", "PostgreSQL schema `name` for the sessions tables with -postgres, created when missing (default: the connection's current schema)")
 	registerRedisFlags(fs, &cfg)
+	fs.BoolVar(&cfg.cache, "cache", false, "with -postgres or -redis, resolve sessions from memory, kept exact by the store's invalidations: a revocation returns once no instance can accept the session (give every instance -cache)")
 	fs.BoolVar(&cfg.secureCookie, "secure-cookie", false, "mark the session cookie Secure (set it when HTTPS ends in front of the demo; -tls sets it)")
 	fs.BoolVar(&cfg.tls, "tls", false, "serve HTTPS, with a self-signed certificate for localhost, 127.0.0.1 and ::1 generated at start-up (written to a file, and how to trust it printed) unless -tls-cert and -tls-key are given")
 	fs.StringVar(&cfg.tlsCert, "tls-cert", "", "serve HTTPS with the certificate (chain) in this PEM `file`; needs -tls-key")
@@ -211,6 +215,8 @@ func checkStoreFlags(fs *flag.FlagSet, cfg config) error {
 		return errors.New("-db names a SQLite file and cannot be combined with -postgres; give one of them")
 	case set["postgres-schema"] && !set["postgres"]:
 		return errors.New("-postgres-schema needs -postgres")
+	case cfg.cache && cfg.postgres == "" && cfg.redis == "":
+		return errors.New("-cache needs -postgres or -redis: a cache is for a store that several instances share")
 	case cfg.postgres == "" && cfg.redis == "" && !cfg.memory && cfg.dbPath == "":
 		return errors.New("-db is empty; give a file name or use -memory")
 	}

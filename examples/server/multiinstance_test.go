@@ -313,6 +313,8 @@ func TestParseConfigPostgresErrors(t *testing.T) {
 		{"with the default -db spelled out", []string{"-postgres", url, "-db", "revoke-demo.db"}, "-db"},
 		{"empty", []string{"-postgres", ""}, "-postgres is empty"},
 		{"schema alone", []string{"-postgres-schema", "demo_a"}, "needs -postgres"},
+		{"cache on SQLite", []string{"-cache"}, "-cache needs -postgres or -redis"},
+		{"cache in memory", []string{"-cache", "-memory"}, "-cache needs -postgres or -redis"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			is := is.New(t)

@@ -29,9 +29,11 @@ func openStore(ctx context.Context, cfg config, logger *slog.Logger) (store.Sess
 	case cfg.memory:
 		return memstore.Open(memstore.WithCleanupInterval(time.Hour), memstore.WithRetention(retention))
 	case cfg.postgres != "":
-		return openPostgres(ctx, cfg, logger)
+		st, err := openPostgres(ctx, cfg, logger)
+		return withCache(st, err, cfg, logger)
 	case cfg.redis != "":
-		return openRedis(ctx, cfg, logger)
+		st, err := openRedis(ctx, cfg, logger)
+		return withCache(st, err, cfg, logger)
 	}
 	created, err := createDBFile(cfg.dbPath, logger)
 	if err != nil {

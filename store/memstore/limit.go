@@ -41,6 +41,7 @@ func (s *Store) CreateLimited(_ context.Context, sess store.Session, l store.Lim
 		p := s.byID[id]
 		p.RevokedAt, p.RevokeReason = now, l.Reason
 	}
+	s.invalidateLocked(evict...)
 	s.pruneRevokedLocked(sess.UserID)
 	s.insertLocked(sess)
 	return evict, nil

@@ -39,6 +39,7 @@ type Store struct {
 	pages     map[string]*userPages                  // user id -> sessions in listing order (page.go)
 	providers providerIndex                          // see provider.go
 	outbox    outbox                                 // see outbox.go
+	inv       invalidations                          // see invalidator.go
 	closed    bool
 	cleaning  *store.Cleanup
 	once      sync.Once
@@ -219,6 +220,7 @@ func (s *Store) ReplaceToken(_ context.Context, id string, newHash [sha256.Size]
 	delete(s.byHash, p.TokenHash)
 	p.TokenHash = newHash
 	s.byHash[newHash] = p
+	s.invalidateLocked(id)
 	return nil
 }
 
@@ -255,6 +257,7 @@ func (s *Store) Revoke(_ context.Context, sel store.Selection, now time.Time, re
 		if sel.Picks(p, now) {
 			p.RevokedAt, p.RevokeReason = now, reason
 			revoked = append(revoked, p.ID)
+			s.invalidateLocked(p.ID)
 		}
 	}
 	if sel.SessionID != "" {
@@ -351,6 +354,7 @@ func (s *Store) Update(_ context.Context, id string, u store.Update, now time.Ti
 	if p.IdleExpiresAt.After(p.ExpiresAt) {
 		p.IdleExpiresAt = p.ExpiresAt
 	}
+	s.invalidateLocked(id)
 	return nil
 }
 

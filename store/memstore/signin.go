@@ -40,5 +40,6 @@ func (s *Store) Reauthenticate(_ context.Context, id string, newHash [sha256.Siz
 	s.byHash[newHash] = p
 	p.AuthenticatedAt = at
 	p.AuthMethods = slices.Clone(methods)
+	s.invalidateLocked(id)
 	return nil
 }

@@ -147,6 +147,7 @@ func Run(t *testing.T, open func(t *testing.T) store.SessionStore) {
 	runProviderTests(t, open)
 	runLimitTests(t, open)
 	runSignInTests(t, open)
+	runInvalidatorTests(t, open)
 }
 
 // NewSession returns an active session for userID created at now, with a
