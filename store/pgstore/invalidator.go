@@ -156,8 +156,9 @@ const DefaultReconnectDelay = time.Second
 // own, made with the pool's connection settings but outside the pool, and
 // reconnects WithReconnectDelay after a failure. It calls h.Lost for every
 // failure, a connection that breaks or one that cannot be made or cannot
-// subscribe, and when ctx ends; and h.Listening once the connection is
-// subscribed to both the store's channel and instance's own. A connection
+// subscribe, but not when ctx ends or the store closes; and h.Listening
+// once the connection is subscribed to both the store's channel and
+// instance's own. A connection
 // that goes silent without breaking (a network that drops every packet) is
 // found only when the operating system gives up on it; an instance learns
 // sooner by sending itself a notice (Send) and seeing it arrive.
@@ -185,8 +186,13 @@ func (s *Store) Listen(ctx context.Context, instance string, h store.NoticeHandl
 		// pgxlisten reports the end of each connection here, after
 		// closing it: it failed to connect, to LISTEN, or to wait for the
 		// next notification. The handlers below never return an error, so
-		// nothing else comes here.
-		LogError:       func(_ context.Context, err error) { h.Lost(err) },
+		// nothing else comes here. The end that ctx or Close makes is no
+		// loss: Listen returns.
+		LogError: func(ctx context.Context, err error) {
+			if ctx.Err() == nil {
+				h.Lost(err)
+			}
+		},
 		ReconnectDelay: s.reconnectDelay,
 	}
 	pl.Handle(s.names.channel, channelHandler{l, ""})

@@ -577,7 +577,7 @@ func TestListenEnds(t *testing.T) {
 	r.waitListening(t)
 	cancel()
 	is.True(errors.Is(<-done, context.Canceled)) // ctx's error
-	is.True(r.next(t).lost != nil)               // the end is a loss too
+	is.Equal(len(r.events), 0)                   // and no loss: Listen has returned
 
 	r = newNoticeRecorder()
 	go func() { done <- s.Listen(ctx, "a", r) }()
@@ -589,6 +589,7 @@ func TestListenEnds(t *testing.T) {
 	case <-time.After(waitTimeout):
 		t.Fatal("Listen did not return when the store closed")
 	}
+	is.Equal(len(r.events), 0)
 
 	is.True(errors.Is(s.Listen(ctx, "a", r), store.ErrClosed))
 	is.True(errors.Is(s.RenewLease(ctx, "a", time.Hour), store.ErrClosed))
@@ -596,4 +597,21 @@ func TestListenEnds(t *testing.T) {
 	_, err := s.Barrier(ctx, "a", "x")
 	is.True(errors.Is(err, store.ErrClosed))
 	is.True(errors.Is(s.Send(ctx, "a", store.Notice{From: "b", ID: "x"}), store.ErrClosed))
+}
+
+// TestListeningAfterEveryListen: pgxlisten calls HandleBacklog after the
+// LISTEN of each channel in turn; the handler is Listening only once both
+// have succeeded, on each connection.
+func TestListeningAfterEveryListen(t *testing.T) {
+	is := is.New(t)
+	r := newNoticeRecorder()
+	l := &listener{h: r}
+	shared, own := channelHandler{l, ""}, channelHandler{l, "a"}
+	for range 2 { // two connections
+		l.subscribed = 0 // as connect does
+		is.NoErr(own.HandleBacklog(t.Context(), "", nil))
+		is.Equal(len(r.events), 0) // one LISTEN is not enough
+		is.NoErr(shared.HandleBacklog(t.Context(), "", nil))
+		is.True(r.next(t).listening)
+	}
 }
