@@ -153,8 +153,10 @@ func newLeaseQueries(n names) leaseQueries {
 const DefaultReconnectDelay = time.Second
 
 // Listen implements store.Invalidator. It listens on a connection of its
-// own, made with the pool's connection settings but outside the pool, and
-// reconnects WithReconnectDelay after a failure. It calls h.Lost for every
+// own, made with the pool's connection settings but outside the pool (so
+// they must reach the server itself, or a pooler in session mode: LISTEN
+// does not survive transaction pooling), and reconnects WithReconnectDelay
+// after a failure. It calls h.Lost for every
 // failure, a connection that breaks or one that cannot be made or cannot
 // subscribe, but not when ctx ends or the store closes; and h.Listening
 // once the connection is subscribed to both the store's channel and
