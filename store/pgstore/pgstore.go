@@ -91,8 +91,9 @@ const maxIdentifier = 63
 // objects that go with it (see names).
 const longestSuffix = len("_token_hash_key")
 
-// Store is a store.SessionStore (and store.DataStore and store.Cleaner)
-// kept in a PostgreSQL table. It is safe for concurrent use, and any number of Stores, in one
+// Store is a store.SessionStore (and store.DataStore, store.Cleaner and the
+// optional extensions, store.OutboxStore and store.RecordingStore among
+// them) kept in a PostgreSQL table. It is safe for concurrent use, and any number of Stores, in one
 // process or many, may work on the same table. Its methods are those of
 // store.Rules, on its statements.
 type Store struct {
@@ -106,8 +107,9 @@ type Store struct {
 
 	names      names
 	q          queries
-	lq         limitQueries // limit.go
-	cleanupKey int64        // advisory lock key of the background cleanup
+	lq         limitQueries  // limit.go
+	oq         outboxQueries // outbox.go
+	cleanupKey int64         // advisory lock key of the background cleanup
 
 	callTimeout time.Duration
 	batch       int // rows one cleanup statement deletes
@@ -263,6 +265,7 @@ func newStore(ctx context.Context, pool *pgxpool.Pool, own bool, c config) (*Sto
 		names:       n,
 		q:           newQueries(n),
 		lq:          newLimitQueries(n),
+		oq:          newOutboxQueries(n),
 		cleanupKey:  lockKey("cleanup", n.table),
 		callTimeout: c.CallTimeout,
 		batch:       deleteBatch,

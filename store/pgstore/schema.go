@@ -26,6 +26,8 @@ type names struct {
 	revokedIdx string
 	activeIdx  string
 	notBefore  string // schema-qualified
+	outbox     string // schema-qualified
+	outboxDue  string
 
 	pageIdx string
 	liveIdx string
@@ -47,6 +49,8 @@ func newNames(schema, table string) names {
 		revokedIdx: local("_revoked_at_idx"),
 		activeIdx:  local("_unrevoked_user_idx"),
 		notBefore:  quoted(schema, table+"_user_not_before"),
+		outbox:     quoted(schema, table+"_outbox"),
+		outboxDue:  local("_outbox_due"),
 
 		pageIdx: local("_user_page_idx"),
 		liveIdx: local("_live_user_idx"),
@@ -67,6 +71,8 @@ func (n names) expand(text string) string {
 		"{revoked_idx}", n.revokedIdx,
 		"{unrevoked_idx}", n.activeIdx,
 		"{not_before}", n.notBefore,
+		"{outbox_due}", n.outboxDue,
+		"{outbox}", n.outbox,
 
 		"{page_idx}", n.pageIdx,
 		"{live_idx}", n.liveIdx,
@@ -152,6 +158,10 @@ var migrations = []string{
 	// authentication methods and labels, as JSON text, NULL for none, so
 	// that adding the columns rewrites no row.
 	`ALTER TABLE {table} ADD COLUMN auth_methods text, ADD COLUMN labels text;`,
+
+	// 7: the outbox of store.OutboxStore and store.RecordingStore; see
+	// outbox.go.
+	outboxMigration,
 }
 
 // migrate brings the schema up to date in one transaction. An advisory lock
