@@ -34,7 +34,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	m, err := revoke.New(st, revoke.OnRevoke(sender.OnRevoke))
+	m, err := revoke.New(st, sender.Option())
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -58,7 +58,7 @@ func runKillChild() error {
 	if err != nil {
 		return err
 	}
-	m, err := revoke.New(st, revoke.OnRevoke(sender.OnRevoke))
+	m, err := revoke.New(st, sender.Option())
 	if err != nil {
 		return err
 	}
