@@ -72,7 +72,7 @@ func (h *Handlers) securityEvents(w http.ResponseWriter, r *http.Request, rq *re
 		writeJSON(w, http.StatusBadRequest, ssfError{caep.ErrInvalidIssuer, "The SET's issuer is not a configured transmitter."})
 		return
 	}
-	got, err := h.ssf.Receive(r.Context(), raw)
+	_, err := h.ssf.Receive(r.Context(), raw) // which logs what it did
 	var e *caep.Error
 	switch {
 	case errors.As(err, &e):
@@ -82,8 +82,6 @@ func (h *Handlers) securityEvents(w http.ResponseWriter, r *http.Request, rq *re
 		rq.internal(w, err)
 		return
 	}
-	rq.log.InfoContext(r.Context(), "handlers: security event", "issuer", got.Issuer, "jti", got.ID,
-		"session_revoked", got.SessionRevoked, "revoked", got.Revoked)
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusAccepted)
 }
