@@ -144,14 +144,16 @@ func cachedEverywhere(t *testing.T, caches []*cachestore.Store) store.Session {
 		t.Fatal(err)
 	}
 	for _, c := range caches {
-		before := c.Stats().Hits
-		for range 2 {
+		// A loaded machine may make an instance resubscribe now and then;
+		// until it serves again its lookups go to the store.
+		before, deadline := c.Stats().Hits, time.Now().Add(10*time.Second)
+		for c.Stats().Hits == before {
+			if time.Now().After(deadline) {
+				t.Fatalf("instance %s did not answer from its cache", c.Instance())
+			}
 			if got, err := c.GetByTokenHash(t.Context(), sess.TokenHash); err != nil || got.Revoked() {
 				t.Fatalf("lookup: %+v, %v", got, err)
 			}
-		}
-		if c.Stats().Hits == before {
-			t.Fatalf("instance %s did not answer from its cache", c.Instance())
 		}
 	}
 	return sess
@@ -178,7 +180,9 @@ func revokeOn(t *testing.T, c *cachestore.Store, sess store.Session) {
 }
 
 func TestRevocationReachesEveryCache(t *testing.T) {
-	_, _, caches := fleet(t, 3, time.Second)
+	// A long lease, so that even a loaded machine renews in time and every
+	// instance answers the barrier.
+	_, _, caches := fleet(t, 3, 10*time.Second)
 	sess := cachedEverywhere(t, caches)
 	revokeOn(t, caches[0], sess)
 	for _, c := range caches {
