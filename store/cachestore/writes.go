@@ -49,11 +49,12 @@ func (s *Store) CreateLimited(ctx context.Context, sess store.Session, l store.L
 	return evicted, err
 }
 
-// RevokeRecorded implements store.RecordingStore.
+// RevokeRecorded implements store.RecordingStore. It settles even when it
+// revoked nothing, as Revoke does.
 func (s *Store) RevokeRecorded(ctx context.Context, sel store.Selection, now time.Time, reason string, msgs []store.OutboxMessage) ([]string, error) {
 	ids, err := s.b.RevokeRecorded(ctx, sel, now, reason, msgs)
 	if err == nil {
-		s.settle(ids...)
+		s.settleAll(ids...)
 	}
 	return ids, err
 }
