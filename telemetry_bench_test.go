@@ -54,19 +54,20 @@ func meteredManager(b *testing.B, mp metric.MeterProvider) (*revoke.Manager, str
 }
 
 // BenchmarkMiddlewareHeaderMetrics is BenchmarkMiddlewareHeader with each
-// MeterProvider, then with both interleaved (see interleave).
-func BenchmarkMiddlewareHeaderMetrics(b *testing.B) {
-	serve := func(b *testing.B, mp metric.MeterProvider) func() {
-		m, token := meteredManager(b, mp)
-		r := httptest.NewRequest("GET", "/", nil)
-		r.Header.Set(revoke.HeaderName, token)
-		h, w := m.Middleware(requireSession(b)), &discardWriter{h: http.Header{}}
-		return func() {
-			clear(w.h)
-			h.ServeHTTP(w, r)
-		}
+// MeterProvider, then with both interleaved (see measure).
+func BenchmarkMiddlewareHeaderMetrics(b *testing.B) { measure(b, 200, middlewareRequest) }
+
+// middlewareRequest returns a function that serves one header request
+// through the Middleware of a Manager reporting to mp.
+func middlewareRequest(b *testing.B, mp metric.MeterProvider) func() {
+	m, token := meteredManager(b, mp)
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header.Set(revoke.HeaderName, token)
+	h, w := m.Middleware(requireSession(b)), &discardWriter{h: http.Header{}}
+	return func() {
+		clear(w.h)
+		h.ServeHTTP(w, r)
 	}
-	measure(b, 200, serve)
 }
 
 // BenchmarkHTTPHeaderMetrics is BenchmarkMiddlewareHeaderMetrics over real
@@ -74,34 +75,35 @@ func BenchmarkMiddlewareHeaderMetrics(b *testing.B) {
 // httptest.Server on loopback, one keep-alive client sending X-Session-Token
 // and reading the answer. It is what a request costs as an operator sees
 // it, server and client together.
-func BenchmarkHTTPHeaderMetrics(b *testing.B) {
-	get := func(b *testing.B, mp metric.MeterProvider) func() {
-		m, token := meteredManager(b, mp)
-		srv := httptest.NewServer(m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if _, ok := revoke.FromContext(r.Context()); !ok {
-				w.WriteHeader(http.StatusUnauthorized)
-			}
-		})))
-		b.Cleanup(srv.Close)
-		client := srv.Client()
-		req, err := http.NewRequest("GET", srv.URL, nil)
+func BenchmarkHTTPHeaderMetrics(b *testing.B) { measure(b, 20, httpRequest) }
+
+// httpRequest returns a function that sends one header request to a
+// loopback server running the Middleware of a Manager reporting to mp.
+func httpRequest(b *testing.B, mp metric.MeterProvider) func() {
+	m, token := meteredManager(b, mp)
+	srv := httptest.NewServer(m.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, ok := revoke.FromContext(r.Context()); !ok {
+			w.WriteHeader(http.StatusUnauthorized)
+		}
+	})))
+	b.Cleanup(srv.Close)
+	client := srv.Client()
+	req, err := http.NewRequest("GET", srv.URL, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req.Header.Set(revoke.HeaderName, token)
+	return func() {
+		resp, err := client.Do(req)
 		if err != nil {
 			b.Fatal(err)
 		}
-		req.Header.Set(revoke.HeaderName, token)
-		return func() {
-			resp, err := client.Do(req)
-			if err != nil {
-				b.Fatal(err)
-			}
-			_, _ = io.Copy(io.Discard, resp.Body)
-			_ = resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				b.Fatalf("status %d", resp.StatusCode)
-			}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("status %d", resp.StatusCode)
 		}
 	}
-	measure(b, 20, get)
 }
 
 // measure runs the requests newRequest makes with each MeterProvider, then
@@ -119,17 +121,22 @@ func measure(b *testing.B, n int, newRequest func(*testing.B, metric.MeterProvid
 		})
 	}
 	b.Run("interleaved", func(b *testing.B) {
-		interleave(b, n, newRequest(b, mps[0].mp), newRequest(b, mps[1].mp))
+		interleave(b, n, "noop", newRequest(b, mps[0].mp), "sdk", newRequest(b, mps[1].mp))
+	})
+	// Two noop Managers the same way: how far from 1 the method's ratio
+	// strays when both sides do the same work.
+	b.Run("interleaved-aa", func(b *testing.B) {
+		interleave(b, n, "noop", newRequest(b, mps[0].mp), "noop2", newRequest(b, noop.NewMeterProvider()))
 	})
 }
 
-// interleave runs n requests of noop, then n of sdk, and so on (the other
-// way round every other time), timing each run of n. Compared within a few
+// interleave runs n requests of a, then n of b, and so on (the other way
+// round every other time), timing each run of n. Compared within a few
 // milliseconds of each other, the two sides see the same machine, however
-// its load changes over a benchmark; the median of the pairs' ratios is
-// reported as sdk/noop, with each side's median and fastest time per
+// its load changes over a benchmark. It reports the median of the pairs'
+// ratios as nameB/nameA, and each side's median and fastest time per
 // request. One op is one pair of runs.
-func interleave(b *testing.B, n int, noop, sdk func()) {
+func interleave(bm *testing.B, n int, nameA string, a func(), nameB string, b func()) {
 	timed := func(f func()) time.Duration {
 		start := time.Now()
 		for range n {
@@ -137,22 +144,22 @@ func interleave(b *testing.B, n int, noop, sdk func()) {
 		}
 		return time.Since(start)
 	}
-	var ns, ss, ratios []float64
-	for i := 0; b.Loop(); i++ {
-		var dn, ds time.Duration
+	var as, bs, ratios []float64
+	for i := 0; bm.Loop(); i++ {
+		var da, db time.Duration
 		if i%2 == 0 {
-			dn, ds = timed(noop), timed(sdk)
+			da, db = timed(a), timed(b)
 		} else {
-			ds, dn = timed(sdk), timed(noop)
+			db, da = timed(b), timed(a)
 		}
-		ns, ss = append(ns, float64(dn)/float64(n)), append(ss, float64(ds)/float64(n))
-		ratios = append(ratios, float64(ds)/float64(dn))
+		as, bs = append(as, float64(da)/float64(n)), append(bs, float64(db)/float64(n))
+		ratios = append(ratios, float64(db)/float64(da))
 	}
-	b.ReportMetric(median(ns), "noop-ns/req")
-	b.ReportMetric(median(ss), "sdk-ns/req")
-	b.ReportMetric(slices.Min(ns), "noop-min-ns/req")
-	b.ReportMetric(slices.Min(ss), "sdk-min-ns/req")
-	b.ReportMetric(median(ratios), "sdk/noop")
+	bm.ReportMetric(median(as), nameA+"-ns/req")
+	bm.ReportMetric(median(bs), nameB+"-ns/req")
+	bm.ReportMetric(slices.Min(as), nameA+"-min-ns/req")
+	bm.ReportMetric(slices.Min(bs), nameB+"-min-ns/req")
+	bm.ReportMetric(median(ratios), nameB+"/"+nameA)
 }
 
 func median(v []float64) float64 {
