@@ -14,7 +14,11 @@ func withCache(st store.SessionStore, err error, cfg config, logger *slog.Logger
 	if err != nil || !cfg.cache {
 		return st, err
 	}
-	c, err := cachestore.New(st, cachestore.WithLogger(logger))
+	opts := []cachestore.Option{cachestore.WithLogger(logger)}
+	if cfg.metrics.provider != nil {
+		opts = append(opts, cachestore.WithMeterProvider(cfg.metrics.provider))
+	}
+	c, err := cachestore.New(st, opts...)
 	if err != nil {
 		_ = st.Close()
 		return nil, fmt.Errorf("-cache: %w", err)

@@ -94,6 +94,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 	}
 	logger := slog.New(slog.NewTextHandler(stdout, nil))
 
+	// Before the store, whose cache (-cache) records into it too.
+	stopMetrics, err := cfg.metrics.start(ctx, logger)
+	if err != nil {
+		return err
+	}
+	defer stopMetrics()
 	st, err := openStore(ctx, cfg, logger)
 	if err != nil {
 		return err
@@ -111,11 +117,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout 
 // serve runs the app on st until ctx is done, then lets in-flight requests
 // finish.
 func serve(ctx context.Context, cfg config, st store.SessionStore, logger *slog.Logger, stdout io.Writer) error {
-	stopMetrics, err := cfg.metrics.start(ctx, logger)
-	if err != nil {
-		return err
-	}
-	defer stopMetrics()
 	a, err := newApp(cfg, st, logger)
 	if err != nil {
 		return err

@@ -52,14 +52,20 @@ func demoWithMetrics(t *testing.T, st store.SessionStore) (base, metricsURL stri
 		loginAttempts: defaultLoginAttempts, loginFailures: defaultLoginFailures, routeRequests: defaultRouteRequests,
 		metrics: metricsFlags{addr: "127.0.0.1:0"}}
 	out := newOutput()
+	logger := slog.New(slog.NewTextHandler(out, nil))
 	ctx, cancel := context.WithCancel(context.Background())
+	stopMetrics, err := cfg.metrics.start(ctx, logger) // as run does, before the store
+	if err != nil {
+		t.Fatal(err)
+	}
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, st, slog.New(slog.NewTextHandler(out, nil)), out) }()
+	go func() { done <- serve(ctx, cfg, st, logger, out) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Error(err)
 		}
+		stopMetrics()
 	})
 	select {
 	case base = <-out.url:

@@ -81,6 +81,7 @@ type Option func(*config) error
 type config struct {
 	lease    time.Duration
 	maxAge   time.Duration
+	capacity int
 	instance string
 	logger   *slog.Logger
 	meters   metric.MeterProvider
@@ -110,6 +111,19 @@ func WithMaxAge(d time.Duration) Option {
 			return fmt.Errorf("a max age of %v; it must be at least 1ms", d)
 		}
 		c.maxAge = d
+		return nil
+	}
+}
+
+// WithCapacity bounds the sessions cached (default 100,000, at least 1).
+// A full cache answers what it holds and sends the rest to the store;
+// sessions leave it when they are evicted, end, or pass WithMaxAge.
+func WithCapacity(n int) Option {
+	return func(c *config) error {
+		if n < 1 {
+			return fmt.Errorf("a capacity of %d; it must be at least 1", n)
+		}
+		c.capacity = n
 		return nil
 	}
 }
@@ -148,7 +162,7 @@ func New(st store.SessionStore, opts ...Option) (*Store, error) {
 	if !ok {
 		return nil, fmt.Errorf("cachestore: %T lacks %s", st, missing(st))
 	}
-	c := config{lease: 2 * time.Second, maxAge: time.Minute, logger: slog.Default()}
+	c := config{lease: 2 * time.Second, maxAge: time.Minute, capacity: 100_000, logger: slog.Default()}
 	if err := option.Apply("cachestore: new", &c, opts); err != nil {
 		return nil, err
 	}
@@ -171,10 +185,14 @@ func New(st store.SessionStore, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("cachestore: metrics: %w", err)
 	}
 	s.reg = reg
-	s.done.Add(1)
+	s.done.Add(2)
 	go func() {
 		defer s.done.Done()
 		s.run(ctx)
+	}()
+	go func() {
+		defer s.done.Done()
+		s.sweepEvery(ctx, c.maxAge/2)
 	}()
 	return s, nil
 }

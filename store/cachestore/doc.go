@@ -52,7 +52,17 @@
 // that a process that does not run (SIGSTOP, a long pause) does not
 // resolve from its cache either when it wakes: its deadline has passed by
 // then, and it resolves from the store until its next renewal's notice
-// has arrived, after every invalidation it missed.
+// has arrived, after every invalidation it missed. Go's monotonic clock
+// runs on while a process is stopped; it does not while a whole machine
+// is suspended (a paused virtual machine), which the cache does not
+// survive: such a machine may wake believing it still holds a lease the
+// store has let lapse.
+//
+// Leases must outlive a restart of the store as sessions do: PostgreSQL
+// keeps them in a table; Redis keeps them only as durably as its AOF does,
+// so run it with appendfsync always (with everysec, a crash may lose the
+// last second of renewals and shorten a revocation's wait for an instance
+// that has not yet noticed the restart).
 //
 // # What is cached
 //

@@ -47,8 +47,12 @@ func (s *Store) fill(gen uint64, sess store.Session) {
 	if s.gen != gen {
 		return
 	}
-	if old, ok := s.byID[sess.ID]; ok && old != sess.TokenHash {
+	old, ok := s.byID[sess.ID]
+	if ok && old != sess.TokenHash {
 		delete(s.byHash, old)
+	}
+	if !ok && len(s.byHash) >= s.cfg.capacity {
+		return
 	}
 	s.byHash[sess.TokenHash] = &entry{s: clone(sess), filled: s.mono(time.Now())}
 	s.byID[sess.ID] = sess.TokenHash
@@ -64,6 +68,34 @@ func (s *Store) evict(ids ...string) {
 		if h, ok := s.byID[id]; ok {
 			delete(s.byHash, h)
 			delete(s.byID, id)
+		}
+	}
+}
+
+// sweepEvery removes, every interval until ctx ends, the sessions that
+// are past the max age or no longer active, so that the cache holds only
+// what it may still serve.
+func (s *Store) sweepEvery(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.sweep(time.Now())
+		}
+	}
+}
+
+func (s *Store) sweep(now time.Time) {
+	mono := s.mono(now)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for h, e := range s.byHash {
+		if mono-e.filled >= int64(s.cfg.maxAge) || !e.s.Active(now) {
+			delete(s.byHash, h)
+			delete(s.byID, e.s.ID)
 		}
 	}
 }

@@ -9,15 +9,17 @@ import (
 
 var _ store.DeviceRecorder = (*Store)(nil)
 
-// RecordDevice implements store.DeviceRecorder.
+// RecordDevice implements store.DeviceRecorder. A device it records is
+// announced as an invalidation (store.Invalidator), so that a cache that
+// holds the session without one reads it again rather than record it on
+// every request.
 func (s *Store) RecordDevice(ctx context.Context, id, ip, userAgent string) error {
 	if s.closed.Load() {
 		return store.ErrClosed
 	}
 	ctx, cancel := store.CallContext(ctx, s.callTimeout)
 	defer cancel()
-	tag, err := s.pool.Exec(ctx, s.names.expand(`UPDATE {table} SET ip = $2, user_agent = $3
-		WHERE id = $1 AND ip = '' AND user_agent = ''`), id, ip, userAgent)
+	tag, err := s.pool.Exec(ctx, s.q.recordDevice, id, ip, userAgent)
 	if err != nil {
 		return s.fail("record device", err)
 	}

@@ -21,8 +21,21 @@
 // new schema, on the schema for the tables); once the schema is current, the
 // store only reads and writes rows, so apps may run as a role that has no
 // more than USAGE on the schema and SELECT, INSERT, UPDATE and DELETE on the
-// sessions table and the users' not-before table beside it (its name ends
-// in "_user_not_before"), and SELECT on the version table.
+// sessions table, the users' not-before table and the leases table beside
+// it (their names end in "_user_not_before" and "_leases"), and SELECT on
+// the version table.
+//
+// The store is a store.Invalidator, whether or not anyone listens: every
+// write that ends or changes a session publishes the session's id with
+// PostgreSQL's NOTIFY, in the statement that makes the write, so that a
+// cache in front of the store (store/cachestore) on any instance hears of
+// it. Each store's channel is named after its schema and table; Listen
+// subscribes on a connection of its own, through
+// github.com/jackc/pgxlisten. The leases of the instances that listen live
+// in the leases table, on the database's clock. A notification carries at
+// most 7999 bytes: a write to a session whose id is longer than 7997 bytes
+// makes every listener report a loss (store.NoticeHandler.Lost) and listen
+// again, rather than name the session.
 //
 // PostgreSQL keeps timestamptz values to the microsecond. The store
 // truncates every time it writes, and every time it compares, to whole
@@ -107,11 +120,21 @@ type Store struct {
 	names      names
 	q          queries
 	lq         limitQueries // limit.go
+	leq        leaseQueries // invalidator.go
 	cleanupKey int64        // advisory lock key of the background cleanup
 
-	callTimeout time.Duration
-	batch       int // rows one cleanup statement deletes
-	cleaning    *store.Cleanup
+	callTimeout    time.Duration
+	reconnectDelay time.Duration
+	batch          int // rows one cleanup statement deletes
+	cleaning       *store.Cleanup
+	logger         *slog.Logger
+
+	// The listeners (Listen) end when closing does; Close waits for them.
+	// mu orders counting one in against Close.
+	mu            sync.Mutex
+	listeners     sync.WaitGroup
+	closing       context.Context
+	stopListening context.CancelFunc
 }
 
 // Option configures a Store. An option refuses a value it cannot take, and
@@ -120,12 +143,13 @@ type Option func(*config) error
 
 type config struct {
 	store.Settings
-	schema string
-	table  string
+	schema         string
+	table          string
+	reconnectDelay time.Duration
 }
 
 func newConfig(opts []Option) (config, error) {
-	c := config{Settings: store.DefaultSettings(), table: DefaultTable}
+	c := config{Settings: store.DefaultSettings(), table: DefaultTable, reconnectDelay: DefaultReconnectDelay}
 	err := option.Apply("pgstore: open", &c, opts)
 	return c, err
 }
@@ -178,6 +202,19 @@ func WithCleanupInterval(d time.Duration) Option { return setting(store.CleanupI
 // long ago. The default is DefaultRetention; a negative retention is an
 // error.
 func WithRetention(d time.Duration) Option { return setting(store.Retention(d)) }
+
+// WithReconnectDelay sets how long Listen waits before it connects again
+// after its connection broke or could not be made (default
+// DefaultReconnectDelay); it must be positive.
+func WithReconnectDelay(d time.Duration) Option {
+	return func(c *config) error {
+		if d <= 0 {
+			return fmt.Errorf("pgstore: reconnect delay must be positive, got %v", d)
+		}
+		c.reconnectDelay = d
+		return nil
+	}
+}
 
 // WithLogger sets the logger for background cleanup. The default is
 // slog.Default(); a nil logger is an error.
@@ -257,15 +294,21 @@ func newStore(ctx context.Context, pool *pgxpool.Pool, own bool, c config) (*Sto
 	if err := migrate(ctx, pool, n); err != nil {
 		return nil, fmt.Errorf("pgstore: open %s: %w", n.table, err)
 	}
+	closing, stopListening := context.WithCancel(context.Background())
 	s := &Store{
-		pool:        pool,
-		ownPool:     own,
-		names:       n,
-		q:           newQueries(n),
-		lq:          newLimitQueries(n),
-		cleanupKey:  lockKey("cleanup", n.table),
-		callTimeout: c.CallTimeout,
-		batch:       deleteBatch,
+		pool:           pool,
+		ownPool:        own,
+		names:          n,
+		q:              newQueries(n),
+		lq:             newLimitQueries(n),
+		leq:            newLeaseQueries(n),
+		cleanupKey:     lockKey("cleanup", n.table),
+		callTimeout:    c.CallTimeout,
+		reconnectDelay: c.reconnectDelay,
+		batch:          deleteBatch,
+		logger:         c.Logger,
+		closing:        closing,
+		stopListening:  stopListening,
 	}
 	s.Rules = store.NewRules(database{s}, store.RulesConfig{
 		Name:          "pgstore",
@@ -307,12 +350,17 @@ func lockKey(purpose, object string) int64 {
 	return int64(h.Sum64())
 }
 
-// Close stops the background cleanup, waiting for a run in progress to stop,
-// and closes the pool when Open made it. Calls made after Close return
+// Close stops the background cleanup and the listeners (Listen), waiting
+// for a cleanup run in progress to stop and for every Listen to return, and
+// closes the pool when Open made it. Calls made after Close return
 // store.ErrClosed; calling Close again returns nil.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.mu.Lock()
 		s.closed.Store(true)
+		s.mu.Unlock()
+		s.stopListening()
+		s.listeners.Wait()
 		s.cleaning.Stop()
 		if s.ownPool {
 			s.pool.Close()

@@ -587,6 +587,7 @@ func TestLeastPrivilege(t *testing.T) {
 		"GRANT SELECT, INSERT, UPDATE, DELETE ON " + admin.names.table + " TO " + r,
 		"GRANT SELECT ON " + admin.names.migrations + " TO " + r,
 		"GRANT SELECT, INSERT, UPDATE, DELETE ON " + admin.names.notBefore + " TO " + r,
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON " + admin.names.leases + " TO " + r,
 	} {
 		_, err := pool.Exec(ctx, grant)
 		is.NoErr(err)
@@ -614,4 +615,14 @@ func TestLeastPrivilege(t *testing.T) {
 	_, ran, err := s.cleanup(ctx, now)
 	is.NoErr(err)
 	is.True(ran) // advisory locks need no privilege either
+
+	// Nor do notifications.
+	rec := listen(t, s, "a")
+	is.NoErr(s.RenewLease(ctx, "a", time.Hour))
+	is.NoErr(s.Send(ctx, "a", store.Notice{From: "a", ID: "x"}))
+	leases, err := s.Barrier(ctx, "a", "y")
+	is.NoErr(err)
+	is.Equal(len(leases), 1)
+	is.Equal(rec.until(t, "a", "y"), []store.Notice{{Kind: store.NoticeSent, From: "a", ID: "x"}})
+	is.NoErr(s.DropLease(ctx, "a"))
 }

@@ -26,6 +26,11 @@ type names struct {
 	revokedIdx string
 	activeIdx  string
 	notBefore  string // schema-qualified
+	leases     string // schema-qualified; see invalidator.go
+
+	// channel is the store's notification channel (see channelName),
+	// unquoted; channelLiteral is the same as an SQL string literal.
+	channel, channelLiteral string
 
 	pageIdx string
 	liveIdx string
@@ -47,6 +52,10 @@ func newNames(schema, table string) names {
 		revokedIdx: local("_revoked_at_idx"),
 		activeIdx:  local("_unrevoked_user_idx"),
 		notBefore:  quoted(schema, table+"_user_not_before"),
+		leases:     quoted(schema, table+"_leases"),
+
+		channel:        channelName(schema, table),
+		channelLiteral: "'" + channelName(schema, table) + "'", // hex digits and "_" only
 
 		pageIdx: local("_user_page_idx"),
 		liveIdx: local("_live_user_idx"),
@@ -67,6 +76,8 @@ func (n names) expand(text string) string {
 		"{revoked_idx}", n.revokedIdx,
 		"{unrevoked_idx}", n.activeIdx,
 		"{not_before}", n.notBefore,
+		"{leases}", n.leases,
+		"{channel}", n.channelLiteral,
 
 		"{page_idx}", n.pageIdx,
 		"{live_idx}", n.liveIdx,
@@ -152,6 +163,13 @@ var migrations = []string{
 	// authentication methods and labels, as JSON text, NULL for none, so
 	// that adding the columns rewrites no row.
 	`ALTER TABLE {table} ADD COLUMN auth_methods text, ADD COLUMN labels text;`,
+
+	// 7: the instances' leases (store.Invalidator), on the database's
+	// clock; see invalidator.go.
+	`CREATE TABLE {leases} (
+		instance   text        NOT NULL PRIMARY KEY,
+		expires_at timestamptz NOT NULL
+	);`,
 }
 
 // migrate brings the schema up to date in one transaction. An advisory lock

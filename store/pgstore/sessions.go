@@ -21,7 +21,7 @@ type queries struct {
 	touch, replaceToken, update                     string
 	lockUser, lockUserShared, notBefore             string
 	revokeAll, revokeOne, revokeExcept              string
-	deleteOld, reauthenticate                       string
+	deleteOld, reauthenticate, recordDevice         string
 	page                                            pageQueries // page.go
 }
 
@@ -88,15 +88,17 @@ func newQueries(n names) queries {
 		touch: n.expand(`UPDATE {table}
 			SET last_seen_at = $1, idle_expires_at = LEAST($2::timestamptz, expires_at)
 			WHERE id = $3 AND ` + activeAt),
-		replaceToken: n.expand(`UPDATE {table} SET token_hash = $2
-			WHERE id = $3 AND ` + activeAt),
+		// The writes below that end or change a session also publish its
+		// invalidation, in the same statement (see announced).
+		replaceToken: n.expand(announced(`UPDATE {table} SET token_hash = $2
+			WHERE id = $3 AND ` + activeAt)),
 		// $7 is the new authentication time, or NULL to keep the row's.
-		update: n.expand(`UPDATE {table}
+		update: n.expand(announced(`UPDATE {table}
 			SET last_seen_at = $1, user_id = $2, data = $3, expires_at = $4::timestamptz,
 				idle_expires_at = LEAST($5::timestamptz, $4::timestamptz),
 				authenticated_at = COALESCE($7::timestamptz, authenticated_at, created_at)
 			WHERE id = $6 AND ` + activeAt + ` AND NOT ` +
-			refusedFor("$2::text", "COALESCE($7::timestamptz, authenticated_at, created_at)")),
+			refusedFor("$2::text", "COALESCE($7::timestamptz, authenticated_at, created_at)"))),
 
 		// Each selection is one UPDATE that finds the user's rows through
 		// the user index: atomic, and O(the user's sessions). The sub-select
@@ -107,8 +109,8 @@ func newQueries(n names) queries {
 		// $4 bounds the authentication time (see authenticatedBefore).
 		revokeAll:    n.expand(revokeMany("")),
 		revokeExcept: n.expand(revokeMany("AND id <> $5")),
-		revokeOne: n.expand(`UPDATE {table} SET revoked_at = $1, revoke_reason = $2
-			WHERE user_id = $3 AND id = $5 AND ` + authenticatedBefore + ` AND ` + activeAt + ` RETURNING id`),
+		revokeOne: n.expand(announced(`UPDATE {table} SET revoked_at = $1, revoke_reason = $2
+			WHERE user_id = $3 AND id = $5 AND ` + authenticatedBefore + ` AND ` + activeAt)),
 
 		// One batch of DeleteBefore (see store.Cleaner). A session not
 		// revoked goes once it is expired at $1 (store.Session.Expired: the
@@ -130,17 +132,20 @@ func newQueries(n names) queries {
 				LIMIT $2 FOR UPDATE SKIP LOCKED))`),
 		page:           newPageQueries(n),
 		reauthenticate: n.expand(reauthenticateQuery),
+		recordDevice: n.expand(announced(`UPDATE {table} SET ip = $2, user_agent = $3
+			WHERE id = $1 AND ip = '' AND user_agent = ''`)),
 	}
 }
 
 // revokeMany is the statement that revokes the user $3's active sessions
-// that match the extra condition.
+// that match the extra condition, returns their ids and publishes their
+// invalidations.
 func revokeMany(extra string) string {
-	return `UPDATE {table} SET revoked_at = $1, revoke_reason = $2
+	return announced(`UPDATE {table} SET revoked_at = $1, revoke_reason = $2
 		WHERE id = ANY (ARRAY(
 				SELECT id FROM {table} WHERE user_id = $3 AND ` + activeAt + ` ` + extra + `
 				ORDER BY id FOR UPDATE))
-			AND user_id = $3 AND ` + authenticatedBefore + ` AND ` + activeAt + ` RETURNING id`
+			AND user_id = $3 AND ` + authenticatedBefore + ` AND ` + activeAt)
 }
 
 // The range of times the store accepts: years 1 to 9999, well inside what

@@ -15,13 +15,14 @@ var (
 
 // reauthenticateQuery records a new authentication on an active session,
 // checking its user's not-before time against the new authentication time
-// $4 in the same statement. It needs no user lock, unlike an insert: a
-// revocation racing it locks the same row, and whichever waits re-checks
-// its condition on the other's result.
-const reauthenticateQuery = `UPDATE {table} AS s
+// $4 in the same statement, and publishes the session's invalidation (see
+// announced). It needs no user lock, unlike an insert: a revocation racing
+// it locks the same row, and whichever waits re-checks its condition on the
+// other's result.
+var reauthenticateQuery = announced(`UPDATE {table} AS s
 	SET token_hash = $2, authenticated_at = $4::timestamptz, auth_methods = $5
 	WHERE s.id = $3 AND ` + activeAt + ` AND NOT ` + `(s.user_id <> '' AND EXISTS (SELECT 1 FROM {not_before} AS nb
-		WHERE nb.user_id = s.user_id AND nb.not_before > $4::timestamptz))`
+		WHERE nb.user_id = s.user_id AND nb.not_before > $4::timestamptz))`)
 
 // Reauthenticate implements store.SignInStore. Times are stored truncated
 // to the microsecond.

@@ -62,6 +62,13 @@ func TestHangingServer(t *testing.T) {
 		},
 		"create": func() error { return s.Create(ctx, storetest.NewSession("bob", time.Now())) },
 		"list":   func() error { _, err := s.List(ctx, "alice"); return err },
+		"barrier": func() error {
+			_, err := s.Barrier(ctx, "a", "x")
+			return err
+		},
+		"send":        func() error { return s.Send(ctx, "a", store.Notice{From: "b", ID: "x"}) },
+		"renew lease": func() error { return s.RenewLease(ctx, "a", time.Hour) },
+		"drop lease":  func() error { return s.DropLease(ctx, "a") },
 	}
 	for name, call := range calls {
 		started := time.Now()
@@ -82,4 +89,31 @@ func TestHangingServer(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	is.NoErr(err) // the store works again
+}
+
+// TestListenHangingServer: a listener that cannot connect in time is told
+// so, again and again, and listens once the server answers.
+func TestListenHangingServer(t *testing.T) {
+	is := is.New(t)
+	dsn, proxy := viaProxy(t, testDSN(t))
+	s, err := Open(t.Context(), dsn, WithSchema(newSchema(t)), WithCleanupInterval(0),
+		WithCallTimeout(200*time.Millisecond), WithReconnectDelay(10*time.Millisecond))
+	is.NoErr(err)
+	defer s.Close()
+
+	proxy.Freeze()
+	r := newNoticeRecorder()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Listen(ctx, "a", r) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	for range 2 { // each attempt fails
+		e := r.next(t)
+		is.True(e.lost != nil && !e.listening)
+	}
+	proxy.Thaw()
+	r.waitListening(t)
 }
