@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/revokehq/revoke/internal/option"
-	"github.com/revokehq/revoke/internal/otelstore"
 	"github.com/revokehq/revoke/store"
 )
 
@@ -131,11 +130,7 @@ func (m *Manager) insert(ctx context.Context, s Session) error {
 		}
 		return nil
 	}
-	var evicted []string
-	err := m.calls.Do(ctx, otelstore.OpCreate, s.ID, func(ctx context.Context) (err error) {
-		evicted, err = store.CreateLimited(ctx, m.store, s, *m.limit, s.CreatedAt)
-		return err
-	})
+	evicted, err := m.createLimited(ctx, s)
 	if err != nil {
 		return fmt.Errorf("revoke: create session: %w", err)
 	}

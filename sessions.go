@@ -87,7 +87,8 @@ type Manager struct {
 	onRevoke        []func(context.Context, Event)
 	onLogin         []func(context.Context, LoginEvent)
 
-	limit *store.Limit // WithMaxSessions; nil: no cap
+	limit  *store.Limit // WithMaxSessions; nil: no cap
+	outbox []OutboxFunc // WithOutbox; see outbox.go
 
 	meterProvider  metric.MeterProvider // nil: the global one
 	tracerProvider trace.TracerProvider // nil: the global one

@@ -204,7 +204,7 @@ func (m *Manager) revokeInStore(ctx context.Context, sel store.Selection, c Caus
 			span.SetAttributes(AttrSessionID.String(sel.SessionID))
 		}
 	}
-	ids, err := m.calls.Revoke(ctx, sel, at, c.Reason)
+	ids, err := m.storeRevoke(ctx, sel, c, at)
 	if err != nil {
 		span.SetStatus(codes.Error, "store failed")
 		return nil, err

@@ -10,6 +10,7 @@ import (
 
 	"github.com/revokehq/revoke"
 	"github.com/revokehq/revoke/caep"
+	"github.com/revokehq/revoke/handlers"
 	"github.com/revokehq/revoke/store/sqlitestore"
 )
 
@@ -34,7 +35,8 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	m, err := revoke.New(st, revoke.OnRevoke(sender.OnRevoke))
+	// Every revocation of m records its events in the same write.
+	m, err := revoke.New(st, sender.Option())
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -48,8 +50,12 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	h, err := handlers.New(m, handlers.WithSecurityEvents(receiver))
+	if err != nil {
+		log.Fatal(err)
+	}
 	mux := http.NewServeMux()
-	mux.Handle("POST /auth/ssf/events", receiver)
+	h.Mount(mux) // POST /auth/ssf/events among the other endpoints
 	mux.Handle("GET /.well-known/jwks.json", signer.JWKSHandler())
-	_ = http.ListenAndServe("127.0.0.1:8080", m.Middleware(mux))
+	_ = http.ListenAndServe("127.0.0.1:8080", mux)
 }

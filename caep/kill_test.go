@@ -22,6 +22,11 @@ import (
 	"time"
 
 	"github.com/revokehq/revoke"
+	"github.com/revokehq/revoke/internal/pgtest"
+	"github.com/revokehq/revoke/internal/redistest"
+	"github.com/revokehq/revoke/store"
+	"github.com/revokehq/revoke/store/pgstore"
+	"github.com/revokehq/revoke/store/redisstore"
 	"github.com/revokehq/revoke/store/sqlitestore"
 )
 
@@ -48,7 +53,7 @@ func runKillChild() error {
 	if err != nil {
 		return err
 	}
-	st, err := sqlitestore.Open(os.Getenv("CAEP_KILL_DB"))
+	st, err := openKillStore()
 	if err != nil {
 		return err
 	}
@@ -58,7 +63,7 @@ func runKillChild() error {
 	if err != nil {
 		return err
 	}
-	m, err := revoke.New(st, revoke.OnRevoke(sender.OnRevoke))
+	m, err := revoke.New(st, sender.Option())
 	if err != nil {
 		return err
 	}
@@ -79,6 +84,19 @@ func runKillChild() error {
 		}
 		io.WriteString(w, s.ID) // acknowledged: revoked, and its event in the outbox
 	}))
+}
+
+// openKillStore opens the store CAEP_KILL_STORE names: a SQLite file, a
+// PostgreSQL schema or a Redis prefix, all of which outlive the process.
+func openKillStore() (store.SessionStore, error) {
+	ctx := context.Background()
+	switch os.Getenv("CAEP_KILL_STORE") {
+	case "postgres":
+		return pgstore.Open(ctx, os.Getenv("CAEP_KILL_DSN"), pgstore.WithSchema(os.Getenv("CAEP_KILL_SCHEMA")))
+	case "redis":
+		return redisstore.Open(ctx, os.Getenv("CAEP_KILL_DSN"), redisstore.WithPrefix(os.Getenv("CAEP_KILL_SCHEMA")))
+	}
+	return sqlitestore.Open(os.Getenv("CAEP_KILL_DB"))
 }
 
 func startKillChild(t *testing.T, env []string) (*exec.Cmd, string) {
@@ -102,12 +120,27 @@ func startKillChild(t *testing.T, env []string) (*exec.Cmd, string) {
 }
 
 // The sender is killed with SIGKILL while it delivers a backlog; restarted
-// on the same SQLite file, it delivers every revocation it acknowledged.
-// Duplicates are allowed and carry the same jti.
+// on the same store (a SQLite file, a PostgreSQL schema, a Redis prefix),
+// it delivers every revocation it acknowledged. Duplicates are allowed and
+// carry the same jti.
 func TestOutboxSurvivesSIGKILL(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
+	t.Run("sqlite", func(t *testing.T) {
+		testOutboxSurvivesSIGKILL(t, []string{"CAEP_KILL_STORE=sqlite", "CAEP_KILL_DB=" + filepath.Join(t.TempDir(), "sender.db")})
+	})
+	t.Run("postgres", func(t *testing.T) {
+		dsn, schema := pgtest.Schema(t, "caep_kill_", false)
+		testOutboxSurvivesSIGKILL(t, []string{"CAEP_KILL_STORE=postgres", "CAEP_KILL_DSN=" + dsn, "CAEP_KILL_SCHEMA=" + schema})
+	})
+	t.Run("redis", func(t *testing.T) {
+		url := redistest.URL(t)
+		testOutboxSurvivesSIGKILL(t, []string{"CAEP_KILL_STORE=redis", "CAEP_KILL_DSN=" + url, "CAEP_KILL_SCHEMA=" + redistest.Prefix(t, url)})
+	})
+}
+
+func testOutboxSurvivesSIGKILL(t *testing.T, storeEnv []string) {
 	keys := newKeys(t)
 	ec := keys["ES256"].(*ecdsa.PrivateKey)
 	der, err := x509.MarshalECPrivateKey(ec)
@@ -144,8 +177,8 @@ func TestOutboxSurvivesSIGKILL(t *testing.T) {
 	}))
 	defer recv.Close()
 
-	env := []string{"CAEP_KILL_CHILD=1", "CAEP_KILL_KEY=" + base64.StdEncoding.EncodeToString(der),
-		"CAEP_KILL_DB=" + filepath.Join(t.TempDir(), "sender.db"), "CAEP_KILL_PUSH=" + recv.URL}
+	env := append([]string{"CAEP_KILL_CHILD=1", "CAEP_KILL_KEY=" + base64.StdEncoding.EncodeToString(der),
+		"CAEP_KILL_PUSH=" + recv.URL}, storeEnv...)
 	child, url := startKillChild(t, env)
 	var acked []string
 	const n = 200

@@ -21,8 +21,7 @@ const ReasonSecurityEvent = "revoked by a security event"
 const maxSETBody = 16 << 10
 
 // Receiver is the http.Handler of POST /auth/ssf/events (RFC 8935 push
-// delivery): 202 for a SET it accepted, 400 with {"err","description"} for
-// one it refused, which then revoked nothing.
+// delivery; see ServeHTTP), and the work behind it (Receive).
 type Receiver struct {
 	m           *revoke.Manager
 	verifier    *Verifier
@@ -63,36 +62,81 @@ func NewReceiver(m *revoke.Manager, cfg ReceiverConfig) (*Receiver, error) {
 	return &Receiver{m: m, verifier: v, userByEmail: cfg.UserByEmail, log: log}, nil
 }
 
+// ServeHTTP answers a push delivery: 202 for a SET it accepted, 400 with
+// {"err","description"} for one it refused, which then revoked nothing,
+// 405 for a method other than POST, and 500 or 503 (with only a
+// description) when the receiver failed, which a transmitter retries.
 func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		writeJSON(w, http.StatusMethodNotAllowed, refuse(ErrInvalidRequest, "Use POST."))
 		return
 	}
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != ContentType {
-		writeJSON(w, http.StatusBadRequest, refuse(ErrInvalidRequest, "The body must be application/secevent+jwt."))
+	raw, refused := ReadSET(w, r)
+	if refused != nil {
+		writeJSON(w, http.StatusBadRequest, refused)
 		return
+	}
+	_, err := rc.Receive(r.Context(), raw)
+	var e *Error
+	switch {
+	case errors.As(err, &e):
+		writeJSON(w, http.StatusBadRequest, e)
+	case err != nil:
+		rc.log.ErrorContext(r.Context(), "caep: SET not processed", "err", err)
+		status := http.StatusInternalServerError
+		if errors.Is(err, store.ErrUnavailable) {
+			status = http.StatusServiceUnavailable
+		}
+		// No RFC 8935 code fits a failure of the receiver; the
+		// transmitter retries a 5xx.
+		writeJSON(w, status, map[string]string{"description": "The SET could not be processed; try again later."})
+	default:
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusAccepted)
+	}
+}
+
+// ReadSET reads the SET of a push delivery: a body of ContentType, of at
+// most 16 KiB. A request that is not one gets the refusal to answer with
+// 400.
+func ReadSET(w http.ResponseWriter, r *http.Request) (string, *Error) {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != ContentType {
+		return "", refuse(ErrInvalidRequest, "The body must be application/secevent+jwt.")
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxSETBody))
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, refuse(ErrInvalidRequest, "The body is too large or could not be read."))
-		return
+		return "", refuse(ErrInvalidRequest, "The body is too large or could not be read.")
 	}
-	ctx := r.Context()
-	set, err := rc.verifier.Verify(ctx, string(body))
+	return string(body), nil
+}
+
+// Received is what Receive did with a SET it accepted.
+type Received struct {
+	Issuer, ID     string // the SET's iss and jti
+	SessionRevoked bool   // it carried a session-revoked event
+	Revoked        int    // the sessions that event revoked
+}
+
+// Receive verifies raw, a SET, and acts on it: a session-revoked event
+// revokes the sessions its subject names; other events are acknowledged
+// and ignored. A SET refused (unverifiable, not addressed to this
+// receiver, replayed) is an *Error, to answer with 400, and has revoked
+// nothing; any other error is the receiver's own failure (store.ErrUnavailable
+// when the store did not answer), which the transmitter should retry.
+func (rc *Receiver) Receive(ctx context.Context, raw string) (Received, error) {
+	set, err := rc.verifier.Verify(ctx, raw)
 	if err != nil {
 		var e *Error
 		if !errors.As(err, &e) {
 			e = refuse(ErrInvalidRequest, "The SET could not be verified.")
 		}
 		rc.log.WarnContext(ctx, "caep: SET refused", "err", err)
-		writeJSON(w, http.StatusBadRequest, e)
-		return
+		return Received{}, e
 	}
 	ev, subject, isRevoked, err := set.SessionRevoked()
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, refuse(ErrInvalidRequest, "The session-revoked event is malformed."))
-		return
+		return Received{}, refuse(ErrInvalidRequest, "The session-revoked event is malformed.")
 	}
 
 	// The jti is recorded once the revocation succeeded, so that a
@@ -101,27 +145,23 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	now := rc.m.Now()
 	switch used, err := store.TokenIDUsed(ctx, st, set.Issuer, set.ID, now); {
 	case err != nil:
-		rc.internal(w, r, err)
-		return
+		return Received{}, err
 	case used:
 		rc.log.WarnContext(ctx, "caep: SET replayed", "iss", set.Issuer, "jti", set.ID)
-		writeJSON(w, http.StatusBadRequest, refuse(ErrInvalidRequest, "The SET's jti was used before."))
-		return
+		return Received{}, refuse(ErrInvalidRequest, "The SET's jti was used before.")
 	}
-	n := 0
+	got := Received{Issuer: set.Issuer, ID: set.ID, SessionRevoked: isRevoked}
 	if isRevoked {
-		if n, err = rc.revoke(ctx, set.Issuer, subject); err != nil {
-			rc.internal(w, r, err)
-			return
+		if got.Revoked, err = rc.revoke(ctx, set.Issuer, subject); err != nil {
+			return Received{}, err
 		}
 	}
 	if err := store.UseTokenID(ctx, st, set.Issuer, set.ID, now, rc.verifier.remember(set)); err != nil && !errors.Is(err, store.ErrReplayed) {
-		rc.internal(w, r, err)
-		return
+		return Received{}, err
 	}
 	rc.log.InfoContext(ctx, "caep: SET accepted", "iss", set.Issuer, "jti", set.ID,
-		"session_revoked", isRevoked, "revoked", n, "reason_admin", ev.ReasonAdmin["en"])
-	w.WriteHeader(http.StatusAccepted)
+		"session_revoked", isRevoked, "revoked", got.Revoked, "reason_admin", ev.ReasonAdmin["en"])
+	return got, nil
 }
 
 // revoke revokes what subject names, as issuer means it: a session of
@@ -169,17 +209,6 @@ func providerSubject(issuer string, user *Subject) string {
 		return user.ID
 	}
 	return ""
-}
-
-func (rc *Receiver) internal(w http.ResponseWriter, r *http.Request, err error) {
-	rc.log.ErrorContext(r.Context(), "caep: SET not processed", "err", err)
-	status := http.StatusInternalServerError
-	if errors.Is(err, store.ErrUnavailable) {
-		status = http.StatusServiceUnavailable
-	}
-	// No RFC 8935 code fits a failure of the receiver; the transmitter
-	// retries a 5xx.
-	writeJSON(w, status, map[string]string{"description": "The SET could not be processed; try again later."})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

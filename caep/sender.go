@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"log/slog"
 	mrand "math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -55,7 +57,9 @@ type SenderConfig struct {
 }
 
 // Sender delivers a session-revoked SET for every revoked session to every
-// receiver, at least once, through the store's outbox.
+// receiver, at least once, through the store's outbox: a Manager given its
+// Option records the messages in the write of each revocation, and Run
+// delivers them.
 type Sender struct {
 	cfg       SenderConfig
 	st        store.OutboxStore
@@ -63,19 +67,25 @@ type Sender struct {
 	wake      chan struct{}
 }
 
-// outboxEvent is the payload of an outbox message: the revocation of one
-// session, which becomes a SET at delivery.
+// outboxEvent is the payload of an outbox message: a revocation, whose
+// sessions the store keeps beside it (store.OutboxMessage.SessionIDs),
+// which becomes one SET per session at delivery.
 type outboxEvent struct {
-	UserID    string    `json:"user_id"`
-	SessionID string    `json:"session_id"`
-	Actor     string    `json:"actor"`
-	Reason    string    `json:"reason"`
-	At        time.Time `json:"at"`
+	UserID string    `json:"user_id"`
+	Actor  string    `json:"actor"`
+	Reason string    `json:"reason"`
+	At     time.Time `json:"at"`
+	// SessionID is the one session of a message written before the store
+	// kept session ids, delivered under the message's id as its jti.
+	SessionID string `json:"session_id,omitempty"`
 }
 
-// NewSender returns a Sender on st's outbox.
+// NewSender returns a Sender on st's outbox. st must be a
+// store.RecordingStore (memstore, sqlitestore, pgstore and redisstore are),
+// so that its Manager records each revocation's messages in the
+// revocation's own write.
 func NewSender(st store.SessionStore, cfg SenderConfig) (*Sender, error) {
-	ob, err := store.Outbox(st)
+	ob, err := store.Recording(st)
 	if err != nil {
 		return nil, fmt.Errorf("caep: %w", err)
 	}
@@ -115,29 +125,38 @@ func NewSender(st store.SessionStore, cfg SenderConfig) (*Sender, error) {
 	return s, nil
 }
 
-// OnRevoke is the hook to register with revoke.OnRevoke: it writes one
-// outbox message per revoked session and receiver, all in one write,
-// before the revocation call returns. A failed write is logged; the
-// revocation stands.
-func (s *Sender) OnRevoke(ctx context.Context, ev revoke.Event) {
-	var msgs []store.OutboxMessage
-	for _, sid := range ev.SessionIDs {
-		payload, err := json.Marshal(outboxEvent{UserID: ev.UserID, SessionID: sid, Actor: ev.Actor, Reason: ev.Reason, At: ev.At})
-		if err != nil {
-			continue // a struct of strings and a time always encodes
+// Option returns the revoke.Option that makes a Manager record, in the
+// same atomic write as each of its revocations (revoke.WithOutbox), one
+// outbox message per receiver, which this Sender delivers: a SET for each
+// session the revocation ended. The Manager's store must be the Sender's
+// and a store.RecordingStore.
+func (s *Sender) Option() revoke.Option {
+	return func(m *revoke.Manager) error {
+		if m.Store() != store.SessionStore(s.st) {
+			return errors.New("caep: the Manager and the Sender must share one store")
 		}
-		for name := range s.receivers {
-			msgs = append(msgs, store.OutboxMessage{ID: newJTI(), Destination: name, Payload: payload, CreatedAt: ev.At, NextAttempt: ev.At})
+		if err := revoke.WithOutbox(s.messages)(m); err != nil {
+			return err
 		}
+		// Delivery starts at once rather than at the next poll.
+		return revoke.OnRevoke(func(context.Context, revoke.Event) { s.wakeUp() })(m)
 	}
-	if len(msgs) == 0 {
-		return
+}
+
+// messages are the outbox messages of a revocation: one per receiver.
+func (s *Sender) messages(userID string, c revoke.Cause, at time.Time) []store.OutboxMessage {
+	payload, err := json.Marshal(outboxEvent{UserID: userID, Actor: c.Actor, Reason: c.Reason, At: at})
+	if err != nil {
+		return nil // a struct of strings and a time always encodes
 	}
-	if err := s.st.EnqueueOutbox(context.WithoutCancel(ctx), msgs); err != nil {
-		s.cfg.Logger.ErrorContext(ctx, "caep: revocation not recorded in the outbox; its events are lost",
-			"user_id", ev.UserID, "sessions", len(ev.SessionIDs), "err", err)
-		return
+	msgs := make([]store.OutboxMessage, 0, len(s.receivers))
+	for name := range s.receivers {
+		msgs = append(msgs, store.OutboxMessage{ID: newJTI(), Destination: name, Payload: payload, CreatedAt: at, NextAttempt: at})
 	}
+	return msgs
+}
+
+func (s *Sender) wakeUp() {
 	select {
 	case s.wake <- struct{}{}:
 	default:
@@ -181,35 +200,77 @@ func (s *Sender) deliverBatch(ctx context.Context) bool {
 	return len(msgs) == batch
 }
 
+// deliverOne pushes the SETs of m to its receiver, one per session, and
+// acknowledges m once none is left to retry. A SET the receiver refused for
+// good is dropped; one that failed otherwise makes the whole message due
+// again after a backoff, and its SETs delivered already go again, under
+// the same jti.
 func (s *Sender) deliverOne(ctx context.Context, m store.OutboxMessage) {
 	r, ok := s.receivers[m.Destination]
 	if !ok {
-		s.cfg.Logger.WarnContext(ctx, "caep: outbox message for a receiver no longer configured; dropped", "receiver", m.Destination, "jti", m.ID)
+		s.cfg.Logger.WarnContext(ctx, "caep: outbox message for a receiver no longer configured; dropped", "receiver", m.Destination, "message", m.ID)
 		s.ack(ctx, m)
 		return
 	}
-	err := s.push(ctx, r, m)
-	var perm *permanentError
-	switch {
-	case err == nil:
+	var ev outboxEvent
+	if err := json.Unmarshal(m.Payload, &ev); err != nil {
+		s.cfg.Logger.ErrorContext(ctx, "caep: unreadable outbox message; dropped", "message", m.ID, "err", err)
 		s.ack(ctx, m)
-	case errors.As(err, &perm):
-		s.cfg.Logger.ErrorContext(ctx, "caep: receiver refused a SET; dropped", "receiver", r.Name, "jti", m.ID, "err", err)
-		s.ack(ctx, m)
-	default:
-		next := time.Now().Add(s.backoff(m.Attempts))
-		s.cfg.Logger.WarnContext(ctx, "caep: delivery failed; will retry", "receiver", r.Name, "jti", m.ID,
-			"attempt", m.Attempts+1, "next", next, "err", err)
-		if err := s.st.RetryOutbox(context.WithoutCancel(ctx), m.ID, next); err != nil {
-			s.cfg.Logger.ErrorContext(ctx, "caep: record retry", "jti", m.ID, "err", err)
+		return
+	}
+	for _, set := range setsOf(m, ev) {
+		err := s.push(ctx, r, set.jti, set.sessionID, ev)
+		var perm *permanentError
+		switch {
+		case err == nil:
+		case errors.As(err, &perm):
+			s.cfg.Logger.ErrorContext(ctx, "caep: receiver refused a SET; dropped", "receiver", r.Name, "jti", set.jti, "err", err)
+		default:
+			next := time.Now().Add(s.backoff(m.Attempts))
+			s.cfg.Logger.WarnContext(ctx, "caep: delivery failed; will retry", "receiver", r.Name, "jti", set.jti,
+				"attempt", m.Attempts+1, "next", next, "err", err)
+			if err := s.st.RetryOutbox(context.WithoutCancel(ctx), m.ID, next); err != nil {
+				s.cfg.Logger.ErrorContext(ctx, "caep: record retry", "message", m.ID, "err", err)
+			}
+			return
 		}
 	}
+	s.ack(ctx, m)
+}
+
+// pending is one SET of an outbox message: the session it reports and its
+// jti.
+type pending struct{ jti, sessionID string }
+
+// setsOf returns the SETs of m, sorted by session: one per session it
+// names, each with a jti derived from the message's id and the session's,
+// so that a redelivery carries the same jti.
+func setsOf(m store.OutboxMessage, ev outboxEvent) []pending {
+	if len(m.SessionIDs) == 0 {
+		if ev.SessionID == "" {
+			return nil
+		}
+		return []pending{{jti: m.ID, sessionID: ev.SessionID}}
+	}
+	ids := slices.Sorted(slices.Values(m.SessionIDs))
+	out := make([]pending, 0, len(ids))
+	for _, sid := range slices.Compact(ids) {
+		out = append(out, pending{jti: jtiOf(m.ID, sid), sessionID: sid})
+	}
+	return out
+}
+
+// jtiOf is the jti of the SET of session sid in the outbox message msgID:
+// 128 bits of their SHA-256, in hex.
+func jtiOf(msgID, sid string) string {
+	h := sha256.Sum256([]byte(msgID + "\x00" + sid))
+	return hex.EncodeToString(h[:16])
 }
 
 func (s *Sender) ack(ctx context.Context, m store.OutboxMessage) {
 	if err := s.st.AckOutbox(context.WithoutCancel(ctx), m.ID); err != nil {
-		// Delivered again after the lease: a duplicate, same jti.
-		s.cfg.Logger.ErrorContext(ctx, "caep: ack outbox message", "jti", m.ID, "err", err)
+		// Delivered again after the lease: duplicates, same jtis.
+		s.cfg.Logger.ErrorContext(ctx, "caep: ack outbox message", "message", m.ID, "err", err)
 	}
 }
 
@@ -233,13 +294,9 @@ type permanentError struct {
 
 func (e *permanentError) Error() string { return fmt.Sprintf("status %d: %s", e.status, e.body) }
 
-// push signs m's SET now (a fresh iat, the message's id as jti) and posts it.
-func (s *Sender) push(ctx context.Context, r PushReceiver, m store.OutboxMessage) error {
-	var ev outboxEvent
-	if err := json.Unmarshal(m.Payload, &ev); err != nil {
-		return &permanentError{body: "unreadable outbox message: " + err.Error()}
-	}
-	set, err := s.set(ctx, r, m.ID, ev)
+// push signs the SET of session sid in ev now (a fresh iat) and posts it.
+func (s *Sender) push(ctx context.Context, r PushReceiver, jti, sid string, ev outboxEvent) error {
+	set, err := s.set(ctx, r, jti, sid, ev)
 	if err != nil {
 		return err
 	}
@@ -274,8 +331,8 @@ func (s *Sender) push(ctx context.Context, r PushReceiver, m store.OutboxMessage
 	return fmt.Errorf("status %d: %s", resp.StatusCode, body)
 }
 
-// set builds the session-revoked SET of ev for r.
-func (s *Sender) set(ctx context.Context, r PushReceiver, jti string, ev outboxEvent) (SET, error) {
+// set builds the session-revoked SET of session sid in ev for r.
+func (s *Sender) set(ctx context.Context, r PushReceiver, jti, sid string, ev outboxEvent) (SET, error) {
 	user := &Subject{Format: r.Format}
 	switch r.Format {
 	case FormatOpaque:
@@ -303,7 +360,7 @@ func (s *Sender) set(ctx context.Context, r PushReceiver, jti string, ev outboxE
 		IssuedAt: jwt.NewNumericDate(time.Now()),
 		ID:       jti,
 		Subject: &Subject{Format: FormatComplex, User: user,
-			Session: &Subject{Format: FormatOpaque, ID: ev.SessionID}},
+			Session: &Subject{Format: FormatOpaque, ID: sid}},
 		Events: map[string]json.RawMessage{EventSessionRevoked: payload},
 	}, nil
 }
@@ -321,8 +378,7 @@ func initiatingEntity(actor string) string {
 	return "policy" // a provider, a cap, the app's own rules
 }
 
-// newJTI returns 128 random bits in hex: the outbox message's id and its
-// SET's jti.
+// newJTI returns 128 random bits in hex: an outbox message's id.
 func newJTI() string {
 	b := make([]byte, 16)
 	rand.Read(b) // never fails (crypto/rand)

@@ -345,7 +345,7 @@ func wrongMethodInputs() []badInput {
 		allowed[slashed] = append(allowed[slashed], rt.Method)
 	}
 	codes := map[handlers.Family]string{handlers.FamilyOkta: "E0000022", handlers.FamilyAdmin: "METHOD_NOT_ALLOWED",
-		handlers.FamilyOIDC: "invalid_request"}
+		handlers.FamilyOIDC: "invalid_request", handlers.FamilySSF: "invalid_request"}
 	var out []badInput
 	for _, p := range paths {
 		for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "delete", "BREW"} {
@@ -375,8 +375,8 @@ func credentialInputs() []badInput {
 				want = in.oktaAdmin
 			case rt.Family == handlers.FamilyKratos:
 				want = in.kratos
-			case rt.Family == handlers.FamilyOIDC:
-				want = answer{400, "invalid_request"} // no logout token, whatever the credentials
+			case rt.Family == handlers.FamilyOIDC, rt.Family == handlers.FamilySSF:
+				want = answer{400, "invalid_request"} // no logout token or SET, whatever the credentials
 			}
 			out = append(out, badInput{
 				name: in.name + " to " + rt.Method + " " + rt.Pattern, method: rt.Method, path: concretePath(rt.Pattern),
@@ -742,6 +742,8 @@ func checkFamilyError(t *testing.T, fam handlers.Family, method string, r respon
 		checkOkta(t, r, status, code)
 	case handlers.FamilyOIDC:
 		checkOAuth(t, r, status, code)
+	case handlers.FamilySSF:
+		checkSSF(t, r, status, code)
 	case handlers.FamilyKratos:
 		v := checkKratos(t, r, status)
 		if code != "" {

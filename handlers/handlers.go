@@ -1,15 +1,18 @@
 // Package handlers serves the HTTP endpoints of revoke: mountable
 // http.Handlers that let users and administrators revoke sessions, in the
-// wire formats of four API families so that existing clients (Okta's SDKs,
-// Ory's client, identity providers) work against them unchanged.
+// wire formats of five API families so that existing clients (Okta's SDKs,
+// Ory's client, identity providers, security event transmitters) work
+// against them unchanged.
 //
 // Routes lists every endpoint at its default path: the Okta family (Okta's
 // UserSessions API, and the global token revocation of Okta's Universal
-// Logout), the Kratos family (Ory Kratos's sessions API), the admin family
-// and the OIDC family (OpenID Connect back-channel logout). Each route has a
+// Logout), the Kratos family (Ory Kratos's sessions API), the admin family,
+// the OIDC family (OpenID Connect back-channel logout) and the SSF family
+// (CAEP security events pushed as RFC 8935 SETs). Each route has a
 // RouteName, and a Handlers method of that name returns its handler (so
-// does Endpoint). The identity providers whose tokens the last two accept
-// are configured with WithUniversalLogout and WithBackChannelLogout.
+// does Endpoint). The identity providers and transmitters whose tokens the
+// last three accept are configured with WithUniversalLogout,
+// WithBackChannelLogout and WithSecurityEvents.
 //
 // Mount registers them all on a ServeMux; Handler serves them on any
 // router (see Handler for github.com/go-chi/chi/v5). A handler of its own
@@ -69,6 +72,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/revokehq/revoke"
+	"github.com/revokehq/revoke/caep"
 	"github.com/revokehq/revoke/internal/option"
 )
 
@@ -97,6 +101,7 @@ type Handlers struct {
 	mounted    map[RouteName]http.Handler // each route as Mount registers it
 	standalone map[RouteName]http.Handler // each route as Endpoint returns it
 	idp        idpConfig                  // identity-provider routes; see oidc_provider.go
+	ssf        *caep.Receiver             // the SecurityEvents route; see ssf.go
 
 	meterProvider  metric.MeterProvider // nil: the global one
 	tracerProvider trace.TracerProvider // nil: the global one

@@ -80,6 +80,8 @@ var exercised = map[handlers.RouteName][]int{
 	// backchannel_test.go, universal_logout_test.go
 	"BackChannelLogout":     {200, 400, 405, 429, 500, 503},
 	"GlobalTokenRevocation": {204, 400, 401, 403, 404, 405, 422, 429, 500, 503},
+	// ssf_test.go
+	"SecurityEvents": {202, 400, 405, 429, 500, 503},
 }
 
 // retried are the statuses Okta's SDKs retry: their answers must document
@@ -124,7 +126,8 @@ func checkOperation(t *testing.T, doc oaDoc, rt handlers.Route, op oaOperation) 
 	is.True(slices.Contains(op.Tags, string(rt.Family))) // tagged with its family
 	// Every route needs credentials; a logout token, the OIDC family's, is
 	// in the body, where OpenAPI has no security scheme.
-	is.True(len(op.Security) > 0 || rt.Family == handlers.FamilyOIDC)
+	// So is a SET, the SSF family's.
+	is.True(len(op.Security) > 0 || rt.Family == handlers.FamilyOIDC || rt.Family == handlers.FamilySSF)
 	for _, req := range op.Security {
 		for name := range req {
 			_, ok := doc.Components.SecuritySchemes[name]
@@ -249,7 +252,8 @@ func TestOpenAPIPathsAreServed(t *testing.T) {
 				r := e.do(strings.ToUpper(method), url, "")
 				checkDocumented(t, doc, op, r)
 				is.True(r.StatusCode == 401 || r.StatusCode == 403 || // refused for want of credentials
-					(strings.HasPrefix(path, "/auth/oidc/") && r.StatusCode == 400)) // or of a logout token
+					(strings.HasPrefix(path, "/auth/oidc/") && r.StatusCode == 400) || // or of a logout token
+					(strings.HasPrefix(path, "/auth/ssf/") && r.StatusCode == 400)) // or of a SET
 
 				r = e.do(strings.ToUpper(method), url, "")
 				checkDocumented(t, doc, op, r)
@@ -265,7 +269,7 @@ func TestOpenAPIPathsAreServed(t *testing.T) {
 				r = e.do("PUT", url, "", creds...)
 				checkDocumented(t, doc, op, r)
 				is.Equal(r.StatusCode, 405)
-				if rt := routeNamed(t, handlers.RouteName(op.OperationID)); rt.Family == handlers.FamilyOIDC || rt.Name == handlers.RouteGlobalTokenRevocation {
+				if rt := routeNamed(t, handlers.RouteName(op.OperationID)); rt.Family == handlers.FamilyOIDC || rt.Family == handlers.FamilySSF || rt.Name == handlers.RouteGlobalTokenRevocation {
 					return // they need a signed token in the body: their own tests cover 503
 				}
 				e.st.failUnavailable("Get", "GetByTokenHash", "ListPage", "Revoke")
@@ -324,7 +328,7 @@ func TestOpenAPIUnmatchedPaths(t *testing.T) {
 		r := e.do("GET", u.Prefix+"no/such/route", "")
 		is.Equal(r.StatusCode, 404)
 		checkDocumented(t, full, oaOperation{OperationID: u.Prefix, Responses: map[string]oaResponse{"404": resp}}, r)
-		checkFamilyError(t, handlers.Family(u.Family), "GET", r, 404, map[string]string{"okta": "E0000007", "admin": "ROUTE_NOT_FOUND", "oidc": "invalid_request"}[u.Family])
+		checkFamilyError(t, handlers.Family(u.Family), "GET", r, 404, map[string]string{"okta": "E0000007", "admin": "ROUTE_NOT_FOUND", "oidc": "invalid_request", "ssf": "invalid_request"}[u.Family])
 	}
 }
 

@@ -63,6 +63,10 @@ var routes = []route{
 	// The logout token is the credential, in the body.
 	{Route{http.MethodPost, "/auth/oidc/backchannel-logout", FamilyOIDC, RouteBackChannelLogout, "OpenID Connect back-channel logout"},
 		noSession, (*Handlers).backChannelLogout},
+
+	// The SET is the credential, in the body.
+	{Route{http.MethodPost, "/auth/ssf/events", FamilySSF, RouteSecurityEvents, "Receive a security event (RFC 8935 push)"},
+		noSession, (*Handlers).securityEvents},
 }
 
 // Routes returns every endpoint the package serves, at its default path.

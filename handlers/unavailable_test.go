@@ -36,8 +36,8 @@ func TestStoreUnavailable(t *testing.T) {
 	everyCall := []string{"Get", "GetByTokenHash", "ListPage", "Revoke"}
 	afterLookup := []string{"Get", "ListPage", "Revoke"}
 	for _, rt := range handlers.Routes() {
-		if rt.Family == handlers.FamilyOIDC || rt.Name == handlers.RouteGlobalTokenRevocation {
-			continue // a signed token in the body: backchannel_test.go and universal_logout_test.go cover 503
+		if rt.Family == handlers.FamilyOIDC || rt.Family == handlers.FamilySSF || rt.Name == handlers.RouteGlobalTokenRevocation {
+			continue // a signed token in the body: backchannel_test.go, ssf_test.go and universal_logout_test.go cover 503
 		}
 		creds := credentialsFor(rt)
 		var attempts []attempt

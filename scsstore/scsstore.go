@@ -474,7 +474,7 @@ func (s *Store) DeleteCtx(ctx context.Context, token string) error {
 			return err
 		}
 		now := s.now()
-		ids, err := s.st.Revoke(ctx, store.Selection{UserID: sess.UserID, SessionID: sess.ID}, now, ReasonDestroyed)
+		ids, err := s.revoke(ctx, store.Selection{UserID: sess.UserID, SessionID: sess.ID}, now)
 		if err == nil && len(ids) == 0 {
 			return s.markEndedTwice(ctx, sess, now)
 		}
@@ -487,6 +487,16 @@ func (s *Store) DeleteCtx(ctx context.Context, token string) error {
 		// Rebound to another user (or deleted) since the lookup: look again.
 	}
 	return errors.New("scsstore: delete raced with a change of user")
+}
+
+// revoke ends the session sel names: through the linked Manager when it
+// works on the same store, so that an outbox it records revocations in
+// (revoke.WithOutbox) holds this one too, written with it.
+func (s *Store) revoke(ctx context.Context, sel store.Selection, now time.Time) ([]string, error) {
+	if l := s.linked.Load(); l != nil && sel.UserID != "" && l.m.Store() == s.st {
+		return l.m.RevokeSelection(ctx, sel, now, revoke.Cause{Actor: revoke.UserActor(sel.UserID), Reason: ReasonDestroyed})
+	}
+	return s.st.Revoke(ctx, sel, now, ReasonDestroyed)
 }
 
 // report tells the linked Manager's OnRevoke hooks that scs ended a

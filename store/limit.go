@@ -112,6 +112,15 @@ type LimitedDatabase interface {
 // LimitedStore: a backend that keeps limits says so with a CreateLimited
 // of its own that calls this.
 func (r *Rules) CreateWithLimit(ctx context.Context, s Session, l Limit, now time.Time) ([]string, error) {
+	return r.createWithLimit(ctx, s, l, now, func(ctx context.Context, ldb LimitedDatabase, s Session) (bool, []string, error) {
+		return ldb.InsertLimited(ctx, s, now, l.Reason, l.Evict)
+	})
+}
+
+// createWithLimit is CreateWithLimit with insert as the database's capped
+// insert of s.
+func (r *Rules) createWithLimit(ctx context.Context, s Session, l Limit, now time.Time,
+	insert func(context.Context, LimitedDatabase, Session) (bool, []string, error)) ([]string, error) {
 	if err := l.Check(); err != nil {
 		return nil, err
 	}
@@ -134,7 +143,7 @@ func (r *Rules) CreateWithLimit(ctx context.Context, s Session, l Limit, now tim
 		return nil, err
 	}
 	s.AuthenticatedAt = s.Authenticated()
-	inserted, revoked, err := ldb.InsertLimited(ctx, s, now, l.Reason, l.Evict)
+	inserted, revoked, err := insert(ctx, ldb, s)
 	switch {
 	case err != nil:
 		return nil, err

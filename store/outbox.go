@@ -18,6 +18,11 @@ type OutboxMessage struct {
 	CreatedAt   time.Time // when it was enqueued
 	Attempts    int       // deliveries tried and failed so far
 	NextAttempt time.Time // not before then
+
+	// SessionIDs are the sessions that the revocation which recorded the
+	// message ended (see RecordingStore), in no particular order. A
+	// message given to EnqueueOutbox keeps those it is given.
+	SessionIDs []string
 }
 
 // OutboxStore is implemented by stores that keep an outbox: messages that a
@@ -34,8 +39,9 @@ type OutboxStore interface {
 	EnqueueOutbox(ctx context.Context, msgs []OutboxMessage) error
 
 	// LeaseOutbox returns up to n messages whose NextAttempt is at or
-	// before now (the longest due first), returned oldest first (SortOutbox), and moves their NextAttempt to leaseUntil,
-	// atomically, so that two senders never take one message at once.
+	// before now (the longest due first), returned oldest first
+	// (SortOutbox), and moves their NextAttempt to leaseUntil, atomically,
+	// so that two senders never take one message at once.
 	LeaseOutbox(ctx context.Context, now, leaseUntil time.Time, n int) ([]OutboxMessage, error)
 
 	// AckOutbox removes the message id: it was delivered. An unknown id is

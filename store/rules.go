@@ -277,6 +277,13 @@ func (r *Rules) changeOne(ctx context.Context, id string, now time.Time, refused
 // only a named session bound to no user, and without a sel.SessionID gives
 // ErrNoUser.
 func (r *Rules) Revoke(ctx context.Context, sel Selection, now time.Time, reason string) ([]string, error) {
+	return r.revoke(ctx, sel, now, func(ctx context.Context) ([]string, error) {
+		return r.db.RevokeActive(ctx, sel, now, reason)
+	})
+}
+
+// revoke is Revoke with step as the database's revocation of sel.
+func (r *Rules) revoke(ctx context.Context, sel Selection, now time.Time, step func(context.Context) ([]string, error)) ([]string, error) {
 	ctx, cancel, err := r.call(ctx)
 	defer cancel()
 	if err != nil {
@@ -290,7 +297,7 @@ func (r *Rules) Revoke(ctx context.Context, sel Selection, now time.Time, reason
 		return nil, r.owned(ctx, sel, now)
 	}
 	for range revokeTries {
-		ids, err := r.db.RevokeActive(ctx, sel, now, reason)
+		ids, err := step(ctx)
 		if err != nil {
 			return nil, err
 		}

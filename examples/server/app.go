@@ -38,6 +38,7 @@ type app struct {
 	h      http.Handler
 	signIn *signInLimits // of POST /login
 	limits *routeLimits  // of the demo's other routes
+	caep   *caepSender   // -caep-issuer; nil without
 
 	adminTokenHash [sha256.Size]byte
 }
@@ -85,6 +86,12 @@ func newApp(cfg config, st store.SessionStore, logger *slog.Logger) (*app, error
 		opts = append(opts, revoke.WithMaxSessions(cfg.maxSessions, policy))
 	}
 	opts = append(opts, cfg.metrics.managerOptions()...)
+	sender, senderOpts, err := a.setUpCAEPSender(st)
+	if err != nil {
+		return nil, err
+	}
+	a.caep = sender
+	opts = append(opts, senderOpts...)
 	m, err := revoke.New(st, opts...)
 	if err != nil {
 		return nil, err
@@ -113,6 +120,11 @@ func newApp(cfg config, st store.SessionStore, logger *slog.Logger) (*app, error
 	if err != nil {
 		return nil, err
 	}
+	caepOpts, err := a.setUpCAEPReceiver()
+	if err != nil {
+		return nil, err
+	}
+	hopts = append(hopts, caepOpts...)
 	h, err := handlers.New(m, append(hopts, oidcOpts...)...)
 	if err != nil {
 		return nil, err
@@ -123,6 +135,7 @@ func newApp(cfg config, st store.SessionStore, logger *slog.Logger) (*app, error
 	a.routes(mux)
 	a.healthRoutes(mux)
 	oidcRoutes(mux)
+	a.caep.routes(mux)
 	a.h = securityHeaders(a.requireFresh(mux))
 	return a, nil
 }

@@ -101,6 +101,7 @@ type config struct {
 	cookieKey       []byte // nil: a random key, cookies die with the process
 
 	oidc    oidcFlags    // sign-in through an OpenID provider; see oidc.go
+	caep    caepFlags    // CAEP security events out and in; see caep.go
 	metrics metricsFlags // the Prometheus endpoint; see metrics.go
 }
 
@@ -128,6 +129,7 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 	fs.DurationVar(&cfg.freshFor, "fresh-for", defaultFreshFor, "how long after typing the password a session may sign out everywhere before the password is asked for again")
 	fs.BoolVar(&cfg.refuseOverLimit, "refuse-over-limit", false, "with -max-sessions, refuse a sign-in beyond the cap instead of signing out an older session")
 	cfg.oidc.register(fs)
+	cfg.caep.register(fs)
 	cfg.metrics.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(out, "Usage: server [flags]\n\nThe revoke demo server.\n\nFlags:\n")
@@ -142,6 +144,17 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 			"  one is seen at once by the others. The password may be left out of the URL\n"+
 			"  and given in PGPASSWORD or ~/.pgpass instead; it is never logged.\n",
 			envCookieKey, envAdminToken)
+		fmt.Fprintf(out, "\nCAEP security events:\n"+
+			"  With -caep-issuer, every revocation (a sign-out, an administrator's, a provider's,\n"+
+			"  the session cap's, a password change) is recorded in the store's outbox in the same\n"+
+			"  write and pushed to -caep-push-url as signed session-revoked SETs, at least once;\n"+
+			"  the signing key's JWKS is served at GET %s. With -caep-audience, POST\n"+
+			"  /auth/ssf/events takes the SETs of -caep-transmitter, verified against its JWKS\n"+
+			"  (-caep-transmitter-jwks), and a session-revoked event ends the sessions it names.\n"+
+			"  A sign-in links its session to the transmitter's session of the same user with\n"+
+			"  \"transmitterSession\": \"<that session's id>\" in the body of POST /login. Two\n"+
+			"  demos, one with -caep-issuer and one with -caep-audience, each with its own store,\n"+
+			"  then sign out together through events alone.\n", jwksPath)
 		fmt.Fprintf(out, "\nEnvironment:\n"+
 			"  %s  password of every demo user (default %q)\n"+
 			"  %s    token for the admin APIs (default: random, shown at start-up on a terminal only)\n"+
@@ -167,6 +180,9 @@ func parseConfig(args []string, getenv func(string) string, out io.Writer) (conf
 		cfg.secureCookie = true
 	}
 	if err := cfg.oidc.check(); err != nil {
+		return config{}, err
+	}
+	if err := cfg.caep.check(); err != nil {
 		return config{}, err
 	}
 	if err := cfg.metrics.check(); err != nil {

@@ -66,6 +66,12 @@ func TestParseConfigErrors(t *testing.T) {
 		{"empty db", []string{"-db", ""}, env(), "-db"},
 		{"unknown flag", []string{"-mongodb", "mongodb://x"}, env(), "not defined"},
 		{"stray argument", []string{"extra"}, env(), "unexpected"},
+		{"CAEP issuer without a receiver", []string{"-caep-issuer", "https://a.example"}, env(), "-caep-push-url"},
+		{"CAEP push without an issuer", []string{"-caep-push-url", "http://127.0.0.1:1/auth/ssf/events"}, env(), "need -caep-issuer"},
+		{"CAEP push to no URL", []string{"-caep-issuer", "https://a.example", "-caep-push-url", "127.0.0.1:1", "-caep-push-audience", "b"}, env(), "not an http(s) URL"},
+		{"CAEP format", []string{"-caep-issuer", "https://a.example", "-caep-push-url", "http://127.0.0.1:1", "-caep-push-audience", "b", "-caep-push-format", "email"}, env(), "-caep-push-format"},
+		{"CAEP receiver without a transmitter", []string{"-caep-audience", "b"}, env(), "go together"},
+		{"CAEP transmitter without keys", []string{"-caep-audience", "b", "-caep-transmitter", "https://a.example"}, env(), "go together"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			is := is.New(t)

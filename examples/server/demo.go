@@ -19,6 +19,9 @@ const maxLoginBody = 4 << 10
 type loginRequest struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
+	// TransmitterSession, with -caep-transmitter, is the id of the
+	// transmitter's session this sign-in belongs to (see caep.go).
+	TransmitterSession string `json:"transmitterSession,omitempty"`
 }
 
 type loginResponse struct {
@@ -93,11 +96,20 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	refund() // the right password: not a failure
-	opts := []revoke.LoginOption{revoke.AuthenticatedAt(checked)}
+	linked, err := a.transmitterSession(u.ID, req.TransmitterSession)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "bad_request", err.Error())
+		return
+	}
+	opts := append([]revoke.LoginOption{revoke.AuthenticatedAt(checked)}, linked...)
 	if a.keepsSignIns() {
 		opts = append(opts, revoke.AuthenticatedWith(passwordMethod))
 	}
 	s, token, err := a.m.Login(w, r, u.ID, opts...)
+	if errors.Is(err, revoke.ErrProviderSessionEnded) {
+		writeError(w, http.StatusConflict, "signed_out_meanwhile", "the transmitter's session has ended; sign in there again")
+		return
+	}
 	if errors.Is(err, revoke.ErrNotBefore) {
 		// Every session of the account was revoked after the password
 		// check: this sign-in must not outlive that.

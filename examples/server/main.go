@@ -26,6 +26,14 @@
 // page at another origin that resolves to 127.0.0.1 (DNS rebinding) cannot
 // use the public password through a visitor's browser.
 //
+// -caep-issuer makes the demo a CAEP transmitter: every revocation is
+// recorded in the store's outbox in its own write and pushed, as signed
+// session-revoked SETs, to -caep-push-url; the key's JWKS is at GET
+// /.well-known/jwks.json. -caep-audience (with -caep-transmitter and
+// -caep-transmitter-jwks) makes it a receiver at POST /auth/ssf/events, and
+// lets POST /login name the transmitter session a sign-in belongs to
+// ("transmitterSession"), which such an event then ends.
+//
 // -metrics-addr serves the library's OpenTelemetry metrics at /metrics in
 // Prometheus's format, on loopback unless -metrics-public is given. GET
 // /healthz answers while the process serves; GET /readyz while the session
@@ -122,6 +130,12 @@ func serve(ctx context.Context, cfg config, st store.SessionStore, logger *slog.
 		return err
 	}
 	cfg.announce(logger, stdout, isTerminal(stdout))
+	// The outbox is delivered until the server has shut down, and the
+	// store is closed only after that.
+	sctx, stopSender := context.WithCancel(context.WithoutCancel(ctx))
+	a.caep.start(sctx)
+	defer a.caep.wait()
+	defer stopSender()
 
 	ln, err := net.Listen("tcp", cfg.addr)
 	if err != nil {

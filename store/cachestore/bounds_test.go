@@ -10,7 +10,7 @@ import (
 )
 
 func TestCapacityBoundsTheCache(t *testing.T) {
-	c := serving(t, memstore.New(), cachestore.WithCapacity(2))
+	c := serving(t, memstore.New(), cachestore.WithCapacity(2), cachestore.WithLease(time.Minute))
 	t.Cleanup(func() { _ = c.Close() })
 	for range 5 {
 		s := storetest.NewSession("alice", time.Now())

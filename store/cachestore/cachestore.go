@@ -28,6 +28,8 @@ type Backend interface {
 	store.SignInStore
 	store.ProviderStore
 	store.TokenIDStore
+	store.OutboxStore
+	store.RecordingStore
 	store.SystemNamer
 }
 
@@ -221,6 +223,10 @@ func missing(st store.SessionStore) string {
 	check(ok, "store.ProviderStore")
 	_, ok = st.(store.TokenIDStore)
 	check(ok, "store.TokenIDStore")
+	_, ok = st.(store.OutboxStore)
+	check(ok, "store.OutboxStore")
+	_, ok = st.(store.RecordingStore)
+	check(ok, "store.RecordingStore")
 	_, ok = st.(store.SystemNamer)
 	check(ok, "store.SystemNamer")
 	return fmt.Sprint(names)

@@ -41,3 +41,11 @@ func serving(t *testing.T, b store.SessionStore, opts ...cachestore.Option) *cac
 	}
 	return st
 }
+
+func TestOutboxConformance(t *testing.T) {
+	storetest.Outbox(t, func(t *testing.T) store.OutboxStore { return serving(t, memstore.New()) })
+}
+
+func TestRecordingConformance(t *testing.T) {
+	storetest.Recording(t, func(t *testing.T) store.RecordingStore { return serving(t, memstore.New()) })
+}

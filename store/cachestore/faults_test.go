@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,15 +17,16 @@ import (
 
 // instance is one process's view of a shared memstore, with the faults a
 // test can put between the two: its listener held (a frozen process, a
-// stalled link: notices wait), cut without a word (a half-open connection:
-// notices are dropped) or broken (the subscription reports the loss), and
-// its next token lookup held after the store answered (a slow read).
+// stalled link: notices wait), its subscription cut without a word (a
+// half-open connection: from then on that subscription delivers nothing,
+// and only a new one does) or broken (the subscription reports the loss),
+// and its next token lookup held after the store answered (a slow read).
 type instance struct {
 	*memstore.Store
 	mu      sync.Mutex
 	held    bool
 	release chan struct{} // closed when held ends
-	cut     bool
+	current *atomic.Bool  // the live subscription's "cut"; a new Listen starts a new one
 	handler store.NoticeHandler
 	slowGet chan chan struct{} // a lookup sends a channel and waits for it to close
 }
@@ -37,7 +39,11 @@ func newInstance(shared *memstore.Store) *instance {
 func (in *instance) Close() error { return nil }
 
 func (in *instance) Listen(ctx context.Context, name string, h store.NoticeHandler) error {
-	return in.Store.Listen(ctx, name, gate{in, h})
+	cut := new(atomic.Bool)
+	in.mu.Lock()
+	in.current = cut
+	in.mu.Unlock()
+	return in.Store.Listen(ctx, name, gate{in, h, cut})
 }
 
 func (in *instance) GetByTokenHash(ctx context.Context, hash [sha256.Size]byte) (store.Session, error) {
@@ -72,10 +78,13 @@ func (in *instance) resume() {
 	}
 }
 
-func (in *instance) setCut(cut bool) {
+// cut makes the live subscription deliver nothing more, without a word.
+func (in *instance) cut() {
 	in.mu.Lock()
-	in.cut = cut
-	in.mu.Unlock()
+	defer in.mu.Unlock()
+	if in.current != nil {
+		in.current.Store(true)
+	}
 }
 
 // breakSubscription reports a lost subscription and a new one, as a
@@ -91,8 +100,9 @@ func (in *instance) breakSubscription() {
 
 // gate passes notices to the cache's handler as the faults allow.
 type gate struct {
-	in *instance
-	h  store.NoticeHandler
+	in  *instance
+	h   store.NoticeHandler
+	cut *atomic.Bool
 }
 
 func (g gate) Listening() {
@@ -106,12 +116,12 @@ func (g gate) Lost(err error) { g.h.Lost(err) }
 
 func (g gate) Notice(n store.Notice) {
 	g.in.mu.Lock()
-	held, release, cut := g.in.held, g.in.release, g.in.cut
+	held, release := g.in.held, g.in.release
 	g.in.mu.Unlock()
 	if held {
 		<-release
 	}
-	if !cut {
+	if !g.cut.Load() {
 		g.h.Notice(n)
 	}
 }
@@ -144,14 +154,16 @@ func cachedEverywhere(t *testing.T, caches []*cachestore.Store) store.Session {
 		t.Fatal(err)
 	}
 	for _, c := range caches {
-		before := c.Stats().Hits
-		for range 2 {
+		// A loaded machine may make an instance resubscribe now and then;
+		// until it serves again its lookups go to the store.
+		before, deadline := c.Stats().Hits, time.Now().Add(10*time.Second)
+		for c.Stats().Hits == before {
+			if time.Now().After(deadline) {
+				t.Fatalf("instance %s did not answer from its cache", c.Instance())
+			}
 			if got, err := c.GetByTokenHash(t.Context(), sess.TokenHash); err != nil || got.Revoked() {
 				t.Fatalf("lookup: %+v, %v", got, err)
 			}
-		}
-		if c.Stats().Hits == before {
-			t.Fatalf("instance %s did not answer from its cache", c.Instance())
 		}
 	}
 	return sess
@@ -178,7 +190,9 @@ func revokeOn(t *testing.T, c *cachestore.Store, sess store.Session) {
 }
 
 func TestRevocationReachesEveryCache(t *testing.T) {
-	_, _, caches := fleet(t, 3, time.Second)
+	// A long lease, so that even a loaded machine renews in time and every
+	// instance answers the barrier.
+	_, _, caches := fleet(t, 3, 10*time.Second)
 	sess := cachedEverywhere(t, caches)
 	revokeOn(t, caches[0], sess)
 	for _, c := range caches {
@@ -214,7 +228,7 @@ func TestFrozenInstanceIsWaitedOut(t *testing.T) {
 func TestSilentlyCutInstanceStopsServing(t *testing.T) {
 	_, ins, caches := fleet(t, 2, 300*time.Millisecond)
 	sess := cachedEverywhere(t, caches)
-	ins[1].setCut(true)
+	ins[1].cut()
 	revokeOn(t, caches[0], sess)
 	refused(t, caches[1], sess)
 	deadline := time.Now().Add(10 * time.Second)
@@ -224,8 +238,7 @@ func TestSilentlyCutInstanceStopsServing(t *testing.T) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	ins[1].setCut(false)
-	waitServing(t, caches[1])
+	waitServing(t, caches[1]) // on a new subscription
 	refused(t, caches[1], sess)
 }
 

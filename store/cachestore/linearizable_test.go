@@ -63,9 +63,7 @@ func TestNoLateAccepts(t *testing.T) {
 				time.Sleep(time.Duration(rand.IntN(400)) * time.Millisecond)
 				in.resume()
 			case 1:
-				in.setCut(true)
-				time.Sleep(time.Duration(rand.IntN(400)) * time.Millisecond)
-				in.setCut(false)
+				in.cut()
 			case 2:
 				in.breakSubscription()
 			}

@@ -16,7 +16,8 @@ import (
 func TestMetrics(t *testing.T) {
 	reader := sdkmetric.NewManualReader()
 	mp := sdkmetric.NewMeterProvider(sdkmetric.WithReader(reader))
-	c := serving(t, memstore.New(), cachestore.WithMeterProvider(mp))
+	// A long lease keeps the cache serving through the three lookups.
+	c := serving(t, memstore.New(), cachestore.WithMeterProvider(mp), cachestore.WithLease(time.Minute))
 	t.Cleanup(func() { _ = c.Close() })
 	sess := storetest.NewSession("alice", time.Now())
 	if err := c.Create(t.Context(), sess); err != nil {

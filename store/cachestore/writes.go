@@ -47,6 +47,24 @@ func (s *Store) CreateLimited(ctx context.Context, sess store.Session, l store.L
 	return evicted, err
 }
 
+// RevokeRecorded implements store.RecordingStore.
+func (s *Store) RevokeRecorded(ctx context.Context, sel store.Selection, now time.Time, reason string, msgs []store.OutboxMessage) ([]string, error) {
+	ids, err := s.b.RevokeRecorded(ctx, sel, now, reason, msgs)
+	if err == nil {
+		s.settle(ids...)
+	}
+	return ids, err
+}
+
+// CreateLimitedRecorded implements store.RecordingStore.
+func (s *Store) CreateLimitedRecorded(ctx context.Context, sess store.Session, l store.Limit, now time.Time, msgs []store.OutboxMessage) ([]string, error) {
+	evicted, err := s.b.CreateLimitedRecorded(ctx, sess, l, now, msgs)
+	if err == nil {
+		s.settle(evicted...)
+	}
+	return evicted, err
+}
+
 // Reauthenticate implements store.SignInStore.
 func (s *Store) Reauthenticate(ctx context.Context, id string, newHash [sha256.Size]byte, at time.Time, methods []store.AuthMethod, now time.Time) error {
 	err := s.b.Reauthenticate(ctx, id, newHash, at, methods, now)
@@ -116,6 +134,24 @@ func (s *Store) TokenIDUsed(ctx context.Context, issuer, jti string, now time.Ti
 	return s.b.TokenIDUsed(ctx, issuer, jti, now)
 }
 
+// EnqueueOutbox implements store.OutboxStore.
+func (s *Store) EnqueueOutbox(ctx context.Context, msgs []store.OutboxMessage) error {
+	return s.b.EnqueueOutbox(ctx, msgs)
+}
+
+// LeaseOutbox implements store.OutboxStore.
+func (s *Store) LeaseOutbox(ctx context.Context, now, leaseUntil time.Time, n int) ([]store.OutboxMessage, error) {
+	return s.b.LeaseOutbox(ctx, now, leaseUntil, n)
+}
+
+// AckOutbox implements store.OutboxStore.
+func (s *Store) AckOutbox(ctx context.Context, id string) error { return s.b.AckOutbox(ctx, id) }
+
+// RetryOutbox implements store.OutboxStore.
+func (s *Store) RetryOutbox(ctx context.Context, id string, next time.Time) error {
+	return s.b.RetryOutbox(ctx, id, next)
+}
+
 // Compile-time checks: a Store is everything its Backend is but an
 // Invalidator.
 var (
@@ -126,5 +162,7 @@ var (
 	_ store.SignInStore    = (*Store)(nil)
 	_ store.ProviderStore  = (*Store)(nil)
 	_ store.TokenIDStore   = (*Store)(nil)
+	_ store.OutboxStore    = (*Store)(nil)
+	_ store.RecordingStore = (*Store)(nil)
 	_ store.SystemNamer    = (*Store)(nil)
 )

@@ -240,6 +240,12 @@ func (s *Store) activeLocked(id string, now time.Time) (*store.Session, error) {
 
 // Revoke implements store.SessionStore.
 func (s *Store) Revoke(_ context.Context, sel store.Selection, now time.Time, reason string) ([]string, error) {
+	return s.revoke(sel, now, reason, nil)
+}
+
+// revoke revokes what sel picks and, when that is at least one session,
+// enqueues msgs with their ids, all under the store's lock.
+func (s *Store) revoke(sel store.Selection, now time.Time, reason string, msgs []store.OutboxMessage) ([]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -247,6 +253,15 @@ func (s *Store) Revoke(_ context.Context, sel store.Selection, now time.Time, re
 	}
 	if err := sel.Check(); err != nil {
 		return nil, err
+	}
+	if err := s.enqueuableLocked(msgs); err != nil {
+		return nil, err
+	}
+	if sel.SessionID != "" {
+		p := s.byID[sel.SessionID]
+		if p == nil || p.UserID != sel.UserID {
+			return nil, store.ErrNotFound
+		}
 	}
 	if !sel.NotBefore.IsZero() && sel.NotBefore.After(s.notBefore[sel.UserID]) {
 		s.notBefore[sel.UserID] = sel.NotBefore
@@ -261,21 +276,20 @@ func (s *Store) Revoke(_ context.Context, sel store.Selection, now time.Time, re
 		}
 	}
 	if sel.SessionID != "" {
-		p := s.byID[sel.SessionID]
-		if p == nil || p.UserID != sel.UserID {
-			return nil, store.ErrNotFound
+		revoke(s.byID[sel.SessionID])
+	} else {
+		sessions := s.byUser[sel.UserID]
+		if len(sessions) > 0 {
+			revoked = make([]string, 0, len(sessions))
 		}
-		revoke(p)
-		return revoked, nil
+		for p := range sessions {
+			revoke(p)
+		}
+		slices.Sort(revoked)
 	}
-	sessions := s.byUser[sel.UserID]
-	if len(sessions) > 0 {
-		revoked = make([]string, 0, len(sessions))
+	if len(revoked) > 0 {
+		s.enqueueLocked(store.WithSessionIDs(msgs, revoked))
 	}
-	for p := range sessions {
-		revoke(p)
-	}
-	slices.Sort(revoked)
 	return revoked, nil
 }
 

@@ -9,7 +9,7 @@ import (
 	"github.com/revokehq/revoke/store"
 )
 
-var _ store.OutboxStore = (*Store)(nil)
+var _ store.RecordingStore = (*Store)(nil)
 
 // outbox holds the messages of store.OutboxStore, by id. Lost with the
 // process, like everything in this store.
@@ -22,19 +22,48 @@ func (s *Store) EnqueueOutbox(_ context.Context, msgs []store.OutboxMessage) err
 	if s.closed {
 		return store.ErrClosed
 	}
-	if s.outbox == nil {
-		s.outbox = outbox{}
+	if err := s.enqueuableLocked(msgs); err != nil {
+		return err
 	}
-	for i, m := range msgs {
-		if _, dup := s.outbox[m.ID]; dup || slices.ContainsFunc(msgs[:i], func(o store.OutboxMessage) bool { return o.ID == m.ID }) {
+	s.enqueueLocked(msgs)
+	return nil
+}
+
+// RevokeRecorded implements store.RecordingStore: the revocation and the
+// messages under one lock.
+func (s *Store) RevokeRecorded(_ context.Context, sel store.Selection, now time.Time, reason string, msgs []store.OutboxMessage) ([]string, error) {
+	return s.revoke(sel, now, reason, msgs)
+}
+
+// CreateLimitedRecorded implements store.RecordingStore.
+func (s *Store) CreateLimitedRecorded(_ context.Context, sess store.Session, l store.Limit, now time.Time, msgs []store.OutboxMessage) ([]string, error) {
+	return s.createLimited(sess, l, now, msgs)
+}
+
+// enqueuableLocked returns ErrDuplicateMessage unless every id of msgs is
+// new to the outbox and to msgs.
+func (s *Store) enqueuableLocked(msgs []store.OutboxMessage) error {
+	if err := store.CheckOutbox(msgs); err != nil {
+		return err
+	}
+	for _, m := range msgs {
+		if _, dup := s.outbox[m.ID]; dup {
 			return store.ErrDuplicateMessage
 		}
 	}
+	return nil
+}
+
+// enqueueLocked stores msgs, which enqueuableLocked has accepted.
+func (s *Store) enqueueLocked(msgs []store.OutboxMessage) {
+	if s.outbox == nil && len(msgs) > 0 {
+		s.outbox = outbox{}
+	}
 	for _, m := range msgs {
 		m.Payload = slices.Clone(m.Payload)
+		m.SessionIDs = slices.Clone(m.SessionIDs)
 		s.outbox[m.ID] = m
 	}
-	return nil
 }
 
 // LeaseOutbox implements store.OutboxStore. It scans the outbox, which a
@@ -70,6 +99,7 @@ func (s *Store) LeaseOutbox(_ context.Context, now, leaseUntil time.Time, n int)
 		m.NextAttempt = leaseUntil
 		s.outbox[m.ID] = m
 		due[i].Payload = slices.Clone(due[i].Payload)
+		due[i].SessionIDs = slices.Clone(due[i].SessionIDs)
 	}
 	return due, nil
 }

@@ -11,3 +11,7 @@ import (
 func TestOutboxConformance(t *testing.T) {
 	storetest.Outbox(t, func(t *testing.T) store.OutboxStore { return memstore.New() })
 }
+
+func TestRecordingConformance(t *testing.T) {
+	storetest.Recording(t, func(t *testing.T) store.RecordingStore { return memstore.New() })
+}

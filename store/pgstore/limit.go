@@ -32,6 +32,12 @@ func newLimitQueries(n names) limitQueries {
 // instance, run one at a time, and a create that does not cap (which takes
 // it shared) or a revocation moving the not-before time waits for it.
 func (d database) InsertLimited(ctx context.Context, sess store.Session, now time.Time, reason string, evict func([]store.Session) ([]string, error)) (bool, []string, error) {
+	return d.insertLimited(ctx, sess, now, reason, evict, nil)
+}
+
+// insertLimited is InsertLimited that, when it revokes any session, also
+// stores msgs with their ids in its transaction.
+func (d database) insertLimited(ctx context.Context, sess store.Session, now time.Time, reason string, evict func([]store.Session) ([]string, error), msgs []store.OutboxMessage) (bool, []string, error) {
 	const op = "create limited"
 	tx, err := d.pool.Begin(ctx)
 	if err != nil {
@@ -71,6 +77,11 @@ func (d database) InsertLimited(ctx context.Context, sess store.Session, now tim
 		return false, nil, d.fail(op, err)
 	case tag.RowsAffected() == 0:
 		return false, nil, nil // refused for the not-before time: nothing revoked either
+	}
+	if len(revoked) > 0 {
+		if err := d.enqueue(ctx, tx, op, store.WithSessionIDs(msgs, revoked)); err != nil {
+			return false, nil, err
+		}
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return false, nil, d.fail(op, err)

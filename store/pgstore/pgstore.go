@@ -104,8 +104,9 @@ const maxIdentifier = 63
 // objects that go with it (see names).
 const longestSuffix = len("_token_hash_key")
 
-// Store is a store.SessionStore (and store.DataStore and store.Cleaner)
-// kept in a PostgreSQL table. It is safe for concurrent use, and any number of Stores, in one
+// Store is a store.SessionStore (and store.DataStore, store.Cleaner and the
+// optional extensions, store.OutboxStore and store.RecordingStore among
+// them) kept in a PostgreSQL table. It is safe for concurrent use, and any number of Stores, in one
 // process or many, may work on the same table. Its methods are those of
 // store.Rules, on its statements.
 type Store struct {
@@ -119,9 +120,10 @@ type Store struct {
 
 	names      names
 	q          queries
-	lq         limitQueries // limit.go
-	leq        leaseQueries // invalidator.go
-	cleanupKey int64        // advisory lock key of the background cleanup
+	lq         limitQueries  // limit.go
+	leq        leaseQueries  // invalidator.go
+	oq         outboxQueries // outbox.go
+	cleanupKey int64         // advisory lock key of the background cleanup
 
 	callTimeout    time.Duration
 	reconnectDelay time.Duration
@@ -302,6 +304,7 @@ func newStore(ctx context.Context, pool *pgxpool.Pool, own bool, c config) (*Sto
 		q:              newQueries(n),
 		lq:             newLimitQueries(n),
 		leq:            newLeaseQueries(n),
+		oq:             newOutboxQueries(n),
 		cleanupKey:     lockKey("cleanup", n.table),
 		callTimeout:    c.CallTimeout,
 		reconnectDelay: c.reconnectDelay,

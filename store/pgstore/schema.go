@@ -27,6 +27,8 @@ type names struct {
 	activeIdx  string
 	notBefore  string // schema-qualified
 	leases     string // schema-qualified; see invalidator.go
+	outbox     string // schema-qualified
+	outboxDue  string
 
 	// channel is the store's notification channel (see channelName),
 	// unquoted; channelLiteral is the same as an SQL string literal.
@@ -53,6 +55,8 @@ func newNames(schema, table string) names {
 		activeIdx:  local("_unrevoked_user_idx"),
 		notBefore:  quoted(schema, table+"_user_not_before"),
 		leases:     quoted(schema, table+"_leases"),
+		outbox:     quoted(schema, table+"_outbox"),
+		outboxDue:  local("_outbox_due"),
 
 		channel:        channelName(schema, table),
 		channelLiteral: "'" + channelName(schema, table) + "'", // hex digits and "_" only
@@ -78,6 +82,8 @@ func (n names) expand(text string) string {
 		"{not_before}", n.notBefore,
 		"{leases}", n.leases,
 		"{channel}", n.channelLiteral,
+		"{outbox_due}", n.outboxDue,
+		"{outbox}", n.outbox,
 
 		"{page_idx}", n.pageIdx,
 		"{live_idx}", n.liveIdx,
@@ -170,6 +176,10 @@ var migrations = []string{
 		instance   text        NOT NULL PRIMARY KEY,
 		expires_at timestamptz NOT NULL
 	);`,
+
+	// 8: the outbox of store.OutboxStore and store.RecordingStore; see
+	// outbox.go.
+	outboxMigration,
 }
 
 // migrate brings the schema up to date in one transaction. An advisory lock

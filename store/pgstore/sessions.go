@@ -401,12 +401,7 @@ func (d database) Probe(ctx context.Context, id string, now time.Time) (owner st
 // exclusively, the not-before time moves and the sessions are revoked, in
 // one implicit transaction and one round trip.
 func (d database) RevokeActive(ctx context.Context, sel store.Selection, now time.Time, reason string) ([]string, error) {
-	query := [...]string{store.ScopeAll: d.q.revokeAll, store.ScopeOne: d.q.revokeOne, store.ScopeAllBut: d.q.revokeExcept}[sel.Scope()]
-	var before any
-	if !sel.AuthenticatedBefore.IsZero() {
-		before = ts(sel.AuthenticatedBefore)
-	}
-	args := sel.RevokeArgs(ts(now), reason, before)
+	query, args := d.revocation(sel, now, reason)
 	if sel.NotBefore.IsZero() {
 		return d.revoked(d.pool.Query(ctx, query, args...))
 	}
@@ -429,6 +424,16 @@ func (d database) RevokeActive(ctx context.Context, sel store.Selection, now tim
 		return nil, d.fail("revoke", err)
 	}
 	return ids, nil
+}
+
+// revocation returns the statement that revokes sel and its arguments.
+func (d database) revocation(sel store.Selection, now time.Time, reason string) (string, []any) {
+	query := [...]string{store.ScopeAll: d.q.revokeAll, store.ScopeOne: d.q.revokeOne, store.ScopeAllBut: d.q.revokeExcept}[sel.Scope()]
+	var before any
+	if !sel.AuthenticatedBefore.IsZero() {
+		before = ts(sel.AuthenticatedBefore)
+	}
+	return query, sel.RevokeArgs(ts(now), reason, before)
 }
 
 // revoked reads the ids a revocation returns.

@@ -33,31 +33,35 @@ return out
 `)
 
 // createLimitedScript stores the session of ARGV[3..18] (as createScript)
-// and revokes the sessions ARGV[22..] at ARGV[19] with reason ARGV[20],
-// provided the user's sessions active at ARGV[19] still have the
-// fingerprint ARGV[21] that the eviction was decided on. Returns {"ok",
-// the ids it revoked...}, or {"dup"}, {"nb"} or {"retry"} having changed
-// nothing.
-var createLimitedScript = redis.NewScript(lib + `
+// and revokes the sessions listed after the messages at ARGV[22] at
+// ARGV[19] with reason ARGV[20], provided the user's sessions active at
+// ARGV[19] still have the fingerprint ARGV[21] that the eviction was
+// decided on; when it revokes any, it stores the messages too, with their
+// ids. Returns {"ok", the ids it revoked...}, or {"dup"}, {"nb"},
+// {"dupmsg"} or {"retry"} having changed nothing.
+var createLimitedScript = redis.NewScript(lib + outboxLib + `
 local why = insertable()
 if why ~= nil then return {why} end
+if obtaken(22) then return {'dupmsg'} end
 local u, nows, reason = ARGV[4], ARGV[19], ARGV[20]
 local now = tonumber(nows)
 local list, fp = activeof(u, now)
 if fp ~= ARGV[21] then return {'retry'} end
 local byid = {}
 for _, x in ipairs(list) do byid[x.id] = x.f end
-local out = {'ok'}
-for n = 22, #ARGV do
+local out, ids = {'ok'}, {}
+for n = 23 + tonumber(ARGV[22]) * 7, #ARGV do
   local id = ARGV[n]
   local f = byid[id]
   if f ~= nil then
     markrevoked(id, f, u, now, nows, reason)
     out[#out + 1] = id
+    ids[#ids + 1] = id
     byid[id] = nil
   end
 end
 insert()
+if #ids > 0 then obput(22, cjson.encode(ids)) end
 return out
 `)
 
@@ -69,6 +73,12 @@ return out
 // revocations, other capped creates, on any instance), without a lock
 // that a dead instance could leave held.
 func (d database) InsertLimited(ctx context.Context, s store.Session, now time.Time, reason string, evict func([]store.Session) ([]string, error)) (bool, []string, error) {
+	return d.insertLimited(ctx, s, now, reason, evict, nil)
+}
+
+// insertLimited is InsertLimited that, when it revokes any session, also
+// stores msgs with their ids in its second script.
+func (d database) insertLimited(ctx context.Context, s store.Session, now time.Time, reason string, evict func([]store.Session) ([]string, error), msgs []store.OutboxMessage) (bool, []string, error) {
 	const op = "create limited"
 	at := microsArg(now)
 	for range limitTries {
@@ -90,7 +100,10 @@ func (d database) InsertLimited(ctx context.Context, s store.Session, now time.T
 		if err != nil {
 			return false, nil, err
 		}
-		args := append(insertArgs(s), at, reason, fp)
+		args, err := msgArgs(append(insertArgs(s), at, reason, fp), msgs)
+		if err != nil {
+			return false, nil, fmt.Errorf("redisstore: %s: %w", op, err)
+		}
 		for _, id := range ids {
 			args = append(args, id)
 		}
@@ -103,6 +116,8 @@ func (d database) InsertLimited(ctx context.Context, s store.Session, now time.T
 			return true, res[1:], nil
 		case "dup":
 			return false, nil, store.ErrDuplicate
+		case "dupmsg":
+			return false, nil, store.ErrDuplicateMessage
 		case "nb":
 			return false, nil, nil
 		case "retry":

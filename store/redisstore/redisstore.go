@@ -10,7 +10,9 @@
 // A capped create (store.LimitedStore) reads the user's active sessions in
 // one script and, once the Limit has chosen whom to evict, revokes and
 // inserts in a second one that first checks that those sessions have not
-// changed, starting over when they have. The identity-provider extensions
+// changed, starting over when they have; a revocation that records outbox
+// messages (store.RecordingStore) writes them in its own script. The
+// identity-provider extensions
 // (store.ProviderStore, store.TokenIDStore) are optimistic WATCH/MULTI
 // transactions that start over when a key they read changed before they
 // committed. Revoking a user's sessions walks a per-user index of the
@@ -126,11 +128,11 @@ const deleteBatch = 200
 
 // Store is a store.SessionStore (and store.DataStore, store.Cleaner,
 // store.DeviceRecorder, store.LimitedStore, store.SignInStore,
-// store.ProviderStore, store.TokenIDStore and store.Invalidator) kept in
-// Redis. It is safe for concurrent use, and any number of Stores, in one
-// process or many, may share one prefix on one server. Its methods are
-// those of store.Rules and store.ProviderRules, on its scripts and
-// transactions.
+// store.ProviderStore, store.TokenIDStore, store.OutboxStore,
+// store.RecordingStore and store.Invalidator) kept in Redis. It is safe
+// for concurrent use, and any number of Stores, in one process or many,
+// may share one prefix on one server. Its methods are those of store.Rules
+// and store.ProviderRules, on its scripts and transactions.
 type Store struct {
 	*store.Rules
 	*store.ProviderRules // provider.go

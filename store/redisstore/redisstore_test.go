@@ -26,3 +26,20 @@ func TestConformance(t *testing.T) {
 	redistest.URL(t)
 	storetest.Run(t, func(t *testing.T) store.SessionStore { return open(t) })
 }
+
+func TestOutboxConformance(t *testing.T) {
+	redistest.URL(t)
+	storetest.Outbox(t, func(t *testing.T) store.OutboxStore { return open(t) })
+}
+
+func TestRecordingConformance(t *testing.T) {
+	redistest.URL(t)
+	storetest.Recording(t, func(t *testing.T) store.RecordingStore {
+		url := redistest.URL(t)
+		s, err := Open(t.Context(), url, WithPrefix(redistest.Prefix(t, url)), WithCleanupInterval(0))
+		if err != nil {
+			t.Fatalf("Open: %v", err)
+		}
+		return s
+	})
+}

@@ -138,6 +138,42 @@ local function activeof(u, now)
   end
   return out, table.concat(fp, ',')
 end
+-- revokesel revokes the selection of ARGV[3..9] (see revokeScript),
+-- walking only the user's sessions that are not revoked (the "a:" index),
+-- and returns the ids it revoked.
+local function revokesel()
+  local u, now, reason, scope, target, nb = ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+  local before = nil
+  if ARGV[9] ~= '' then before = tonumber(ARGV[9]) end
+  if nb ~= '' then
+    local cur = redis.call('GET', nbkey(u))
+    if cur == false or tonumber(nb) > tonumber(cur) then redis.call('SET', nbkey(u), nb) end
+  end
+  local ids = {}
+  local function revoke(id, m)
+    local f = load(id)
+    if f == nil then
+      if m ~= nil then redis.call('ZREM', akey(u), m) end
+      return
+    end
+    if f.u ~= u or not active(f, now) then
+      if f.r ~= nil then redis.call('ZREM', akey(f.u), f.m) end
+      return
+    end
+    if before ~= nil and f.a >= before then return end
+    markrevoked(id, f, u, now, ARGV[4], reason)
+    ids[#ids + 1] = id
+  end
+  if scope == 'one' then
+    revoke(target, nil)
+  else
+    for _, m in ipairs(redis.call('ZRANGE', akey(u), 0, -1)) do
+      local id = idof(m)
+      if scope ~= 'but' or id ~= target then revoke(id, m) end
+    end
+  end
+  return ids
+end
 `
 
 // createScript stores a new session. ARGV[3..18] are its fields as
@@ -270,41 +306,10 @@ return 1
 // revokeScript: ARGV[3] user, ARGV[4] now, ARGV[5] reason, ARGV[6] the
 // scope ("one", "all" or "but"), ARGV[7] the session it names, ARGV[8] the
 // new not-before time or "", ARGV[9] the bound on the authentication time
-// (store.Selection.AuthenticatedBefore) or "". It walks only the user's
-// sessions that are not revoked (the "a:" index) and returns the ids it
-// revoked.
+// (store.Selection.AuthenticatedBefore) or "" (see the lib's revokesel).
+// Returns the ids it revoked.
 var revokeScript = redis.NewScript(lib + `
-local u, now, reason, scope, target, nb = ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7], ARGV[8]
-local before = nil
-if ARGV[9] ~= '' then before = tonumber(ARGV[9]) end
-if nb ~= '' then
-  local cur = redis.call('GET', nbkey(u))
-  if cur == false or tonumber(nb) > tonumber(cur) then redis.call('SET', nbkey(u), nb) end
-end
-local ids = {}
-local function revoke(id, m)
-  local f = load(id)
-  if f == nil then
-    if m ~= nil then redis.call('ZREM', akey(u), m) end
-    return
-  end
-  if f.u ~= u or not active(f, now) then
-    if f.r ~= nil then redis.call('ZREM', akey(f.u), f.m) end
-    return
-  end
-  if before ~= nil and f.a >= before then return end
-  markrevoked(id, f, u, now, ARGV[4], reason)
-  ids[#ids + 1] = id
-end
-if scope == 'one' then
-  revoke(target, nil)
-else
-  for _, m in ipairs(redis.call('ZRANGE', akey(u), 0, -1)) do
-    local id = idof(m)
-    if scope ~= 'but' or id ~= target then revoke(id, m) end
-  end
-end
-return ids
+return revokesel()
 `)
 
 // deleteOldScript deletes, of the sessions that are old at ARGV[3], at

@@ -224,6 +224,15 @@ func (d database) UpdateActive(ctx context.Context, id string, u store.Update, n
 // RevokeActive implements store.Database: one script on the user's
 // sessions that are not revoked, which also moves the not-before time.
 func (d database) RevokeActive(ctx context.Context, sel store.Selection, now time.Time, reason string) ([]string, error) {
+	ids, err := d.run(ctx, revokeScript, nil, revokeArgs(sel, now, reason)...).StringSlice()
+	if err != nil {
+		return nil, d.fail("revoke", err)
+	}
+	return ids, nil
+}
+
+// revokeArgs are the arguments of the lib's revokesel for sel.
+func revokeArgs(sel store.Selection, now time.Time, reason string) []any {
 	scope, target := "all", ""
 	switch sel.Scope() {
 	case store.ScopeOne:
@@ -239,11 +248,7 @@ func (d database) RevokeActive(ctx context.Context, sel store.Selection, now tim
 	if !sel.AuthenticatedBefore.IsZero() {
 		before = microsArg(sel.AuthenticatedBefore)
 	}
-	ids, err := d.run(ctx, revokeScript, nil, sel.UserID, microsArg(now), reason, scope, target, nb, before).StringSlice()
-	if err != nil {
-		return nil, d.fail("revoke", err)
-	}
-	return ids, nil
+	return []any{sel.UserID, microsArg(now), reason, scope, target, nb, before}
 }
 
 // DeleteOld implements store.Database, in batches of deleteBatch entries

@@ -278,3 +278,33 @@ func TestSynchronousSetting(t *testing.T) {
 	is.NoErr(openTest(t, WithSynchronousFull()).w.QueryRowContext(t.Context(), "PRAGMA synchronous").Scan(&level))
 	is.Equal(level, 2)
 }
+
+// TestMigrateOutboxFromVersion8 opens a file whose outbox predates session
+// ids: a message waiting there is still delivered, with none.
+func TestMigrateOutboxFromVersion8(t *testing.T) {
+	is := is.New(t)
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "sessions.db")
+	db, err := sql.Open("sqlite", path)
+	is.NoErr(err)
+	for _, m := range migrations[:8] {
+		_, err = db.ExecContext(ctx, m)
+		is.NoErr(err)
+	}
+	_, err = db.ExecContext(ctx, "PRAGMA user_version = 8")
+	is.NoErr(err)
+	_, err = db.ExecContext(ctx, `INSERT INTO outbox (id, destination, payload, created_at, attempts, next_attempt)
+		VALUES ('m', 'r', x'7b7d', 1, 0, 1)`)
+	is.NoErr(err)
+	is.NoErr(db.Close())
+
+	s, err := Open(path, WithCleanupInterval(0))
+	is.NoErr(err)
+	t.Cleanup(func() { s.Close() })
+	got, err := s.LeaseOutbox(ctx, time.Unix(0, 1), time.Unix(60, 0), 10)
+	is.NoErr(err)
+	is.Equal(len(got), 1)
+	is.Equal(got[0].ID, "m")
+	is.Equal(string(got[0].Payload), "{}")
+	is.Equal(len(got[0].SessionIDs), 0)
+}

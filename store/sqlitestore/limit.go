@@ -22,6 +22,16 @@ const sqlActiveOfUser = `SELECT ` + selected + ` FROM sessions INDEXED BY sessio
 // start, so no other write, from this process or another, comes between
 // the count and the insert.
 func (d database) InsertLimited(ctx context.Context, sess store.Session, now time.Time, reason string, evict func([]store.Session) ([]string, error)) (bool, []string, error) {
+	return d.insertLimited(ctx, sess, now, reason, evict, nil)
+}
+
+// InsertLimitedRecorded implements store.RecordingDatabase: msgs go in the
+// transaction of InsertLimited.
+func (d database) InsertLimitedRecorded(ctx context.Context, sess store.Session, now time.Time, reason string, evict func([]store.Session) ([]string, error), msgs []store.OutboxMessage) (bool, []string, error) {
+	return d.insertLimited(ctx, sess, now, reason, evict, msgs)
+}
+
+func (d database) insertLimited(ctx context.Context, sess store.Session, now time.Time, reason string, evict func([]store.Session) ([]string, error), msgs []store.OutboxMessage) (bool, []string, error) {
 	const op = "create limited"
 	tx, err := d.w.BeginTx(ctx, nil)
 	if err != nil {
@@ -70,6 +80,11 @@ func (d database) InsertLimited(ctx context.Context, sess store.Session, now tim
 	inserted, err := d.changed(op, res, err)
 	if err != nil || !inserted {
 		return false, nil, err // refused for the not-before time: nothing revoked either
+	}
+	if len(revoked) > 0 {
+		if err := d.enqueue(ctx, tx, op, store.WithSessionIDs(msgs, revoked)); err != nil {
+			return false, nil, err
+		}
 	}
 	if err := tx.Commit(); err != nil {
 		return false, nil, d.fail(op, err)

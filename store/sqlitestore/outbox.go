@@ -3,12 +3,17 @@ package sqlitestore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
+	"fmt"
 	"time"
 
 	"github.com/revokehq/revoke/store"
 )
 
-var _ store.OutboxStore = (*Store)(nil)
+var (
+	_ store.RecordingStore    = (*Store)(nil)
+	_ store.RecordingDatabase = database{}
+)
 
 // outboxMigration creates the outbox. The index on (next_attempt,
 // created_at) lets a sender take the due messages, oldest first, without
@@ -23,6 +28,11 @@ const outboxMigration = `CREATE TABLE outbox (
 	) STRICT;
 	CREATE INDEX outbox_due ON outbox (next_attempt, created_at, id);`
 
+// outboxIDsMigration keeps the ids of the sessions that the revocation
+// which recorded a message ended (store.RecordingStore), as a JSON array;
+// NULL for none, so that adding the column rewrites no row.
+const outboxIDsMigration = `ALTER TABLE outbox ADD COLUMN session_ids TEXT;`
+
 // EnqueueOutbox implements store.OutboxStore, in one transaction.
 func (s *Store) EnqueueOutbox(ctx context.Context, msgs []store.OutboxMessage) error {
 	ctx, cancel := store.CallContext(ctx, s.callTimeout)
@@ -32,21 +42,76 @@ func (s *Store) EnqueueOutbox(ctx context.Context, msgs []store.OutboxMessage) e
 		return s.fail("enqueue outbox", err)
 	}
 	defer tx.Rollback()
-	for _, m := range msgs {
-		_, err := tx.ExecContext(ctx, `INSERT INTO outbox (id, destination, payload, created_at, attempts, next_attempt)
-			VALUES (?, ?, ?, ?, ?, ?)`,
-			m.ID, m.Destination, m.Payload, m.CreatedAt.UnixNano(), m.Attempts, m.NextAttempt.UnixNano())
-		if isDuplicate(err) {
-			return store.ErrDuplicateMessage
-		}
-		if err != nil {
-			return s.fail("enqueue outbox", err)
-		}
+	if err := s.enqueue(ctx, tx, "enqueue outbox", msgs); err != nil {
+		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return s.fail("enqueue outbox", err)
 	}
 	return nil
+}
+
+// enqueue inserts msgs in tx; a taken id is store.ErrDuplicateMessage.
+func (s *Store) enqueue(ctx context.Context, tx *sql.Tx, op string, msgs []store.OutboxMessage) error {
+	for _, m := range msgs {
+		ids, err := idsArg(m.SessionIDs)
+		if err != nil {
+			return fmt.Errorf("sqlitestore: %s: %w", op, err)
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO outbox (id, destination, payload, created_at, attempts, next_attempt, session_ids)
+			VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			m.ID, m.Destination, m.Payload, m.CreatedAt.UnixNano(), m.Attempts, m.NextAttempt.UnixNano(), ids)
+		if isDuplicate(err) {
+			return store.ErrDuplicateMessage
+		}
+		if err != nil {
+			return s.fail(op, err)
+		}
+	}
+	return nil
+}
+
+// idsArg is ids as the session_ids column keeps them: NULL for none.
+func idsArg(ids []string) (any, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	b, err := json.Marshal(ids)
+	return string(b), err
+}
+
+// RevokeRecorded implements store.RecordingStore.
+func (s *Store) RevokeRecorded(ctx context.Context, sel store.Selection, now time.Time, reason string, msgs []store.OutboxMessage) ([]string, error) {
+	return s.Rules.RevokeAndRecord(ctx, sel, now, reason, msgs)
+}
+
+// CreateLimitedRecorded implements store.RecordingStore.
+func (s *Store) CreateLimitedRecorded(ctx context.Context, sess store.Session, l store.Limit, now time.Time, msgs []store.OutboxMessage) ([]string, error) {
+	return s.Rules.CreateWithLimitAndRecord(ctx, sess, l, now, msgs)
+}
+
+// RevokeActiveRecorded implements store.RecordingDatabase: the revocation
+// of RevokeActive and the messages, in one immediate transaction on the
+// writer.
+func (d database) RevokeActiveRecorded(ctx context.Context, sel store.Selection, now time.Time, reason string, msgs []store.OutboxMessage) ([]string, error) {
+	tx, err := d.w.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, d.fail("revoke", err)
+	}
+	defer tx.Rollback()
+	ids, err := d.revokeIn(ctx, tx, sel, now, reason)
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) > 0 {
+		if err := d.enqueue(ctx, tx, "revoke", store.WithSessionIDs(msgs, ids)); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, d.fail("revoke", err)
+	}
+	return ids, nil
 }
 
 // LeaseOutbox implements store.OutboxStore: one UPDATE ... RETURNING on
@@ -56,7 +121,7 @@ func (s *Store) LeaseOutbox(ctx context.Context, now, leaseUntil time.Time, n in
 	defer cancel()
 	rows, err := s.w.QueryContext(ctx, `UPDATE outbox SET next_attempt = ?
 		WHERE id IN (SELECT id FROM outbox WHERE next_attempt <= ? ORDER BY next_attempt, created_at, id LIMIT ?)
-		RETURNING id, destination, payload, created_at, attempts`,
+		RETURNING id, destination, payload, created_at, attempts, session_ids`,
 		leaseUntil.UnixNano(), now.UnixNano(), n)
 	if err != nil {
 		return nil, s.fail("lease outbox", err)
@@ -66,8 +131,14 @@ func (s *Store) LeaseOutbox(ctx context.Context, now, leaseUntil time.Time, n in
 	for rows.Next() {
 		var m store.OutboxMessage
 		var created int64
-		if err := rows.Scan(&m.ID, &m.Destination, &m.Payload, &created, &m.Attempts); err != nil {
+		var ids sql.NullString
+		if err := rows.Scan(&m.ID, &m.Destination, &m.Payload, &created, &m.Attempts, &ids); err != nil {
 			return nil, s.fail("lease outbox", err)
+		}
+		if ids.Valid {
+			if err := json.Unmarshal([]byte(ids.String), &m.SessionIDs); err != nil {
+				return nil, fmt.Errorf("sqlitestore: lease outbox: message %q: session ids: %w", m.ID, err)
+			}
 		}
 		m.CreatedAt = time.Unix(0, created)
 		m.NextAttempt = leaseUntil

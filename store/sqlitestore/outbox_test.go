@@ -19,3 +19,13 @@ func TestOutboxConformance(t *testing.T) {
 		return s
 	})
 }
+
+func TestRecordingConformance(t *testing.T) {
+	storetest.Recording(t, func(t *testing.T) store.RecordingStore {
+		s, err := sqlitestore.Open(filepath.Join(t.TempDir(), "sessions.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}

@@ -87,6 +87,10 @@ var migrations = []string{
 
 	// 8: the outbox of store.OutboxStore; see outbox.go.
 	outboxMigration,
+
+	// 9: the session ids of an outbox message (store.RecordingStore); see
+	// outbox.go.
+	outboxIDsMigration,
 }
 
 // migrate brings the schema up to date in one immediate transaction, so that

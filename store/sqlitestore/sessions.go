@@ -354,13 +354,8 @@ func (d database) Probe(ctx context.Context, id string, now time.Time) (owner st
 // and for a selection with a NotBefore the move of the user's not-before
 // time with it, in one immediate transaction on the writer.
 func (d database) RevokeActive(ctx context.Context, sel store.Selection, now time.Time, reason string) ([]string, error) {
-	st := [...]*sql.Stmt{store.ScopeAll: d.revokeAll, store.ScopeOne: d.revokeOne, store.ScopeAllBut: d.revokeExcept}[sel.Scope()]
-	var before any
-	if !sel.AuthenticatedBefore.IsZero() {
-		before = nanos(sel.AuthenticatedBefore)
-	}
-	args := sel.RevokeArgs(nanos(now), reason, before)
 	if sel.NotBefore.IsZero() {
+		st, args := d.revocation(sel, now, reason)
 		return d.revoked(st.QueryContext(ctx, args...))
 	}
 	tx, err := d.w.BeginTx(ctx, nil)
@@ -368,10 +363,7 @@ func (d database) RevokeActive(ctx context.Context, sel store.Selection, now tim
 		return nil, d.fail("revoke", err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.StmtContext(ctx, d.notBefore).ExecContext(ctx, sel.UserID, nanos(sel.NotBefore)); err != nil {
-		return nil, d.fail("revoke", err)
-	}
-	ids, err := d.revoked(tx.StmtContext(ctx, st).QueryContext(ctx, args...))
+	ids, err := d.revokeIn(ctx, tx, sel, now, reason)
 	if err != nil {
 		return nil, err
 	}
@@ -379,6 +371,28 @@ func (d database) RevokeActive(ctx context.Context, sel store.Selection, now tim
 		return nil, d.fail("revoke", err)
 	}
 	return ids, nil
+}
+
+// revocation returns the statement that revokes sel and its arguments.
+func (d database) revocation(sel store.Selection, now time.Time, reason string) (*sql.Stmt, []any) {
+	st := [...]*sql.Stmt{store.ScopeAll: d.revokeAll, store.ScopeOne: d.revokeOne, store.ScopeAllBut: d.revokeExcept}[sel.Scope()]
+	var before any
+	if !sel.AuthenticatedBefore.IsZero() {
+		before = nanos(sel.AuthenticatedBefore)
+	}
+	return st, sel.RevokeArgs(nanos(now), reason, before)
+}
+
+// revokeIn revokes sel in tx, moving the user's not-before time first
+// when sel has one.
+func (d database) revokeIn(ctx context.Context, tx *sql.Tx, sel store.Selection, now time.Time, reason string) ([]string, error) {
+	if !sel.NotBefore.IsZero() {
+		if _, err := tx.StmtContext(ctx, d.notBefore).ExecContext(ctx, sel.UserID, nanos(sel.NotBefore)); err != nil {
+			return nil, d.fail("revoke", err)
+		}
+	}
+	st, args := d.revocation(sel, now, reason)
+	return d.revoked(tx.StmtContext(ctx, st).QueryContext(ctx, args...))
 }
 
 // revoked reads the ids a revocation returns.

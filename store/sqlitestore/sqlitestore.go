@@ -71,8 +71,9 @@ const readerCache = "cache_size(-512)"
 // cleanup holds the write lock in short slices and requests get in between.
 const deleteBatch = 500
 
-// Store is a store.SessionStore (and store.Cleaner and store.DataStore) kept
-// in a SQLite file. It is safe for concurrent use. Open one Store per file
+// Store is a store.SessionStore (and store.Cleaner, store.DataStore and
+// the optional extensions, store.OutboxStore and store.RecordingStore
+// among them) kept in a SQLite file. It is safe for concurrent use. Open one Store per file
 // per process. Its methods are those of store.Rules, on its statements.
 type Store struct {
 	*store.Rules

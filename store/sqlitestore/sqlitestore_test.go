@@ -66,7 +66,7 @@ func TestReopenKeepsData(t *testing.T) {
 	db := rawDB(t, path)
 	var version int
 	is.NoErr(db.QueryRow("PRAGMA user_version").Scan(&version))
-	is.Equal(version, 8) // the latest schema version is recorded
+	is.Equal(version, 9) // the latest schema version is recorded
 }
 
 func TestOpenRefusesNewerSchema(t *testing.T) {

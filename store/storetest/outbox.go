@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -18,7 +19,7 @@ func Outbox(t *testing.T, open func(t *testing.T) store.OutboxStore) {
 		now := time.Unix(1_700_000_000, 0)
 		msgs := []store.OutboxMessage{
 			{ID: "b", Destination: "r1", Payload: []byte("second"), CreatedAt: now.Add(time.Second), NextAttempt: now},
-			{ID: "a", Destination: "r1", Payload: []byte("first"), CreatedAt: now, NextAttempt: now},
+			{ID: "a", Destination: "r1", Payload: []byte("first"), CreatedAt: now, NextAttempt: now, SessionIDs: []string{"s1", "s2"}},
 			{ID: "later", Destination: "r2", Payload: []byte("later"), CreatedAt: now, NextAttempt: now.Add(time.Hour)},
 		}
 		if err := st.EnqueueOutbox(ctx, msgs); err != nil {
@@ -30,6 +31,9 @@ func Outbox(t *testing.T, open func(t *testing.T) store.OutboxStore) {
 		}
 		if len(got) != 2 || got[0].ID != "a" || got[1].ID != "b" || string(got[0].Payload) != "first" || got[0].Destination != "r1" {
 			t.Fatalf("leased %+v, want a then b", got)
+		}
+		if ids := sorted(got[0].SessionIDs); !slices.Equal(ids, []string{"s1", "s2"}) || len(got[1].SessionIDs) != 0 {
+			t.Fatalf("session ids %v and %v, want [s1 s2] and none", ids, got[1].SessionIDs)
 		}
 		// Leased: not due again until the lease ends.
 		if again, err := st.LeaseOutbox(ctx, now.Add(30*time.Second), now.Add(time.Hour), 10); err != nil || len(again) != 0 {
