@@ -102,6 +102,11 @@ func (r *report) cacheTargetRows(row func(...string)) {
 	default:
 		row(what, groupThousands(int64(cached.Load.RPS)), "without: "+groupThousands(int64(plain.Load.RPS)),
 			ratio(cached.Load.RPS, plain.Load.RPS), "≥ 3x")
+		if plain.Load.ServerCPU > 0 && cached.Load.ServerCPU > 0 && plain.StoreCPUMeasured && cached.StoreCPUMeasured {
+			pc, cc := plain.Load.ServerCPU+plain.StoreCPU, cached.Load.ServerCPU+cached.StoreCPU
+			row("CPU per request of the servers, the 3 demo processes and PostgreSQL's backends together, the same fleets",
+				fmtDuration(float64(cc)), "without: "+fmtDuration(float64(pc)), ratio(float64(pc), float64(cc))+" less", "")
+		}
 		row("store transactions per request, the same fleets (of them token lookups)",
 			fmt.Sprintf("%.4f (%.4f)", cached.TransactionsPerRq, cached.LookupsPerRq),
 			fmt.Sprintf("without: %.4f (%.4f)", plain.TransactionsPerRq, plain.LookupsPerRq), "", "")
@@ -172,8 +177,12 @@ func (r *report) cacheSection(b *strings.Builder, row func(...string)) {
 		fmt.Fprintf(b, "\n%d demo instances on one PostgreSQL, with and without `-cache`: skipped: %s.\n", f.Instances, f.Skipped)
 		return
 	}
-	fmt.Fprintf(b, "\n%d demo servers (`examples/server`), separate processes, on one PostgreSQL database (%s) with the same cookie key, ", f.Instances, f.Server)
-	b.WriteString("once as they are and once with `-cache`, both fleets running at once; ")
+	on := "a database of its own created for the run"
+	if !f.OwnDatabases {
+		on = "the same database in a schema of its own"
+	}
+	fmt.Fprintf(b, "\nA fleet is %d demo servers (`examples/server`), separate processes with the same cookie key, on one PostgreSQL database and a fresh schema; ", f.Instances)
+	fmt.Fprintf(b, "two fleets, one as the demo is and one with `-cache`, each on %s on the server of %s, run at once; ", on, f.Server)
 	fmt.Fprintf(b, "the load generator sends `GET /me` with `X-Session-Token` from %d keep-alive workers, one session each, every worker's requests going to the three instances in turn, ", f.Sessions)
 	fmt.Fprintf(b, "%s per fleet in %d turns taken in rotation (after %s of warm-up), on the same %d cores as the servers and PostgreSQL. ",
 		r.Machine.LoadDuration, r.Machine.LoadRounds, r.Machine.LoadWarmup, r.Machine.NumCPU)

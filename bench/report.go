@@ -17,7 +17,8 @@ type report struct {
 	Skipped map[string]string `json:"skipped,omitempty"`
 	Load    []loadResult      `json:"e2e,omitempty"`
 	Fleet   *fleetReport      `json:"fleet,omitempty"`
-	Elapsed time.Duration     `json:"elapsed"`
+	Elapsed time.Duration     `json:"elapsed"`          // the run's, without Waited
+	Waited  time.Duration     `json:"waited,omitempty"` // for a quiet machine (-wait-load)
 }
 
 var sizes = []int{1_000, 10_000, 100_000, 1_000_000}
