@@ -16,6 +16,7 @@ import (
 
 	"github.com/revokehq/revoke"
 	"github.com/revokehq/revoke/store"
+	"github.com/revokehq/revoke/store/cachestore"
 )
 
 // Sizes of the linearizability test. Each round is bounded in time
@@ -90,7 +91,17 @@ func TestRevocationIsLinearizable(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
-			h := newLinHarness(t, b.open(t))
+			st := b.open(t)
+			h := newLinHarness(t, st)
+			if c, ok := st.(*cachestore.Store); ok {
+				defer func() {
+					s := c.Stats()
+					t.Logf("%s: %d lookups from the cache, %d from the store", b.name, s.Hits, s.Misses)
+					if s.Hits == 0 {
+						t.Error("no lookup was answered from the cache: the test proved nothing of it")
+					}
+				}()
+			}
 			for _, kind := range []revokeKind{kindAll, kindSession, kindOthers} {
 				t.Run(kind.String(), func(t *testing.T) {
 					var total tally

@@ -28,15 +28,21 @@
 //     breaks, it stops serving from the cache at once and flushes it; when
 //     its own notice does not come back, it reconnects. Until then every
 //     lookup goes to the store.
-//   - A revoking call (Revoke, ReplaceToken, Update, CreateLimited that
-//     evicts, Reauthenticate) writes through to the store, evicts locally,
-//     publishes a barrier and waits, for each instance the barrier found
-//     holding a live lease, until that instance acknowledges the barrier
-//     (it has processed every invalidation before it) or its lease has
-//     lapsed, plus a tenth of the lease. A cut-off or frozen instance thus
-//     delays a revocation by at most about one lease, and never accepts
-//     the token late. When even the barrier fails, the call waits the whole
-//     lease and a tenth instead.
+//   - A revoking call (Revoke and RevokeRecorded, ReplaceToken, Update,
+//     CreateLimited and CreateLimitedRecorded that evict, Reauthenticate)
+//     writes through to the store, evicts locally, publishes a barrier and
+//     waits, for each instance the barrier found holding a live lease, itself
+//     included, until that instance acknowledges the barrier (it has
+//     processed every invalidation before it; for itself, the barrier has
+//     arrived on its own subscription) or its lease has lapsed, plus a tenth
+//     of the lease. A cut-off or frozen instance thus delays a revocation by
+//     at most about one lease, and never accepts the token late. When even
+//     the barrier fails, the call waits the whole lease and a tenth instead.
+//     Revoke and RevokeRecorded wait so even when they find nothing left to
+//     revoke: a call that failed may have been made in the store all the same
+//     (its reply lost, its deadline passed after the store committed), and
+//     the call that tries again and succeeds must not return before that
+//     write has reached every cache.
 //
 // # Clocks
 //

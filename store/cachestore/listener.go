@@ -151,7 +151,9 @@ func (h handler) Notice(n store.Notice) {
 		s.stats.invalidations.Add(1)
 		s.evict(n.SessionID)
 	case store.NoticeBarrier:
-		if n.From != s.instance {
+		if n.From == s.instance {
+			s.arrived(s.instance, n.ID) // see settleAll
+		} else {
 			s.acknowledge(n.From, n.ID)
 		}
 	case store.NoticeSent:

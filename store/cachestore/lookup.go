@@ -109,12 +109,17 @@ func (s *Store) flush() {
 	clear(s.byID)
 }
 
-// cached changes the cached copy of session id, if there is one.
+// cached changes the cached copy of session id, if there is one. It
+// replaces the entry rather than writing to it: a lookup reads the entry
+// it found after letting go of the lock.
 func (s *Store) cached(id string, change func(*store.Session)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if h, ok := s.byID[id]; ok {
-		change(&s.byHash[h].s)
+		e := *s.byHash[h]
+		e.s = clone(e.s)
+		change(&e.s)
+		s.byHash[h] = &e
 	}
 }
 

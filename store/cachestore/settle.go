@@ -54,14 +54,21 @@ func (w *barrierWait) has(instance string) bool {
 }
 
 // settle is called after a write that ended or changed the sessions ids
-// has returned: it evicts them here and returns once no other instance can
+// has returned: it evicts them here and returns once no instance can
 // serve them from its cache (see the package documentation). It does not
 // give up when ctx ends, which would report a revocation that happened as
 // failed; it is bounded by the lease.
 func (s *Store) settle(ids ...string) {
-	if len(ids) == 0 {
-		return
+	if len(ids) > 0 {
+		s.settleAll(ids...)
 	}
+}
+
+// settleAll evicts ids here and returns once every instance holding a
+// lease, this one included, has processed every invalidation published
+// before it began, or has had its lease lapse: also those of writes that
+// no call of this instance settled.
+func (s *Store) settleAll(ids ...string) {
 	s.evict(ids...)
 	began := time.Now()
 	id := store.NewID()
@@ -77,10 +84,11 @@ func (s *Store) settle(ids ...string) {
 		time.Sleep(time.Until(began.Add(s.cfg.lease + s.cfg.lease/10)))
 		return
 	}
+	// This instance is waited for as the others are: the barrier arriving
+	// on its own subscription proves that it has processed what came
+	// before, such as the invalidation of an earlier write whose call
+	// failed after the store made it, which nothing evicted here.
 	for _, l := range leases {
-		if l.Instance == s.instance {
-			continue // evicted above, and every fill since read the write
-		}
 		deadline := asked.Add(l.Left + s.cfg.lease/10)
 		for !w.has(l.Instance) {
 			left := time.Until(deadline)

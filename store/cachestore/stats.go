@@ -20,9 +20,10 @@ type Stats struct {
 	// LateHeartbeats those replaced because the instance's own notice did
 	// not come back in time.
 	Breaks, LateHeartbeats uint64
-	// Settled counts the writes that waited for the other instances;
-	// SettledByLapse the instances (or, when the barrier failed, the writes)
-	// that were waited out to the end of their lease instead of answering.
+	// Settled counts the writes that waited for the instances holding a
+	// lease, this one included; SettledByLapse the instances (or, when the
+	// barrier failed, the writes) that were waited out to the end of their
+	// lease instead of answering.
 	Settled, SettledByLapse uint64
 	// Serving reports whether the cache answers now, and ServingFor how
 	// much longer it will without a renewal.

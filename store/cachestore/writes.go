@@ -11,11 +11,13 @@ import (
 // The writes that end or change a session write through and then settle:
 // they return once no instance can serve what they changed from its cache.
 
-// Revoke implements store.SessionStore.
+// Revoke implements store.SessionStore. It settles even when it revoked
+// nothing: what it found revoked already may be the work of a call whose
+// reply was lost after the store made it, which never settled.
 func (s *Store) Revoke(ctx context.Context, sel store.Selection, now time.Time, reason string) ([]string, error) {
 	ids, err := s.b.Revoke(ctx, sel, now, reason)
 	if err == nil {
-		s.settle(ids...)
+		s.settleAll(ids...)
 	}
 	return ids, err
 }
@@ -47,11 +49,12 @@ func (s *Store) CreateLimited(ctx context.Context, sess store.Session, l store.L
 	return evicted, err
 }
 
-// RevokeRecorded implements store.RecordingStore.
+// RevokeRecorded implements store.RecordingStore. It settles even when it
+// revoked nothing, as Revoke does.
 func (s *Store) RevokeRecorded(ctx context.Context, sel store.Selection, now time.Time, reason string, msgs []store.OutboxMessage) ([]string, error) {
 	ids, err := s.b.RevokeRecorded(ctx, sel, now, reason, msgs)
 	if err == nil {
-		s.settle(ids...)
+		s.settleAll(ids...)
 	}
 	return ids, err
 }

@@ -94,3 +94,19 @@ func TestCacheAcrossInstances(t *testing.T) {
 		refused(t, sess.TokenHash)
 	}
 }
+
+// TestConformanceThroughCache runs the suite on a cache in front of the
+// Store, answering lookups from memory.
+func TestConformanceThroughCache(t *testing.T) {
+	testDSN(t)
+	var hits uint64
+	storetest.Run(t, func(t *testing.T) store.SessionStore {
+		c := cached(t, newSchema(t), "conformance")
+		serving(t, c)
+		t.Cleanup(func() { hits += c.Stats().Hits })
+		return c
+	})
+	if hits == 0 {
+		t.Fatal("no lookup was answered from the cache")
+	}
+}
