@@ -17,32 +17,44 @@ import (
 // suite is one package's benchmarks: its test binary is built once and run
 // with -test.bench pattern.
 type suite struct {
+	cache     bool   // part "cache" rather than "go"
 	pkg       string // relative to the module root, "." for the root package
 	pattern   string
 	benchtime string // instead of the run's, when set
 }
 
-// suites lists the Go benchmarks the comparison is made of. Patterns with
-// sizes leave the million-session runs out when quick is set.
-func suites(quick bool) []suite {
+// suites lists the Go benchmarks the comparison is made of, those of the
+// part "go", of the part "cache" or both. Patterns with sizes leave the
+// million-session runs out when quick is set.
+func suites(quick, core, cache bool) []suite {
 	sizes := ""
 	if quick {
 		sizes = "/^sessions=(1000|10000|100000)$"
 	}
-	return []suite{
-		{".", `^(BenchmarkResolveToken|BenchmarkMiddlewareHeader|BenchmarkMiddlewareAnonymous|BenchmarkCookie)$`, ""},
-		{"./store/memstore", `^BenchmarkMemoryPerSession$`, ""},
-		{"./store/memstore", `^BenchmarkAtSize$` + sizes, ""},
+	all := []suite{
+		{false, ".", `^(BenchmarkResolveToken|BenchmarkMiddlewareHeader|BenchmarkMiddlewareAnonymous|BenchmarkCookie)$`, ""},
+		{false, "./store/memstore", `^BenchmarkMemoryPerSession$`, ""},
+		{false, "./store/memstore", `^BenchmarkAtSize$` + sizes, ""},
 		// Longer: serial and parallel are compared with each other, and
 		// the writer's timing adds noise to each.
-		{"./store/sqlitestore", `^BenchmarkResolveConcurrent$`, "3s"},
-		{"./store/sqlitestore", `^BenchmarkAtSize$` + sizes, ""},
-		{"./store/pgstore", `^BenchmarkAtSize$`, ""},
-		{"./scsstore", `^BenchmarkRevokeUser$` + sizes, ""},
-		{"./store/memstore", `^BenchmarkListSessions$`, ""},
-		{"./store/sqlitestore", `^BenchmarkListSessions$`, ""},
-		{"./store/pgstore", `^BenchmarkListSessions$`, ""},
+		{false, "./store/sqlitestore", `^BenchmarkResolveConcurrent$`, "3s"},
+		{false, "./store/sqlitestore", `^BenchmarkAtSize$` + sizes, ""},
+		{false, "./store/pgstore", `^BenchmarkAtSize$`, ""},
+		{false, "./scsstore", `^BenchmarkRevokeUser$` + sizes, ""},
+		{false, "./store/memstore", `^BenchmarkListSessions$`, ""},
+		{false, "./store/sqlitestore", `^BenchmarkListSessions$`, ""},
+		{false, "./store/pgstore", `^BenchmarkListSessions$`, ""},
+		// A lookup from each store against a cache hit; a revocation on
+		// each store alone and with three instances listening.
+		{true, "./store/cachestore", `^(BenchmarkLookup|BenchmarkRevoke)$`, ""},
 	}
+	var out []suite
+	for _, s := range all {
+		if (s.cache && cache) || (!s.cache && core) {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // result is one benchmark's line of output.
@@ -54,6 +66,7 @@ type result struct {
 var (
 	benchLine = regexp.MustCompile(`^(Benchmark\S+?)(?:-\d+)?\s+(\d+)\s+(.+)$`)
 	skipLine  = regexp.MustCompile(`^\s*--- SKIP: (Benchmark\S+)`)
+	logPrefix = regexp.MustCompile(`^\S+\.go:\d+: `)
 )
 
 // pkgName names a suite's package in result keys: "revoke" for the root.
@@ -64,24 +77,26 @@ func pkgName(pkg string) string {
 	return filepath.Base(pkg)
 }
 
-// parseBench reads go test -bench output: results by "package:benchmark"
-// (the GOMAXPROCS suffix removed) and the benchmarks that were skipped, with
-// the line that says why.
+// parseBench reads go test -bench -v output: results by
+// "package:benchmark" (the GOMAXPROCS suffix removed) and the benchmarks
+// that were skipped, with the line that says why (which -v prints before
+// the SKIP line).
 func parseBench(pkg string, out []byte, results map[string]result, skipped map[string]string) {
 	sc := bufio.NewScanner(bytes.NewReader(out))
-	lastSkip := ""
+	said := "" // the last line a benchmark logged
 	for sc.Scan() {
 		line := sc.Text()
 		if m := skipLine.FindStringSubmatch(line); m != nil {
-			lastSkip = pkg + ":" + m[1]
-			skipped[lastSkip] = ""
+			skipped[pkg+":"+m[1]] = said
+			said = ""
 			continue
 		}
-		if lastSkip != "" {
-			if t := strings.TrimSpace(line); t != "" && skipped[lastSkip] == "" {
-				skipped[lastSkip] = t
-			}
-			lastSkip = ""
+		if t := strings.TrimSpace(line); t != "" && t != line {
+			said = logPrefix.ReplaceAllString(t, "")
+			continue
+		}
+		if strings.HasPrefix(line, "Benchmark") {
+			said = ""
 		}
 		m := benchLine.FindStringSubmatch(line)
 		if m == nil {
@@ -127,7 +142,8 @@ func runSuites(root, tmp string, list []suite, benchtime string, w io.Writer) (m
 		}
 		fmt.Fprintf(w, "== %s %s (benchtime %s)\n", s.pkg, s.pattern, bt)
 		var buf bytes.Buffer
-		cmd := exec.Command(bin, "-test.run", "^$", "-test.bench", s.pattern,
+		// -test.v: without it, a skipped benchmark says nothing.
+		cmd := exec.Command(bin, "-test.run", "^$", "-test.bench", s.pattern, "-test.v",
 			"-test.benchtime", bt, "-test.count", "1", "-test.timeout", "60m")
 		cmd.Dir = filepath.Join(root, s.pkg)
 		cmd.Stdout = io.MultiWriter(&buf, w)

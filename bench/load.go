@@ -117,13 +117,27 @@ func (r *headerRecorder) Header() http.Header         { return r.h }
 func (r *headerRecorder) Write(p []byte) (int, error) { return len(p), nil }
 func (r *headerRecorder) WriteHeader(int)             {}
 
-// target is a running server to load.
+// target is a running server to load, or several serving the same
+// sessions, which the load generator takes in turn.
 type target struct {
-	base   string
-	header http.Header // sent with every request
-	path   string
-	pid    int
-	stop   func() error
+	bases   []string      // http://host:port of each server
+	headers []http.Header // worker w sends headers[w%len(headers)] with every request
+	path    string
+	pids    []int
+	stop    func() error
+}
+
+// cpu returns the CPU time the target's processes have used so far.
+func (t *target) cpu() (time.Duration, bool) {
+	var sum time.Duration
+	for _, pid := range t.pids {
+		d, ok := processCPU(pid)
+		if !ok {
+			return 0, false
+		}
+		sum += d
+	}
+	return sum, true
 }
 
 // processCPU returns the CPU time (user and system) the process pid has
@@ -191,37 +205,57 @@ func startSelf(mode, tmp string, useCookie bool) (*target, error) {
 		cmd.Wait()
 		return nil, fmt.Errorf("server %s did not start: %q %v", mode, line, err)
 	}
-	t := &target{base: "http://" + f[1], header: http.Header{}, path: "/me", pid: cmd.Process.Pid, stop: stop}
+	h := http.Header{}
 	switch {
 	case mode == "bare":
 	case useCookie:
-		t.header.Set("Cookie", f[3])
+		h.Set("Cookie", f[3])
 	default:
-		t.header.Set(revoke.HeaderName, f[2])
+		h.Set(revoke.HeaderName, f[2])
 	}
-	return t, nil
+	return &target{bases: []string{"http://" + f[1]}, headers: []http.Header{h}, path: "/me", pids: []int{cmd.Process.Pid}, stop: stop}, nil
 }
 
 var listeningRE = regexp.MustCompile(`msg=listening addr=(\S+)`)
 
-// startDemo builds the demo server (examples/server), runs it on a fresh
-// SQLite file, logs alice in and returns it with her token as
-// X-Session-Token.
-func startDemo(root, tmp string) (*target, error) {
+// demoPassword is every demo user's password in the harness's runs.
+const demoPassword = "bench-password"
+
+// buildDemo builds the demo server (examples/server) into tmp, once per
+// run.
+func buildDemo(root, tmp string) (string, error) {
 	bin := filepath.Join(tmp, "revoke-demo")
+	if _, err := os.Stat(bin); err == nil {
+		return bin, nil
+	}
 	build := exec.Command("go", "build", "-o", bin, "./examples/server")
 	build.Dir = root
 	if out, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("build the demo: %v\n%s", err, out)
+		return "", fmt.Errorf("build the demo: %v\n%s", err, out)
 	}
-	const password = "bench-password"
-	cmd := exec.Command(bin, "-addr", "127.0.0.1:0", "-db", filepath.Join(tmp, "demo.db"))
+	return bin, nil
+}
+
+// demoProc is a running demo server.
+type demoProc struct {
+	base string // http://host:port
+	pid  int
+	stop func() error
+}
+
+// startDemoProc runs the demo binary with args, on loopback, with the
+// environment of this process less its REVOKE_ settings plus env, and
+// returns it once it listens. When it exits first, the error carries the
+// last lines it logged.
+func startDemoProc(bin string, args, env []string) (*demoProc, error) {
+	cmd := exec.Command(bin, append([]string{"-addr", "127.0.0.1:0"}, args...)...)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "REVOKE_") {
 			cmd.Env = append(cmd.Env, kv)
 		}
 	}
-	cmd.Env = append(cmd.Env, "REVOKE_DEMO_PASSWORD="+password)
+	cmd.Env = append(cmd.Env, "REVOKE_DEMO_PASSWORD="+demoPassword)
+	cmd.Env = append(cmd.Env, env...)
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
@@ -240,11 +274,21 @@ func startDemo(root, tmp string) (*target, error) {
 		}
 	}
 	// Read the log until it says where it listens, then keep draining it
-	// (the demo logs each sign-in only, not each request).
+	// (the demo logs each sign-in, not each request), keeping its last
+	// lines for the error of a demo that exits.
 	found := make(chan string, 1)
+	var (
+		mu   sync.Mutex
+		tail []string
+	)
+	drained := make(chan struct{})
 	go func() {
+		defer close(drained)
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
+			mu.Lock()
+			tail = append(tail[max(0, len(tail)-4):], sc.Text())
+			mu.Unlock()
 			if m := listeningRE.FindStringSubmatch(sc.Text()); m != nil {
 				select {
 				case found <- m[1]:
@@ -253,31 +297,57 @@ func startDemo(root, tmp string) (*target, error) {
 			}
 		}
 	}()
-	var addr string
 	select {
-	case addr = <-found:
+	case addr := <-found:
+		return &demoProc{base: "http://" + addr, pid: cmd.Process.Pid, stop: stop}, nil
 	case err := <-exited:
-		return nil, fmt.Errorf("the demo exited: %v", err)
+		<-drained
+		mu.Lock()
+		defer mu.Unlock()
+		return nil, fmt.Errorf("the demo exited (%v): %s", err, strings.Join(tail, " / "))
 	case <-time.After(30 * time.Second):
 		stop()
 		return nil, errors.New("the demo did not listen within 30s")
 	}
-	base := "http://" + addr
-	res, err := http.Post(base+"/login", "application/json",
-		bytes.NewReader([]byte(`{"username":"alice","password":"`+password+`"}`)))
+}
+
+// demoLogin signs user in on the demo at base and returns the session's
+// token and id.
+func demoLogin(c *http.Client, base, user string) (token, id string, err error) {
+	res, err := c.Post(base+"/login", "application/json",
+		strings.NewReader(`{"username":"`+user+`","password":"`+demoPassword+`"}`))
 	if err != nil {
-		stop()
-		return nil, err
+		return "", "", err
 	}
 	defer res.Body.Close()
-	var login struct{ Token string }
+	var login struct{ Token, SessionID string }
 	if err := json.NewDecoder(res.Body).Decode(&login); err != nil || res.StatusCode != http.StatusOK || login.Token == "" {
-		stop()
-		return nil, fmt.Errorf("demo login: %s %v", res.Status, err)
+		return "", "", fmt.Errorf("demo login: %s %v", res.Status, err)
 	}
-	t := &target{base: base, header: http.Header{}, path: "/me", pid: cmd.Process.Pid, stop: stop}
-	t.header.Set(revoke.HeaderName, login.Token)
-	return t, nil
+	return login.Token, login.SessionID, nil
+}
+
+// startDemo builds the demo server, runs it on a fresh SQLite file, logs
+// alice in and returns it with her token as X-Session-Token. Its rate
+// limit of /me is off (-route-requests 0): at its default of 600 requests a
+// minute per session the load test would measure refusals.
+func startDemo(root, tmp string) (*target, error) {
+	bin, err := buildDemo(root, tmp)
+	if err != nil {
+		return nil, err
+	}
+	p, err := startDemoProc(bin, []string{"-db", filepath.Join(tmp, "demo.db"), "-route-requests", "0"}, nil)
+	if err != nil {
+		return nil, err
+	}
+	token, _, err := demoLogin(http.DefaultClient, p.base, "alice")
+	if err != nil {
+		p.stop()
+		return nil, err
+	}
+	h := http.Header{}
+	h.Set(revoke.HeaderName, token)
+	return &target{bases: []string{p.base}, headers: []http.Header{h}, path: "/me", pids: []int{p.pid}, stop: p.stop}, nil
 }
 
 // loadResult is what one scenario measured.
@@ -290,7 +360,7 @@ type loadResult struct {
 	P50      time.Duration `json:"p50"`
 	P90      time.Duration `json:"p90"`
 	P99      time.Duration `json:"p99"`
-	// ServerCPU is the server process's CPU time per request: unlike
+	// ServerCPU is the server processes' CPU time per request: unlike
 	// throughput it does not move with what else the machine runs.
 	ServerCPU time.Duration `json:"serverCPUPerRequest,omitempty"`
 	Skipped   string        `json:"skipped,omitempty"`
@@ -306,13 +376,17 @@ type loader struct {
 	client  *http.Client
 	lat     []time.Duration
 	errors  int
+	sent    int // requests answered while measured, failed and cut-short ones too
+	sentAll int // the same, warm-up included
 	elapsed time.Duration
 	cpu     time.Duration // the server's, while measured
 	cpuOK   bool
 }
 
 func newLoader(name string, t *target, workers int) *loader {
+	// Each worker keeps a connection to each of the target's servers.
 	tr := &http.Transport{
+		MaxIdleConns:        workers * len(t.bases),
 		MaxIdleConnsPerHost: workers,
 		MaxConnsPerHost:     workers,
 		DisableCompression:  true,
@@ -321,22 +395,27 @@ func newLoader(name string, t *target, workers int) *loader {
 }
 
 // run loads the target for d. When record is set, every whole request's
-// latency is kept; any answer but 200 counts as an error.
+// latency is kept; any answer but 200 counts as an error. Each worker
+// sends its requests to the target's servers in turn.
 func (l *loader) run(d time.Duration, record bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	lat := make([][]time.Duration, l.workers)
 	errs := make([]int, l.workers)
-	cpuBefore, ok1 := processCPU(l.t.pid)
+	sent := make([]int, l.workers)
+	cpuBefore, ok1 := l.t.cpu()
 	start := time.Now()
 	var wg sync.WaitGroup
 	for w := range l.workers {
 		wg.Go(func() {
-			req, _ := http.NewRequest(http.MethodGet, l.t.base+l.t.path, nil)
-			req.Header = l.t.header.Clone()
-			for ctx.Err() == nil {
+			reqs := make([]*http.Request, len(l.t.bases))
+			for i, base := range l.t.bases {
+				reqs[i], _ = http.NewRequest(http.MethodGet, base+l.t.path, nil)
+				reqs[i].Header = l.t.headers[w%len(l.t.headers)].Clone()
+			}
+			for i := w; ctx.Err() == nil; i++ {
 				begin := time.Now()
-				res, err := l.client.Do(req)
+				res, err := l.client.Do(reqs[i%len(reqs)])
 				if err == nil {
 					_, err = io.Copy(io.Discard, res.Body)
 					res.Body.Close()
@@ -345,6 +424,7 @@ func (l *loader) run(d time.Duration, record bool) {
 					}
 				}
 				took := time.Since(begin)
+				sent[w]++
 				if ctx.Err() != nil {
 					break // cut short by the deadline: not a whole request
 				}
@@ -357,7 +437,10 @@ func (l *loader) run(d time.Duration, record bool) {
 		})
 	}
 	wg.Wait()
-	cpuAfter, ok2 := processCPU(l.t.pid)
+	cpuAfter, ok2 := l.t.cpu()
+	for w := range l.workers {
+		l.sentAll += sent[w]
+	}
 	if !record {
 		l.cpuOK = ok1 && ok2
 		return
@@ -368,6 +451,7 @@ func (l *loader) run(d time.Duration, record bool) {
 	for w := range l.workers {
 		l.lat = append(l.lat, lat[w]...)
 		l.errors += errs[w]
+		l.sent += sent[w]
 	}
 }
 

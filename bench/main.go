@@ -1,17 +1,21 @@
 // Command bench runs revoke's performance comparison in one go: the Go
 // benchmarks of the root package and of every store (against scs v2 in the
-// same run), then an end-to-end load test over HTTP on loopback. It prints
-// the tables of BENCHMARKS.md with the ratios, and writes them with the raw
-// numbers and a chart of revocation cost against store size.
+// same run), the cache's in front of PostgreSQL and Redis, then end-to-end
+// load tests over HTTP on loopback, one of them on three demo instances
+// sharing PostgreSQL with and without the cache. It prints the tables of
+// BENCHMARKS.md with the ratios, and writes them with the raw numbers and a
+// chart of revocation cost against store size.
 //
-//	go run ./bench                  # everything, about 3.5 minutes on 2 cores
+//	go run ./bench                  # everything, about 5 minutes on 2 cores
 //	go run ./bench -quick           # stores up to 100,000 sessions
 //	go run ./bench -wait-load 1     # first wait for a quiet machine
+//	go run ./bench -parts cache,fleet   # only the cache's figures
 //
 // PostgreSQL is benchmarked when REVOKE_TEST_POSTGRES names a server, or one
-// listens at postgres://postgres@127.0.0.1:5432/test; otherwise its rows
-// say skipped. The chart is written as SVG, and as PNG when rsvg-convert
-// (Debian: librsvg2-bin) is installed.
+// listens at postgres://postgres@127.0.0.1:5432/test; Redis when
+// REVOKE_TEST_REDIS names one or one listens at redis://127.0.0.1:6379/0;
+// otherwise their rows say skipped. The chart is written as SVG, and as PNG
+// when rsvg-convert (Debian: librsvg2-bin) is installed.
 package main
 
 import (
@@ -24,6 +28,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -56,8 +61,10 @@ func main() {
 		rounds    = flag.Int("rounds", 3, "how many turns the HTTP scenarios take, each measured for duration/rounds per turn")
 		warmup    = flag.Duration("warmup", time.Second, "how long each HTTP scenario runs before it is measured")
 		outDir    = flag.String("out", "", "where to write the results (default: bench/results in the module)")
-		skipGo    = flag.Bool("skip-go", false, "skip the Go benchmarks")
-		skipHTTP  = flag.Bool("skip-http", false, "skip the HTTP load test")
+		skipGo    = flag.Bool("skip-go", false, "skip the Go benchmarks (the parts go and cache)")
+		skipHTTP  = flag.Bool("skip-http", false, "skip the HTTP load tests (the parts http and fleet)")
+		partsFlag = flag.String("parts", strings.Join(allParts, ","), "which parts to run, comma-separated: "+partsHelp)
+		revokes   = flag.Int("revokes", 300, "revocations over HTTP timed in each fleet")
 		waitLoad  = flag.Float64("wait-load", 0, "first wait (up to 20 minutes) until the 1-minute load average is below this")
 		render    = flag.String("render", "", "write the tables and the chart of a saved results.json again, without running anything")
 		serveMode = flag.String("serve", "", "internal: run a server for the load test")
@@ -82,24 +89,63 @@ func main() {
 		*duration = 10 * time.Second
 	}
 	*rounds = max(*rounds, 1)
-	if err := run(*quick, *benchtime, *workers, *rounds, *duration, *warmup, *outDir, *skipGo, *skipHTTP, *waitLoad); err != nil {
+	parts, err := parseParts(*partsFlag, *skipGo, *skipHTTP)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	if err := run(parts, *quick, *benchtime, *workers, *rounds, *revokes, *duration, *warmup, *outDir, *waitLoad); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
 }
 
-func run(quick bool, benchtime string, workers, rounds int, duration, warmup time.Duration, outDir string, skipGo, skipHTTP bool, waitLoad float64) error {
-	start := time.Now()
+// The parts of a run, in the order they run.
+var allParts = []string{"go", "cache", "http", "fleet"}
+
+const partsHelp = "go (the root package's and the stores' Go benchmarks), cache (store/cachestore's), " +
+	"http (the HTTP scenarios of one server), fleet (3 demo instances on PostgreSQL, with and without -cache)"
+
+// parseParts reads -parts, less what -skip-go and -skip-http leave out.
+func parseParts(list string, skipGo, skipHTTP bool) ([]string, error) {
+	var parts []string
+	for _, p := range strings.Split(list, ",") {
+		p = strings.TrimSpace(p)
+		switch {
+		case p == "":
+		case !slices.Contains(allParts, p):
+			return nil, fmt.Errorf("-parts: unknown part %q (%s)", p, partsHelp)
+		case skipGo && (p == "go" || p == "cache"), skipHTTP && (p == "http" || p == "fleet"):
+		case !slices.Contains(parts, p):
+			parts = append(parts, p)
+		}
+	}
+	if len(parts) == 0 {
+		return nil, errors.New("nothing to run")
+	}
+	return parts, nil
+}
+
+func run(parts []string, quick bool, benchtime string, workers, rounds, revokes int, duration, warmup time.Duration, outDir string, waitLoad float64) error {
 	root, err := moduleRoot()
 	if err != nil {
 		return err
 	}
 	if outDir == "" {
+		// A run of some parts only keeps the whole run's results.
 		outDir = filepath.Join(root, "bench", "results")
+		if len(parts) < len(allParts) {
+			outDir = filepath.Join(outDir, strings.Join(parts, "-"))
+		}
 	}
+	// The run's time leaves out the wait for a quiet machine.
+	var waited time.Duration
 	if waitLoad > 0 {
+		began := time.Now()
 		waitForQuiet(waitLoad, 20*time.Minute)
+		waited = time.Since(began).Round(time.Second)
 	}
+	start := time.Now()
 	tmp, err := os.MkdirTemp("", "revoke-bench")
 	if err != nil {
 		return err
@@ -107,6 +153,8 @@ func run(quick bool, benchtime string, workers, rounds int, duration, warmup tim
 	defer os.RemoveAll(tmp)
 
 	r := &report{
+		Waited:  waited,
+		Parts:   parts,
 		Quick:   quick,
 		Results: map[string]result{},
 		Skipped: map[string]string{},
@@ -115,16 +163,21 @@ func run(quick bool, benchtime string, workers, rounds int, duration, warmup tim
 	r.Machine.Workers, r.Machine.LoadDuration, r.Machine.LoadWarmup, r.Machine.LoadRounds = workers, duration, warmup, rounds
 	fmt.Printf("%s, %d cores, Go %s, %s; load average %s\n\n", r.Machine.CPU, r.Machine.NumCPU, r.Machine.Go, r.Machine.Kernel, r.Machine.LoadBefore)
 
-	if !skipGo {
-		results, skipped, err := runSuites(root, tmp, suites(quick), benchtime, os.Stdout)
+	has := func(p string) bool { return slices.Contains(parts, p) }
+	if has("go") || has("cache") {
+		results, skipped, err := runSuites(root, tmp, suites(quick, has("go"), has("cache")), benchtime, os.Stdout)
 		if err != nil {
 			return err
 		}
 		r.Results, r.Skipped = results, skipped
 	}
-	if !skipHTTP {
+	if has("http") {
 		fmt.Println()
 		r.Load = runLoad(root, tmp, workers, rounds, warmup, duration, os.Stdout)
+	}
+	if has("fleet") {
+		fmt.Println()
+		r.Fleet = runFleet(root, tmp, workers, rounds, revokes, warmup, duration, os.Stdout)
 	}
 	r.Machine.LoadAfter = loadAverage()
 	r.Elapsed = time.Since(start).Round(time.Second)
@@ -158,9 +211,13 @@ func (r *report) write(dir, md string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	header := fmt.Sprintf("Run of %s on %s (%d cores, GOMAXPROCS %d, %.0f GB), Linux %s, Go %s, scs %s. Load average (1, 5, 15 min) before: %s, after: %s. The whole run took %s.\n\n",
+	waited := ""
+	if r.Waited > 0 {
+		waited = fmt.Sprintf(", after waiting %s for a quiet machine", r.Waited)
+	}
+	header := fmt.Sprintf("Run of %s on %s (%d cores, GOMAXPROCS %d, %.0f GB), Linux %s, Go %s, scs %s. Load average (1, 5, 15 min) before: %s, after: %s. The whole run took %s%s.\n\n",
 		r.Machine.Date, r.Machine.CPU, r.Machine.NumCPU, r.Machine.GOMAXPROCS, r.Machine.MemoryGB, r.Machine.Kernel, r.Machine.Go, r.Machine.SCS,
-		r.Machine.LoadBefore, r.Machine.LoadAfter, r.Elapsed)
+		r.Machine.LoadBefore, r.Machine.LoadAfter, r.Elapsed, waited)
 	files := map[string]string{"results.md": header + md}
 	js, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"strings"
 	"time"
 )
@@ -10,11 +11,14 @@ import (
 // report holds everything one run measured.
 type report struct {
 	Machine machine           `json:"machine"`
+	Parts   []string          `json:"parts,omitempty"` // what ran; none said means every part
 	Quick   bool              `json:"quick"`
 	Results map[string]result `json:"benchmarks"`
 	Skipped map[string]string `json:"skipped,omitempty"`
 	Load    []loadResult      `json:"e2e,omitempty"`
-	Elapsed time.Duration     `json:"elapsed"`
+	Fleet   *fleetReport      `json:"fleet,omitempty"`
+	Elapsed time.Duration     `json:"elapsed"`          // the run's, without Waited
+	Waited  time.Duration     `json:"waited,omitempty"` // for a quiet machine (-wait-load)
 }
 
 var sizes = []int{1_000, 10_000, 100_000, 1_000_000}
@@ -54,14 +58,24 @@ func (r *report) cell(key string) string {
 	return s
 }
 
-// skipReason reports whether key, or a benchmark above it, was skipped.
+// skipReason reports whether key, or a benchmark above it, was skipped,
+// and why, shortened for a table.
 func (r *report) skipReason(key string) (string, bool) {
 	for k, why := range r.Skipped {
 		if key == k || strings.HasPrefix(key, k+"/") {
-			return why, true
+			return shortReason(why), true
 		}
 	}
 	return "", false
+}
+
+// unreachable is how internal/pgtest and internal/redistest say that no
+// server answers: "X not reachable at Y; set VAR: driver error".
+var unreachable = regexp.MustCompile(`^(.* not reachable at \S+); set (\w+): .*`)
+
+// shortReason leaves the driver's error out of a skip reason.
+func shortReason(why string) string {
+	return unreachable.ReplaceAllString(why, "$1 (set $2)")
 }
 
 func ratio(base, x float64) string {
@@ -151,6 +165,7 @@ func (r *report) markdown() string {
 		row("revoke one user's sessions among 100,000, "+c.name, r.cell(key), base, rt, c.target+", thousands of times faster")
 	}
 	r.listRows(row)
+	r.cacheTargetRows(row)
 	for _, c := range []struct{ pkg, name string }{{"memstore", "memstore"}, {"sqlitestore", "SQLite"}} {
 		small, ok1 := r.ns(atSize(c.pkg, 1_000, "revoke-user"))
 		big, ok2 := r.ns(atSize(c.pkg, 1_000_000, "revoke-user"))
@@ -166,6 +181,26 @@ func (r *report) markdown() string {
 		row("SQLite file per stored session (1,000,000 sessions)", fmt.Sprintf("%.0f B", v), "", "", "")
 	}
 
+	if r.hasSizes() {
+		r.sizeTable(&b, row)
+	}
+	r.loadTable(&b, row)
+	r.cacheSection(&b, row)
+	return b.String()
+}
+
+// hasSizes reports whether the run measured the stores at their sizes.
+func (r *report) hasSizes() bool {
+	for k := range r.Results {
+		if strings.Contains(k, ":BenchmarkAtSize/") || strings.HasPrefix(k, "scsstore:") {
+			return true
+		}
+	}
+	return false
+}
+
+// sizeTable writes the table of cost against store size.
+func (r *report) sizeTable(b *strings.Builder, row func(...string)) {
 	b.WriteString("\n### Cost against store size\n\n")
 	b.WriteString("Revoking one user's 5 sessions, and resolving a token picked at random among the store's, as the store grows. ")
 	b.WriteString("scs's column is its documented recipe for the same revocation: `Iterate` over every session and `Destroy` the user's.\n\n")
@@ -184,10 +219,13 @@ func (r *report) markdown() string {
 			r.cell(atSize("pgstore", n, "resolve")), r.cell(atSize("pgstore", n, "revoke-user")),
 			r.cell(scsIterate(n)), ratio(scs, mem), ratio(scs, sq))
 	}
+}
 
+// loadTable writes the table of the HTTP scenarios of one server.
+func (r *report) loadTable(b *strings.Builder, row func(...string)) {
 	if len(r.Load) > 0 {
 		b.WriteString("\n### End to end over HTTP\n\n")
-		fmt.Fprintf(&b, "GET requests on loopback from %d keep-alive connections, %s per scenario in %d turns taken in rotation (after %s of warm-up); each server runs in a process of its own on the same %d cores as the load generator. ",
+		fmt.Fprintf(b, "GET requests on loopback from %d keep-alive connections, %s per scenario in %d turns taken in rotation (after %s of warm-up); each server runs in a process of its own on the same %d cores as the load generator. ",
 			r.Machine.Workers, r.Machine.LoadDuration, r.Machine.LoadRounds, r.Machine.LoadWarmup, r.Machine.NumCPU)
 		b.WriteString("Every handler answers the same small JSON body (user and session id). ")
 		b.WriteString("Server CPU is the server process's CPU time per request (from /proc): with the load generator on the same cores, throughput and latency move with everything else the machine does, the server's own work per request much less.\n\n")
@@ -214,7 +252,6 @@ func (r *report) markdown() string {
 			row(l.Name, groupThousands(int64(l.RPS)), fmtDuration(float64(l.P50)), fmtDuration(float64(l.P90)), fmtDuration(float64(l.P99)), fmt.Sprint(l.Errors), cpu, over)
 		}
 	}
-	return b.String()
 }
 
 // listSessions names a result of BenchmarkListSessions.
