@@ -233,7 +233,6 @@ func runFleet(root, tmp string, workers, rounds, revokes int, warmup, d time.Dur
 	// exits: wait until each count stops moving.
 	var wg sync.WaitGroup
 	for _, f := range live {
-		f.loader.client.CloseIdleConnections()
 		wg.Go(func() { f.stop(w) })
 	}
 	wg.Wait()

@@ -373,7 +373,6 @@ type loader struct {
 	name    string
 	t       *target
 	workers int
-	client  *http.Client
 	lat     []time.Duration
 	errors  int
 	sent    int // requests answered while measured, failed and cut-short ones too
@@ -383,15 +382,10 @@ type loader struct {
 	cpuOK   bool
 }
 
+// newLoader returns a loader whose workers each keep a connection to each
+// of the target's servers (see rawGet).
 func newLoader(name string, t *target, workers int) *loader {
-	// Each worker keeps a connection to each of the target's servers.
-	tr := &http.Transport{
-		MaxIdleConns:        workers * len(t.bases),
-		MaxIdleConnsPerHost: workers,
-		MaxConnsPerHost:     workers,
-		DisableCompression:  true,
-	}
-	return &loader{name: name, t: t, workers: workers, client: &http.Client{Transport: tr}}
+	return &loader{name: name, t: t, workers: workers}
 }
 
 // run loads the target for d. When record is set, every whole request's
@@ -408,20 +402,20 @@ func (l *loader) run(d time.Duration, record bool) {
 	var wg sync.WaitGroup
 	for w := range l.workers {
 		wg.Go(func() {
-			reqs := make([]*http.Request, len(l.t.bases))
+			gets := make([]*rawGet, len(l.t.bases))
 			for i, base := range l.t.bases {
-				reqs[i], _ = http.NewRequest(http.MethodGet, base+l.t.path, nil)
-				reqs[i].Header = l.t.headers[w%len(l.t.headers)].Clone()
+				g, err := newRawGet(base, l.t.path, l.t.headers[w%len(l.t.headers)])
+				if err != nil {
+					panic(err) // the harness made the bases
+				}
+				gets[i] = g
+				defer g.close()
 			}
 			for i := w; ctx.Err() == nil; i++ {
 				begin := time.Now()
-				res, err := l.client.Do(reqs[i%len(reqs)])
-				if err == nil {
-					_, err = io.Copy(io.Discard, res.Body)
-					res.Body.Close()
-					if err == nil && res.StatusCode != http.StatusOK {
-						err = errors.New(res.Status)
-					}
+				status, err := gets[i%len(gets)].do()
+				if err == nil && status != http.StatusOK {
+					err = fmt.Errorf("status %d", status)
 				}
 				took := time.Since(begin)
 				sent[w]++
@@ -500,7 +494,6 @@ func runLoad(root, tmp string, workers, rounds int, warmup, d time.Duration, w i
 			}
 		}()
 		loaders[i] = newLoader(s.name, t, workers)
-		defer loaders[i].client.CloseIdleConnections()
 		loaders[i].run(warmup, false)
 	}
 	for range rounds {

@@ -107,7 +107,11 @@ func (rq *request) okta(w http.ResponseWriter, status int, code, summary string,
 		e.ErrorCauses = append(e.ErrorCauses, oktaCause{c})
 	}
 	switch status {
-	case http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+	case http.StatusTooManyRequests:
+		now := time.Now()
+		rateLimitedReset(w.Header(), now)
+		oktaRetryHeaders(w.Header(), now)
+	case http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		oktaRetryHeaders(w.Header(), time.Now())
 	}
 	writeJSON(w, status, e)
@@ -131,6 +135,25 @@ func oktaRetryHeaders(h http.Header, now time.Time) {
 		after = n
 	}
 	h.Set("X-Rate-Limit-Reset", strconv.FormatInt(now.Unix()+int64(after), 10))
+}
+
+// rateLimitedReset moves the reset of a 429 to when a request is sure to be
+// served. httprate writes the end of the current window, cut to a whole
+// second, and a Retry-After of one window; but it counts over a sliding
+// window, which still weighs the current window's requests through the
+// next one: a client retrying at that reset (as Okta's SDKs do) may be
+// refused again. By the end of the next window the current one weighs
+// nothing, so the reset becomes that, rounded up: the written reset plus
+// a window plus the second it was cut by; Retry-After says the same.
+func rateLimitedReset(h http.Header, now time.Time) {
+	reset, err1 := strconv.ParseInt(h.Get("X-Rate-Limit-Reset"), 10, 64)
+	window, err2 := strconv.ParseInt(h.Get("Retry-After"), 10, 64)
+	if err1 != nil || err2 != nil || window < 0 {
+		return
+	}
+	reset += window + 1
+	h.Set("X-Rate-Limit-Reset", strconv.FormatInt(reset, 10))
+	h.Set("Retry-After", strconv.FormatInt(max(reset-now.Unix(), 1), 10))
 }
 
 func (rq *request) oktaProblem(w http.ResponseWriter, p problem, _ error) {

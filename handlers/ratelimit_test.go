@@ -36,9 +36,9 @@ func TestRateLimit(t *testing.T) {
 		is.NoErr(err)
 		date, err := http.ParseTime(r.Header.Get("Date"))
 		is.NoErr(err)
-		wait := reset - date.Unix() // what Okta's SDKs wait
-		is.True(wait > 0 && wait <= 3600)
-		is.True(e.active(e.a1.token)) // a refused request revokes nothing
+		wait := reset - date.Unix()           // what Okta's SDKs wait
+		is.True(wait > 0 && wait <= 2*3600+1) // up to the end of the next window
+		is.True(e.active(e.a1.token))         // a refused request revokes nothing
 
 		// Another caller has its own budget.
 		r = e.do("POST", "/api/v1/users/me/lifecycle/delete_sessions", "", "Cookie", e.cookie(e.b1.token))
@@ -219,4 +219,31 @@ func TestRouteRateLimit(t *testing.T) {
 
 	_, err := handlers.New(e.m, handlers.WithRouteRateLimit("NoSuchRoute", handlers.RateLimit{}))
 	is.True(err != nil)
+}
+
+// TestRateLimitedResetIsServed: a request sent at the X-Rate-Limit-Reset of
+// a 429 (what Okta's SDKs wait for) is served, though the limiter counts
+// over a sliding window that weighs the refused window into the next one.
+func TestRateLimitedResetIsServed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for a rate-limit window to pass")
+	}
+	is := is.New(t)
+	e := newEnv(t, handlers.WithRateLimit(handlers.FamilyOkta, handlers.RateLimit{Requests: 1, Window: time.Second}))
+	auth := []string{"Authorization", "SSWS " + adminToken}
+	var r response
+	for range 3 { // until one is refused: the first may open a window of its own
+		if r = e.do("DELETE", "/api/v1/users/nobody/sessions", "", auth...); r.StatusCode == 429 {
+			break
+		}
+	}
+	is.Equal(r.StatusCode, 429)
+	reset, err := strconv.ParseInt(r.Header.Get("X-Rate-Limit-Reset"), 10, 64)
+	is.NoErr(err)
+	after, err := strconv.Atoi(r.Header.Get("Retry-After"))
+	is.NoErr(err)
+	is.True(after >= 1 && time.Now().Unix()+int64(after) >= reset-1) // Retry-After says the same
+	time.Sleep(time.Until(time.Unix(reset, 0)))
+	r = e.do("DELETE", "/api/v1/users/nobody/sessions", "", auth...)
+	is.Equal(r.StatusCode, 404) // served: the user is unknown
 }
