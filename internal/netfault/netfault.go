@@ -13,11 +13,13 @@ type Proxy struct {
 	ln     net.Listener
 	target string
 
-	mu     sync.Mutex
-	frozen bool
-	thawed chan struct{} // closed on Thaw; replaced on Freeze
-	conns  []net.Conn
-	wg     sync.WaitGroup
+	mu       sync.Mutex
+	frozen   bool
+	thawed   chan struct{} // closed on Thaw; replaced on Freeze
+	conns    []net.Conn
+	stranded map[net.Conn]bool // see Strand
+	closed   chan struct{}     // closed by Close
+	wg       sync.WaitGroup
 }
 
 // Listen starts a proxy to target on a free port of 127.0.0.1.
@@ -26,7 +28,8 @@ func Listen(target string) (*Proxy, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &Proxy{ln: ln, target: target, thawed: make(chan struct{})}
+	p := &Proxy{ln: ln, target: target, thawed: make(chan struct{}),
+		stranded: make(map[net.Conn]bool), closed: make(chan struct{})}
 	close(p.thawed)
 	p.wg.Go(p.accept)
 	return p, nil
@@ -56,9 +59,22 @@ func (p *Proxy) Thaw() {
 	}
 }
 
+// Strand stops passing bytes on the connections open now, for good, and
+// lets later connections through: a client's old connection hangs, as one
+// to a server that vanished without closing it, while a new one reaches
+// the server again.
+func (p *Proxy) Strand() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		p.stranded[c] = true
+	}
+}
+
 // Close stops the proxy and closes every connection it made.
 func (p *Proxy) Close() error {
 	err := p.ln.Close()
+	close(p.closed)
 	p.Thaw()
 	p.mu.Lock()
 	for _, c := range p.conns {
@@ -88,7 +104,8 @@ func (p *Proxy) accept() {
 	}
 }
 
-// pipe copies from src to dst, holding each chunk while the proxy is frozen.
+// pipe copies from src to dst, holding each chunk while the proxy is
+// frozen, and for good once src is stranded.
 func (p *Proxy) pipe(dst, src net.Conn) {
 	defer dst.Close()
 	buf := make([]byte, 32<<10)
@@ -96,8 +113,12 @@ func (p *Proxy) pipe(dst, src net.Conn) {
 		n, err := src.Read(buf)
 		if n > 0 {
 			p.mu.Lock()
-			thawed := p.thawed
+			thawed, stranded := p.thawed, p.stranded[src]
 			p.mu.Unlock()
+			if stranded {
+				<-p.closed
+				return
+			}
 			<-thawed
 			if _, werr := dst.Write(buf[:n]); werr != nil {
 				return

@@ -1,11 +1,14 @@
 package cachestore_test
 
 import (
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/revokehq/revoke/store/cachestore"
 	"github.com/revokehq/revoke/store/memstore"
+	"github.com/revokehq/revoke/store/sqlitestore"
 	"github.com/revokehq/revoke/store/storetest"
 )
 
@@ -47,5 +50,19 @@ func TestOldSessionsAreSweptOut(t *testing.T) {
 			t.Fatal("a session past its max age stayed in the cache")
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// A single-process store has every extension of a Backend but the
+// invalidations, which New names.
+func TestNewNamesWhatTheStoreLacks(t *testing.T) {
+	st, err := sqlitestore.Open(filepath.Join(t.TempDir(), "sessions.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	_, err = cachestore.New(st)
+	if err == nil || !strings.HasSuffix(err.Error(), "lacks store.Invalidator") {
+		t.Fatalf("New on SQLite: %v, want it to name store.Invalidator alone", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -202,34 +203,32 @@ func New(st store.SessionStore, opts ...Option) (*Store, error) {
 // missing names the interfaces of Backend that st does not implement.
 func missing(st store.SessionStore) string {
 	var names []string
-	check := func(ok bool, name string) {
-		if !ok {
-			names = append(names, name)
+	for _, c := range []struct {
+		name string
+		ok   bool
+	}{
+		{"store.Invalidator", implements[store.Invalidator](st)},
+		{"store.DataStore", implements[store.DataStore](st)},
+		{"store.Cleaner", implements[store.Cleaner](st)},
+		{"store.DeviceRecorder", implements[store.DeviceRecorder](st)},
+		{"store.LimitedStore", implements[store.LimitedStore](st)},
+		{"store.SignInStore", implements[store.SignInStore](st)},
+		{"store.ProviderStore", implements[store.ProviderStore](st)},
+		{"store.TokenIDStore", implements[store.TokenIDStore](st)},
+		{"store.OutboxStore", implements[store.OutboxStore](st)},
+		{"store.RecordingStore", implements[store.RecordingStore](st)},
+		{"store.SystemNamer", implements[store.SystemNamer](st)},
+	} {
+		if !c.ok {
+			names = append(names, c.name)
 		}
 	}
-	_, ok := st.(store.Invalidator)
-	check(ok, "store.Invalidator")
-	_, ok = st.(store.DataStore)
-	check(ok, "store.DataStore")
-	_, ok = st.(store.Cleaner)
-	check(ok, "store.Cleaner")
-	_, ok = st.(store.DeviceRecorder)
-	check(ok, "store.DeviceRecorder")
-	_, ok = st.(store.LimitedStore)
-	check(ok, "store.LimitedStore")
-	_, ok = st.(store.SignInStore)
-	check(ok, "store.SignInStore")
-	_, ok = st.(store.ProviderStore)
-	check(ok, "store.ProviderStore")
-	_, ok = st.(store.TokenIDStore)
-	check(ok, "store.TokenIDStore")
-	_, ok = st.(store.OutboxStore)
-	check(ok, "store.OutboxStore")
-	_, ok = st.(store.RecordingStore)
-	check(ok, "store.RecordingStore")
-	_, ok = st.(store.SystemNamer)
-	check(ok, "store.SystemNamer")
-	return fmt.Sprint(names)
+	return strings.Join(names, ", ")
+}
+
+func implements[T any](v any) bool {
+	_, ok := v.(T)
+	return ok
 }
 
 // Instance returns the instance's name in the store's leases.

@@ -4,19 +4,16 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"io"
-	"net"
 	neturl "net/url"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/matryer/is"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/revokehq/revoke/internal/netfault"
 	"github.com/revokehq/revoke/internal/redistest"
 	"github.com/revokehq/revoke/store"
 	"github.com/revokehq/revoke/store/storetest"
@@ -464,122 +461,25 @@ func TestListenStops(t *testing.T) {
 	is.True(errors.Is(s.Send(ctx, "one", store.Notice{From: "one", ID: "id"}), store.ErrClosed))
 }
 
-// proxy forwards TCP connections to a Redis server and can freeze them:
-// a frozen connection stays open and answers nothing, as one to a server
-// that vanished without closing it.
-type proxy struct {
-	ln     net.Listener
-	target string
-	done   chan struct{}
-
-	mu          sync.Mutex
-	conns       []*proxied
-	freezeNewer bool
-}
-
-type proxied struct {
-	client, server net.Conn
-	frozen         atomic.Bool
-}
-
-func startProxy(t *testing.T, target string) *proxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{ln: ln, target: target, done: make(chan struct{})}
-	go p.serve()
-	t.Cleanup(func() {
-		close(p.done)
-		ln.Close()
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		for _, c := range p.conns {
-			c.client.Close()
-			c.server.Close()
-		}
-	})
-	return p
-}
-
-func (p *proxy) serve() {
-	for {
-		client, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		server, err := net.Dial("tcp", p.target)
-		if err != nil {
-			client.Close()
-			continue
-		}
-		c := &proxied{client: client, server: server}
-		p.mu.Lock()
-		c.frozen.Store(p.freezeNewer)
-		p.conns = append(p.conns, c)
-		p.mu.Unlock()
-		go p.pipe(c, client, server)
-		go p.pipe(c, server, client)
-	}
-}
-
-func (p *proxy) pipe(c *proxied, src, dst net.Conn) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 && c.frozen.Load() {
-			<-p.done // holds what it read, for good
-			return
-		}
-		if n > 0 {
-			if _, werr := dst.Write(buf[:n]); werr != nil {
-				err = werr
-			}
-		}
-		if err != nil {
-			if !errors.Is(err, io.EOF) {
-				src.Close()
-			}
-			dst.Close()
-			return
-		}
-	}
-}
-
-// freeze freezes every open connection, and the later ones too when
-// newer is set.
-func (p *proxy) freeze(newer bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.frozen.Store(true)
-	}
-	p.freezeNewer = newer
-}
-
-// thaw lets the connections opened from now on through.
-func (p *proxy) thaw() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.freezeNewer = false
-}
-
 // proxiedURL returns the URL of the test server and that of a proxy to it,
 // with query added.
-func proxiedURL(t *testing.T, query string) (url string, p *proxy, through string) {
+func proxiedURL(t *testing.T, query string) (url string, p *netfault.Proxy, through string) {
 	t.Helper()
 	url = redistest.URL(t)
 	opts, err := redis.ParseURL(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p = startProxy(t, opts.Addr)
+	p, err = netfault.Listen(opts.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = p.Close() })
 	u, err := neturl.Parse(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u.Host, u.RawQuery = p.ln.Addr().String(), query
+	u.Host, u.RawQuery = p.Addr(), query
 	return url, p, u.String()
 }
 
@@ -595,7 +495,7 @@ func TestListenSilentConnection(t *testing.T) {
 	s.pingEvery = 200 * time.Millisecond
 	r := listen(t, s, "one")
 
-	p.freeze(false)
+	p.Strand() // the listener's connection hangs; a new one gets through
 	for {
 		e := r.next(t)
 		if e.kind == "lost" && strings.Contains(e.err.Error(), "no answer to a ping") {
@@ -622,7 +522,7 @@ func TestInvalidatorUnavailable(t *testing.T) {
 	url, p, through := proxiedURL(t, "max_retries=-1")
 	s := openShared(t, through, redistest.Prefix(t, url),
 		WithCallTimeout(300*time.Millisecond))
-	p.freeze(true)
+	p.Freeze()
 
 	unavailable := func(what string, err error) {
 		t.Helper()
@@ -639,7 +539,8 @@ func TestInvalidatorUnavailable(t *testing.T) {
 	r := startListen(t, s, "one")
 	e := r.expect(t, "lost")
 	unavailable("listen", e.err)
-	p.thaw()
+	p.Strand() // what was sent before stays unanswered
+	p.Thaw()
 	for e.kind == "lost" {
 		e = r.next(t)
 	}
