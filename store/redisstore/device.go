@@ -13,7 +13,7 @@ func (s *Store) RecordDevice(ctx context.Context, id, ip, userAgent string) erro
 	}
 	ctx, cancel := store.CallContext(ctx, s.callTimeout)
 	defer cancel()
-	n, err := database{s}.run(ctx, recordDeviceScript, nil, id, ip, userAgent).Int64()
+	n, err := database{s}.write(ctx, recordDeviceScript, id, ip, userAgent).Int64()
 	if err != nil {
 		return s.fail("record device", err)
 	}

@@ -20,6 +20,7 @@ import (
 //	P old        sorted set: every session, scored by when it becomes old
 //	P cleanup    string: held by the instance running the background cleanup
 //	P leases     sorted set: the instances' leases (see invalidator.go)
+//	P op:<call>  string: a write script's answer, for a minute (see writeScript)
 //
 // and those of the identity-provider extensions (pl:, pe:, ps:, pj:; see
 // providerDatabase in provider.go).

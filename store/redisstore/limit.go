@@ -39,7 +39,7 @@ return out
 // decided on; when it revokes any, it stores the messages too, with their
 // ids. Returns {"ok", the ids it revoked...}, or {"dup"}, {"nb"},
 // {"dupmsg"} or {"retry"} having changed nothing.
-var createLimitedScript = redis.NewScript(lib + outboxLib + `
+var createLimitedScript = newWriteScript(lib + outboxLib + `
 local why = insertable()
 if why ~= nil then return {why} end
 if obtaken(22) then return {'dupmsg'} end
@@ -107,7 +107,7 @@ func (d database) insertLimited(ctx context.Context, s store.Session, now time.T
 		for _, id := range ids {
 			args = append(args, id)
 		}
-		res, err := d.run(ctx, createLimitedScript, nil, args...).StringSlice()
+		res, err := d.write(ctx, createLimitedScript, args...).StringSlice()
 		if err != nil {
 			return false, nil, d.fail(op, err)
 		}

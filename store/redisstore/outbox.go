@@ -81,7 +81,7 @@ func msgArgs(args []any, msgs []store.OutboxMessage) ([]any, error) {
 
 // enqueueScript stores the messages listed from ARGV[3] unless one's id is
 // taken. Returns "ok" or "dupmsg".
-var enqueueScript = redis.NewScript(lib + outboxLib + `
+var enqueueScript = newWriteScript(lib + outboxLib + `
 if obtaken(3) then return 'dupmsg' end
 obput(3, nil)
 return 'ok'
@@ -90,7 +90,7 @@ return 'ok'
 // leaseScript: ARGV[3] now, ARGV[4] the end of the lease, ARGV[5] how many
 // at most. Moves the due messages, longest due first, to the end of the
 // lease and returns each's id and fields, as HGETALL gives them.
-var leaseScript = redis.NewScript(lib + outboxLib + `
+var leaseScript = newWriteScript(lib + outboxLib + `
 local out = {}
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', OBQ, '-inf', ARGV[3], 'LIMIT', 0, tonumber(ARGV[5]))) do
   local v = redis.call('HGETALL', obkey(id))
@@ -106,7 +106,7 @@ return out
 
 // retryScript: ARGV[3] id, ARGV[4] the next attempt. Returns 0 for an
 // unknown id, else 1.
-var retryScript = redis.NewScript(lib + outboxLib + `
+var retryScript = newWriteScript(lib + outboxLib + `
 if redis.call('EXISTS', obkey(ARGV[3])) == 0 then return 0 end
 redis.call('HINCRBY', obkey(ARGV[3]), 'n', 1)
 redis.call('ZADD', OBQ, ARGV[4], ARGV[3])
@@ -116,7 +116,7 @@ return 1
 // revokeRecordedScript is revokeScript (ARGV[3..9]) that also stores the
 // messages listed from ARGV[10], with the ids it revoked, when it revoked
 // any. Returns {"ok", the ids...}, or {"dupmsg"} having changed nothing.
-var revokeRecordedScript = redis.NewScript(lib + outboxLib + `
+var revokeRecordedScript = newWriteScript(lib + outboxLib + `
 if obtaken(10) then return {'dupmsg'} end
 local ids = revokesel()
 if #ids > 0 then obput(10, cjson.encode(ids)) end
@@ -135,7 +135,7 @@ func (s *Store) EnqueueOutbox(ctx context.Context, msgs []store.OutboxMessage) e
 	}
 	ctx, cancel := store.CallContext(ctx, s.callTimeout)
 	defer cancel()
-	res, err := database{s}.run(ctx, enqueueScript, nil, args...).Text()
+	res, err := database{s}.write(ctx, enqueueScript, args...).Text()
 	switch {
 	case err != nil:
 		return s.fail("enqueue outbox", err)
@@ -153,7 +153,7 @@ func (s *Store) LeaseOutbox(ctx context.Context, now, leaseUntil time.Time, n in
 	}
 	ctx, cancel := store.CallContext(ctx, s.callTimeout)
 	defer cancel()
-	v, err := database{s}.run(ctx, leaseScript, nil, microsArg(now), microsArg(leaseUntil), strconv.Itoa(n)).Slice()
+	v, err := database{s}.write(ctx, leaseScript, microsArg(now), microsArg(leaseUntil), strconv.Itoa(n)).Slice()
 	if err != nil {
 		return nil, s.fail("lease outbox", err)
 	}
@@ -222,7 +222,7 @@ func (s *Store) RetryOutbox(ctx context.Context, id string, next time.Time) erro
 	}
 	ctx, cancel := store.CallContext(ctx, s.callTimeout)
 	defer cancel()
-	n, err := database{s}.run(ctx, retryScript, nil, id, microsArg(next)).Int()
+	n, err := database{s}.write(ctx, retryScript, id, microsArg(next)).Int()
 	switch {
 	case err != nil:
 		return s.fail("retry outbox", err)
@@ -249,7 +249,7 @@ func (d database) RevokeActiveRecorded(ctx context.Context, sel store.Selection,
 	if err != nil {
 		return nil, fmt.Errorf("redisstore: revoke: %w", err)
 	}
-	res, err := d.run(ctx, revokeRecordedScript, nil, args...).StringSlice()
+	res, err := d.write(ctx, revokeRecordedScript, args...).StringSlice()
 	switch {
 	case err != nil:
 		return nil, d.fail("revoke", err)

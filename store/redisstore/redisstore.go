@@ -77,6 +77,15 @@
 // A user's not-before time (store.Selection.NotBefore) is kept without
 // expiry, one small key per user who signed out everywhere.
 //
+// go-redis sends a command again when the connection breaks before the
+// answer arrives (the client's MaxRetries), though the server may have run
+// it. So each script that writes, other than a touch (which answers the
+// same when run twice), keeps its answer for a minute under an "op:" key
+// of that one call, and a second run of the call answers it again rather
+// than running: a retried revocation still names the sessions it revoked,
+// and a retried create does not find its own session taken. That costs
+// one small key per write for a minute.
+//
 // A session's sign-in details (store.SignInStore) are two fields of its
 // hash, JSON as store.EncodeMethods and store.EncodeLabels write them,
 // absent for none.

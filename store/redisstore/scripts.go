@@ -1,6 +1,13 @@
 package redisstore
 
-import "github.com/redis/go-redis/v9"
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
 
 // The Lua scripts of the store. Each runs atomically on the server (Redis
 // runs one script at a time), so every compare-and-set a script makes (a
@@ -176,11 +183,46 @@ local function revokesel()
 end
 `
 
+// replayFor is how long a write script's answer is kept for a retry of
+// the same call (see writeScript): longer than go-redis retries a command
+// (MaxRetries, 3 by default, each bounded by the read timeout or the
+// call's deadline).
+const replayFor = time.Minute
+
+// writeScript is a script that changes the store and whose answer a second
+// run would not repeat. go-redis sends a command again when its
+// connection breaks before the answer arrives, although the server may
+// have run it: run again, a revocation finds nothing left to revoke and
+// reports no session, a create finds its own session and reports a
+// collision, and a write with outbox messages finds them taken. So the
+// script keeps its answer under KEYS[1], a key of the one call (see
+// database.write), for replayFor, and a second run of the same call
+// answers that instead of running again. The key also routes the script
+// to the prefix's slot on a Redis Cluster.
+type writeScript struct{ *redis.Script }
+
+func newWriteScript(src string) writeScript {
+	return writeScript{redis.NewScript(`local function run()
+` + src + `
+end
+local done = redis.call('GET', KEYS[1])
+if done then return cmsgpack.unpack(done) end
+local answer = run()
+redis.call('SET', KEYS[1], cmsgpack.pack(answer), 'PX', ` + fmt.Sprint(replayFor.Milliseconds()) + `)
+return answer
+`)}
+}
+
+// write runs script as run does, under a key of this call's own.
+func (d database) write(ctx context.Context, script writeScript, args ...any) *redis.Cmd {
+	return d.run(ctx, script.Script, []string{d.key("op", rand.Text())}, args...)
+}
+
 // createScript stores a new session. ARGV[3..18] are its fields as
 // insertArgs lists them: its index member is ARGV[16], its sign-in details
 // ARGV[17] and ARGV[18]. Returns "ok", "dup"
 // or "nb".
-var createScript = redis.NewScript(lib + `
+var createScript = newWriteScript(lib + `
 local why = insertable()
 if why ~= nil then return why end
 insert()
@@ -243,7 +285,7 @@ return 1
 // replaceTokenScript: ARGV[3] id, ARGV[4] the new hash, ARGV[5] now.
 // Returns 1 when it changed the session, 0 when it is unknown or inactive,
 // "dup" when the hash is taken.
-var replaceTokenScript = redis.NewScript(lib + `
+var replaceTokenScript = newWriteScript(lib + `
 local id, h, now = ARGV[3], ARGV[4], tonumber(ARGV[5])
 local f = load(id)
 if f == nil or not active(f, now) then return 0 end
@@ -260,7 +302,7 @@ return 1
 // ARGV[6] the authentication time, ARGV[7] the methods (JSON) or "".
 // Returns 1 when it changed the session, 0 when it is unknown, inactive or
 // refused for its user's not-before time, "dup" when the hash is taken.
-var reauthenticateScript = redis.NewScript(lib + `
+var reauthenticateScript = newWriteScript(lib + `
 local id, h, now, a = ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
 local f = load(id)
 if f == nil or not active(f, now) or refused(f.u, a) then return 0 end
@@ -282,7 +324,7 @@ return 1
 // ARGV[7] expiry, ARGV[8] idle expiry (capped), ARGV[9] authentication
 // time or "" to keep it. Returns 1 when it changed the session, 0 when it
 // is unknown, inactive or refused for the user's not-before time.
-var updateScript = redis.NewScript(lib + `
+var updateScript = newWriteScript(lib + `
 local id, now, u = ARGV[3], tonumber(ARGV[4]), ARGV[5]
 local e, i = tonumber(ARGV[7]), tonumber(ARGV[8])
 local f = load(id)
@@ -308,7 +350,7 @@ return 1
 // new not-before time or "", ARGV[9] the bound on the authentication time
 // (store.Selection.AuthenticatedBefore) or "" (see the lib's revokesel).
 // Returns the ids it revoked.
-var revokeScript = redis.NewScript(lib + `
+var revokeScript = newWriteScript(lib + `
 return revokesel()
 `)
 
@@ -341,7 +383,7 @@ return {n, #ids}
 
 // recordDeviceScript: ARGV[3] id, ARGV[4] IP, ARGV[5] User-Agent. Returns
 // -1 for an unknown session, else 1 when it recorded the device.
-var recordDeviceScript = redis.NewScript(lib + `
+var recordDeviceScript = newWriteScript(lib + `
 local k = skey(ARGV[3])
 local v = redis.call('HMGET', k, 'u', 'ip', 'ua')
 if v[1] == false then return -1 end

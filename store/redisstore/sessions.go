@@ -46,7 +46,7 @@ func (d database) Closed() bool { return d.closed.Load() }
 
 // Insert implements store.Database.
 func (d database) Insert(ctx context.Context, s store.Session) (bool, error) {
-	res, err := d.run(ctx, createScript, nil, insertArgs(s)...).Text()
+	res, err := d.write(ctx, createScript, insertArgs(s)...).Text()
 	switch {
 	case err != nil:
 		return false, d.fail("create", err)
@@ -208,7 +208,7 @@ func (d database) TouchActive(ctx context.Context, id string, now, idleExpiresAt
 
 // ReplaceActiveToken implements store.Database.
 func (d database) ReplaceActiveToken(ctx context.Context, id string, newHash [sha256.Size]byte, now time.Time) (bool, error) {
-	return d.changed("replace token", d.run(ctx, replaceTokenScript, nil, id, hashArg(newHash), microsArg(now)))
+	return d.changed("replace token", d.write(ctx, replaceTokenScript, id, hashArg(newHash), microsArg(now)))
 }
 
 // UpdateActive implements store.Database.
@@ -217,14 +217,14 @@ func (d database) UpdateActive(ctx context.Context, id string, u store.Update, n
 	if !u.AuthenticatedAt.IsZero() {
 		auth = microsArg(u.AuthenticatedAt)
 	}
-	return d.changed("update", d.run(ctx, updateScript, nil, id, microsArg(now), u.UserID, string(u.Data),
+	return d.changed("update", d.write(ctx, updateScript, id, microsArg(now), u.UserID, string(u.Data),
 		microsArg(u.ExpiresAt), microsArg(u.IdleExpiresAt), auth))
 }
 
 // RevokeActive implements store.Database: one script on the user's
 // sessions that are not revoked, which also moves the not-before time.
 func (d database) RevokeActive(ctx context.Context, sel store.Selection, now time.Time, reason string) ([]string, error) {
-	ids, err := d.run(ctx, revokeScript, nil, revokeArgs(sel, now, reason)...).StringSlice()
+	ids, err := d.write(ctx, revokeScript, revokeArgs(sel, now, reason)...).StringSlice()
 	if err != nil {
 		return nil, d.fail("revoke", err)
 	}
