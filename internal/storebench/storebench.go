@@ -34,8 +34,9 @@ func Resolve(b *testing.B, ctx context.Context, m *revoke.Manager, sample []stri
 }
 
 // RevokeUser revokes all of one seeded user's sessions per iteration, the
-// first users in turn; after that many it calls restore, off the clock, to
-// make their sessions active again.
+// first users in turn; after that many, and when it returns, it calls
+// restore, off the clock, to make their sessions active again, so that it
+// can run again on the same store (go test -count).
 func RevokeUser(b *testing.B, m *revoke.Manager, users int, restore func()) {
 	ctx := context.Background()
 	cause := revoke.Cause{Actor: "bench", Reason: revoke.ReasonAdminRevoked}
@@ -44,7 +45,7 @@ func RevokeUser(b *testing.B, m *revoke.Manager, users int, restore func()) {
 	for b.Loop() {
 		k, err := m.RevokeAll(ctx, User(u*SessionsPerUser), cause)
 		if err != nil || k != SessionsPerUser {
-			b.Fatal(k, err)
+			b.Fatalf("revoking user %d of %d: %d sessions revoked, want %d (%v)", u, users, k, SessionsPerUser, err)
 		}
 		if u++; u == users {
 			b.StopTimer()
@@ -52,5 +53,8 @@ func RevokeUser(b *testing.B, m *revoke.Manager, users int, restore func()) {
 			u = 0
 			b.StartTimer()
 		}
+	}
+	if u > 0 {
+		restore()
 	}
 }
