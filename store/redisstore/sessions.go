@@ -34,8 +34,15 @@ func isUnreachable(err error) bool {
 		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, redis.ErrPoolTimeout)
 }
 
-// run runs script with the store's prefix and retention before args.
+// run runs script with the store's prefix and retention before args. A
+// script given no key is given the "old" index's: a Redis Cluster sends a
+// script to the node of its first key, and one with none to any node,
+// while every key of the store is on the prefix's node when the prefix
+// has a hash tag.
 func (d database) run(ctx context.Context, script *redis.Script, keys []string, args ...any) *redis.Cmd {
+	if len(keys) == 0 {
+		keys = []string{d.prefix + "old"}
+	}
 	return script.Run(ctx, d.rdb, keys, append([]any{d.prefix, d.retention}, args...)...)
 }
 
