@@ -102,6 +102,10 @@ func (d providerDatabase) key(kind, a, b string) string { return d.prefix + kind
 // link reads its provider session's "ended" key and an end reads its
 // links, and each writes what the other reads, so of a link and an end
 // racing, whichever commits second starts over and sees the first.
+//
+// The transaction first watches a key that nothing writes (txAnchorKey):
+// a Redis Cluster runs a transaction on the node of its first key, the
+// prefix's node when the prefix has a hash tag.
 func (d providerDatabase) ProviderTx(ctx context.Context, op, _, _ string, fn func(store.ProviderTx) error) error {
 	for range txTries {
 		var fnErr error
@@ -120,7 +124,7 @@ func (d providerDatabase) ProviderTx(ctx context.Context, op, _, _ string, fn fu
 				return nil
 			})
 			return err
-		})
+		}, d.prefix+txAnchorKey)
 		switch {
 		case fnErr != nil:
 			return fnErr

@@ -55,8 +55,11 @@
 // several stores, or apps, can share one Redis database. The scripts name
 // keys they derive from the prefix, which a Redis Cluster allows only
 // when all of them hash to one slot: there, use a prefix with a hash tag,
-// such as "{revoke}:", and accept that one slot holds the store. A single
-// server, with or without replicas and Sentinel, needs nothing.
+// such as "{revoke}:", and accept that one slot holds the store. Every
+// script and transaction names a key under the prefix first, so that the
+// cluster runs it on that slot's node; the conformance suites run on a
+// cluster of three masters (cluster_test.go). A single server, with or
+// without replicas and Sentinel, needs nothing.
 //
 // Times are kept as whole Unix microseconds (the store truncates every
 // time it writes or compares, as pgstore does), within the years 1700 to
