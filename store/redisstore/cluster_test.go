@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/revokehq/revoke/internal/redistest"
 	"github.com/revokehq/revoke/store"
 	"github.com/revokehq/revoke/store/storetest"
 )
@@ -49,19 +50,19 @@ func startCluster(t *testing.T) []string {
 		})
 		addrs = append(addrs, "127.0.0.1:"+port)
 	}
+	deadline := time.Now().Add(15 * time.Second)
+	for _, addr := range addrs {
+		for redistest.Ping("redis://"+addr) != nil {
+			if time.Now().After(deadline) {
+				t.Fatalf("redis-server on %s did not answer", addr)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 	args := append([]string{"--cluster", "create"}, addrs...)
 	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
-	var out []byte
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		// The servers may not listen yet.
-		if out, err = exec.Command(cli, args...).CombinedOutput(); err == nil && !strings.Contains(string(out), "ERR") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
-		}
-		time.Sleep(100 * time.Millisecond)
+	if out, err := exec.Command(cli, args...).CombinedOutput(); err != nil || strings.Contains(string(out), "[ERR]") {
+		t.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
 	}
 	for _, addr := range addrs {
 		c := redis.NewClient(&redis.Options{Addr: addr})
