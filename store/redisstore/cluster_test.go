@@ -2,9 +2,12 @@ package redisstore
 
 import (
 	"crypto/rand"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -29,10 +32,20 @@ func startCluster(t *testing.T) []string {
 	if err != nil {
 		t.Skip("redis-cli is not installed; the cluster test forms its cluster with it")
 	}
+	// --cluster-port is Redis 7.0's, and redis-cli follows a bus port of
+	// its own from 7.0.3 on.
+	out, err := exec.Command(server, "--version").Output()
+	if err != nil {
+		t.Fatalf("redis-server --version: %v", err)
+	}
+	if v := versionOf(string(out)); slices.Compare(v, []int{7, 0, 3}) < 0 {
+		t.Skipf("redis-server %v is older than 7.0.3, which the cluster test needs (%s)", v, strings.TrimSpace(string(out)))
+	}
 	dir := t.TempDir()
+	ports := freePorts(t, 6)
 	var addrs []string
 	for i := range 3 {
-		port, bus := freePort(t), freePort(t)
+		port, bus := ports[2*i], ports[2*i+1]
 		node := filepath.Join(dir, port)
 		if err := os.Mkdir(node, 0o700); err != nil {
 			t.Fatal(err)
@@ -54,7 +67,8 @@ func startCluster(t *testing.T) []string {
 	for _, addr := range addrs {
 		for redistest.Ping("redis://"+addr) != nil {
 			if time.Now().After(deadline) {
-				t.Fatalf("redis-server on %s did not answer", addr)
+				log, _ := os.ReadFile(filepath.Join(dir, strings.TrimPrefix(addr, "127.0.0.1:"), "redis.log"))
+				t.Fatalf("redis-server on %s did not answer:\n%s", addr, log)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
@@ -79,6 +93,37 @@ func startCluster(t *testing.T) []string {
 		c.Close()
 	}
 	return addrs
+}
+
+// versionOf reads the version in redis-server --version's "v=7.0.15".
+func versionOf(out string) []int {
+	_, after, _ := strings.Cut(out, "v=")
+	field, _, _ := strings.Cut(after, " ")
+	var v []int
+	for _, part := range strings.Split(field, ".") {
+		n, err := strconv.Atoi(part)
+		if err != nil {
+			return nil
+		}
+		v = append(v, n)
+	}
+	return v
+}
+
+// freePorts returns n distinct free ports of 127.0.0.1, holding each until
+// all are chosen.
+func freePorts(t *testing.T, n int) []string {
+	t.Helper()
+	var ports []string
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		ports = append(ports, strconv.Itoa(ln.Addr().(*net.TCPAddr).Port))
+	}
+	return ports
 }
 
 // TestClusterConformance runs the conformance suites (sessions, outbox,

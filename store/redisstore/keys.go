@@ -21,7 +21,7 @@ import (
 //	P cleanup    string: held by the instance running the background cleanup
 //	P leases     sorted set: the instances' leases (see invalidator.go)
 //	P op:<call>  string: a write script's answer, for a minute (see writeScript)
-//	P ptx        never written: the first key of every identity-provider transaction (see ProviderTx)
+//	P ptx        never written: the first key of an identity-provider transaction on a cluster (see ProviderTx)
 //
 // and those of the identity-provider extensions (pl:, pe:, ps:, pj:; see
 // providerDatabase in provider.go).
@@ -36,8 +36,8 @@ import (
 // The pub/sub channels P notices and P notices:<instance> carry the
 // notices of store.Invalidator (see invalidator.go).
 
-// txAnchorKey, under the prefix, is the key every identity-provider
-// transaction watches first, and nothing writes.
+// txAnchorKey, under the prefix, is the key an identity-provider
+// transaction on a Redis Cluster watches first, and nothing writes.
 const txAnchorKey = "ptx"
 
 // The fields of a session's hash.

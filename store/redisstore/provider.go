@@ -103,10 +103,15 @@ func (d providerDatabase) key(kind, a, b string) string { return d.prefix + kind
 // links, and each writes what the other reads, so of a link and an end
 // racing, whichever commits second starts over and sees the first.
 //
-// The transaction first watches a key that nothing writes (txAnchorKey):
-// a Redis Cluster runs a transaction on the node of its first key, the
-// prefix's node when the prefix has a hash tag.
+// On a Redis Cluster the transaction first watches a key that nothing
+// writes (txAnchorKey): the cluster runs a transaction on the node of its
+// first key, the prefix's node when the prefix has a hash tag. A single
+// server needs no such round trip.
 func (d providerDatabase) ProviderTx(ctx context.Context, op, _, _ string, fn func(store.ProviderTx) error) error {
+	var anchor []string
+	if _, ok := d.rdb.(*redis.ClusterClient); ok {
+		anchor = []string{d.prefix + txAnchorKey}
+	}
 	for range txTries {
 		var fnErr error
 		err := d.rdb.Watch(ctx, func(tx *redis.Tx) error {
@@ -124,7 +129,7 @@ func (d providerDatabase) ProviderTx(ctx context.Context, op, _, _ string, fn fu
 				return nil
 			})
 			return err
-		}, d.prefix+txAnchorKey)
+		}, anchor...)
 		switch {
 		case fnErr != nil:
 			return fnErr

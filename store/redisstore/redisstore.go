@@ -82,12 +82,23 @@
 //
 // go-redis sends a command again when the connection breaks before the
 // answer arrives (the client's MaxRetries), though the server may have run
-// it. So each script that writes, other than a touch (which answers the
-// same when run twice), keeps its answer for a minute under an "op:" key
-// of that one call, and a second run of the call answers it again rather
-// than running: a retried revocation still names the sessions it revoked,
-// and a retried create does not find its own session taken. That costs
-// one small key per write for a minute.
+// it. So each script whose second run would answer differently (a create,
+// a token replacement, a revocation, a capped create, recording a device,
+// the outbox's writes, a cleanup batch) keeps its answer for a minute
+// under an "op:" key of that one call, and a second run of the call
+// answers it again rather than running: a retried revocation still names
+// the sessions it revoked, and a retried create does not find its own
+// session taken. A touch, an update and a reauthentication answer the
+// same when run twice and keep nothing. Each kept answer costs the server
+// about 165 bytes for a minute (Redis 7.0; more for a revocation of many
+// sessions or an outbox lease, which keep the ids or messages), and a
+// write to the append-only file. The minute covers go-redis's retries
+// while each is bounded by the call's deadline or the client's read
+// timeout; a client with neither can retry later than that. Two writes
+// are not scripts and keep nothing: the cleanup's lock (a retry finds it
+// taken, and that instance skips one cleanup), and an identity-provider
+// transaction, whose lost EXEC answer is an error although the
+// transaction may have committed.
 //
 // A session's sign-in details (store.SignInStore) are two fields of its
 // hash, JSON as store.EncodeMethods and store.EncodeLabels write them,

@@ -3,8 +3,11 @@ package redisstore
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
+	"os/exec"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -140,4 +143,47 @@ func TestRetriedWritesAnswerOnce(t *testing.T) {
 			return err
 		}
 	})
+}
+
+// TestFullServerAnswersWritesThatChangeNothing checks that a server at its
+// memory limit (maxmemory, noeviction), which refuses every write, still
+// answers the writes that would change nothing, as it would if they kept
+// no answer for a retry: a create of a taken session, a revocation of one
+// already revoked, an outbox lease with nothing due.
+func TestFullServerAnswersWritesThatChangeNothing(t *testing.T) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("redis-server is not installed; the test starts one of its own")
+	}
+	is := is.New(t)
+	ctx := t.Context()
+	srv := startRedis(t, bin, t.TempDir(), freePort(t))
+	s, err := Open(ctx, srv.url(), WithCleanupInterval(0))
+	is.NoErr(err)
+	t.Cleanup(func() { s.Close() })
+	now := time.Now()
+	sess := storetest.NewSession("alice", now)
+	is.NoErr(s.Create(ctx, sess))
+	_, err = s.Revoke(ctx, store.Selection{UserID: "alice", SessionID: sess.ID}, now, "logout")
+	is.NoErr(err)
+
+	admin := redis.NewClient(&redis.Options{Addr: "127.0.0.1:" + srv.port})
+	t.Cleanup(func() { admin.Close() })
+	is.NoErr(admin.ConfigSet(ctx, "maxmemory-policy", "noeviction").Err())
+	is.NoErr(admin.ConfigSet(ctx, "maxmemory", "1").Err())
+	if err := s.Create(ctx, storetest.NewSession("alice", now)); err == nil || !strings.Contains(err.Error(), "OOM") {
+		t.Fatalf("a new session on a full server: %v, want an OOM error", err)
+	}
+
+	if err := s.Create(ctx, sess); !errors.Is(err, store.ErrDuplicate) {
+		t.Errorf("Create of a taken session: %v, want ErrDuplicate", err)
+	}
+	ids, err := s.Revoke(ctx, store.Selection{UserID: "alice", SessionID: sess.ID}, now, "logout")
+	if err != nil || len(ids) != 0 {
+		t.Errorf("Revoke of a revoked session: %v, %v; want nothing revoked", ids, err)
+	}
+	msgs, err := s.LeaseOutbox(ctx, now, now.Add(time.Minute), 10)
+	if err != nil || len(msgs) != 0 {
+		t.Errorf("LeaseOutbox with nothing due: %v, %v; want nothing", msgs, err)
+	}
 }

@@ -55,7 +55,7 @@ func (k keyChecker) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pr
 	}
 }
 
-// TestScriptsNameTheirNode runs the conformance suite on clients that check
+// TestScriptsNameTheirNode runs the conformance suites on clients that check
 // that every script names a key under the store's prefix first: a Redis
 // Cluster sends a script to the node of its first key, and one that names
 // none to any node, where the store's keys are not.
@@ -65,7 +65,7 @@ func TestScriptsNameTheirNode(t *testing.T) {
 		mu  sync.Mutex
 		bad []string
 	)
-	storetest.Run(t, func(t *testing.T) store.SessionStore {
+	open := func(t *testing.T) *Store {
 		prefix := redistest.Prefix(t, url)
 		opts, err := redis.ParseURL(url)
 		if err != nil {
@@ -81,6 +81,15 @@ func TestScriptsNameTheirNode(t *testing.T) {
 		}
 		t.Cleanup(func() { s.Close() })
 		return s
+	}
+	t.Run("Sessions", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T) store.SessionStore { return open(t) })
+	})
+	t.Run("Outbox", func(t *testing.T) {
+		storetest.Outbox(t, func(t *testing.T) store.OutboxStore { return open(t) })
+	})
+	t.Run("Recording", func(t *testing.T) {
+		storetest.Recording(t, func(t *testing.T) store.RecordingStore { return open(t) })
 	})
 	mu.Lock()
 	defer mu.Unlock()

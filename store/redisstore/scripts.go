@@ -193,12 +193,19 @@ const replayFor = time.Minute
 // run would not repeat. go-redis sends a command again when its
 // connection breaks before the answer arrives, although the server may
 // have run it: run again, a revocation finds nothing left to revoke and
-// reports no session, a create finds its own session and reports a
-// collision, and a write with outbox messages finds them taken. So the
-// script keeps its answer under KEYS[1], a key of the one call (see
-// database.write), for replayFor, and a second run of the same call
-// answers that instead of running again. The key also routes the script
-// to the prefix's slot on a Redis Cluster.
+// reports no session, a create or a token replacement finds its own
+// token taken and reports a collision, and a write with outbox messages
+// finds them taken. So the script keeps its answer under KEYS[1], a key
+// of the one call (see database.write), for replayFor, and a second run of
+// the same call answers that instead of running again. The key also
+// routes the script to the prefix's slot on a Redis Cluster. Scripts whose
+// second run answers as the first did (a touch, an update, a
+// reauthentication) are plain scripts: they pay for no record.
+//
+// Keeping the answer is the best the server can do: under its memory
+// limit (maxmemory with noeviction) Redis refuses a script's first write,
+// and a script that changed nothing still answers, unrecorded, as it did
+// before it kept answers.
 type writeScript struct{ *redis.Script }
 
 func newWriteScript(src string) writeScript {
@@ -208,7 +215,7 @@ end
 local done = redis.call('GET', KEYS[1])
 if done then return cmsgpack.unpack(done) end
 local answer = run()
-redis.call('SET', KEYS[1], cmsgpack.pack(answer), 'PX', ` + fmt.Sprint(replayFor.Milliseconds()) + `)
+redis.pcall('SET', KEYS[1], cmsgpack.pack(answer), 'PX', ` + fmt.Sprint(replayFor.Milliseconds()) + `)
 return answer
 `)}
 }
@@ -302,7 +309,7 @@ return 1
 // ARGV[6] the authentication time, ARGV[7] the methods (JSON) or "".
 // Returns 1 when it changed the session, 0 when it is unknown, inactive or
 // refused for its user's not-before time, "dup" when the hash is taken.
-var reauthenticateScript = newWriteScript(lib + `
+var reauthenticateScript = redis.NewScript(lib + `
 local id, h, now, a = ARGV[3], ARGV[4], tonumber(ARGV[5]), tonumber(ARGV[6])
 local f = load(id)
 if f == nil or not active(f, now) or refused(f.u, a) then return 0 end
@@ -324,7 +331,7 @@ return 1
 // ARGV[7] expiry, ARGV[8] idle expiry (capped), ARGV[9] authentication
 // time or "" to keep it. Returns 1 when it changed the session, 0 when it
 // is unknown, inactive or refused for the user's not-before time.
-var updateScript = newWriteScript(lib + `
+var updateScript = redis.NewScript(lib + `
 local id, now, u = ARGV[3], tonumber(ARGV[4]), ARGV[5]
 local e, i = tonumber(ARGV[7]), tonumber(ARGV[8])
 local f = load(id)
@@ -357,7 +364,7 @@ return revokesel()
 // deleteOldScript deletes, of the sessions that are old at ARGV[3], at
 // most ARGV[4]. Returns how many it deleted and how many entries of the
 // "old" index it looked at.
-var deleteOldScript = redis.NewScript(lib + `
+var deleteOldScript = newWriteScript(lib + `
 local t, limit = tonumber(ARGV[3]), tonumber(ARGV[4])
 local ids = redis.call('ZRANGEBYSCORE', OLD, '-inf', ARGV[3], 'LIMIT', 0, limit)
 local n = 0

@@ -224,7 +224,7 @@ func (d database) UpdateActive(ctx context.Context, id string, u store.Update, n
 	if !u.AuthenticatedAt.IsZero() {
 		auth = microsArg(u.AuthenticatedAt)
 	}
-	return d.changed("update", d.write(ctx, updateScript, id, microsArg(now), u.UserID, string(u.Data),
+	return d.changed("update", d.run(ctx, updateScript, nil, id, microsArg(now), u.UserID, string(u.Data),
 		microsArg(u.ExpiresAt), microsArg(u.IdleExpiresAt), auth))
 }
 
@@ -263,7 +263,7 @@ func revokeArgs(sel store.Selection, now time.Time, reason string) []any {
 func (d database) DeleteOld(ctx context.Context, t time.Time) (int, error) {
 	deleted := 0
 	_, err := store.DeleteInBatches(ctx, d.callTimeout, deleteBatch, func(ctx context.Context) (int, error) {
-		v, err := d.run(ctx, deleteOldScript, nil, microsArg(t), deleteBatch).Int64Slice()
+		v, err := d.write(ctx, deleteOldScript, microsArg(t), deleteBatch).Int64Slice()
 		if err != nil {
 			return 0, d.fail("delete", err)
 		}

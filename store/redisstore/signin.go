@@ -22,5 +22,5 @@ func (s *Store) Reauthenticate(ctx context.Context, id string, newHash [sha256.S
 // methods.
 func (d database) ReauthenticateActive(ctx context.Context, id string, newHash [sha256.Size]byte, at time.Time, methods []store.AuthMethod, now time.Time) (bool, error) {
 	encoded, _ := store.EncodeMethods(methods) // "" for none
-	return d.changed("reauthenticate", d.write(ctx, reauthenticateScript, id, hashArg(newHash), microsArg(now), microsArg(at), encoded))
+	return d.changed("reauthenticate", d.run(ctx, reauthenticateScript, nil, id, hashArg(newHash), microsArg(now), microsArg(at), encoded))
 }
