@@ -16,8 +16,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/revokehq/revoke/internal/redistest"
-	"github.com/revokehq/revoke/store"
-	"github.com/revokehq/revoke/store/storetest"
 )
 
 // startCluster starts a Redis Cluster of three masters of the test's own,
@@ -132,23 +130,8 @@ func freePorts(t *testing.T, n int) []string {
 // and so every script and transaction, is on one node.
 func TestClusterConformance(t *testing.T) {
 	addrs := startCluster(t)
-	open := func(t *testing.T) *Store {
+	suites(t, func(t *testing.T) *Store {
 		rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, ContextTimeoutEnabled: true})
-		t.Cleanup(func() { rdb.Close() })
-		s, err := New(t.Context(), rdb, WithPrefix("{"+rand.Text()[:12]+"}:"), WithCleanupInterval(0))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
-	t.Run("Sessions", func(t *testing.T) {
-		storetest.Run(t, func(t *testing.T) store.SessionStore { return open(t) })
-	})
-	t.Run("Outbox", func(t *testing.T) {
-		storetest.Outbox(t, func(t *testing.T) store.OutboxStore { return open(t) })
-	})
-	t.Run("Recording", func(t *testing.T) {
-		storetest.Recording(t, func(t *testing.T) store.RecordingStore { return open(t) })
+		return onClient(t, rdb, "{"+rand.Text()[:12]+"}:")
 	})
 }

@@ -3,6 +3,8 @@ package redisstore
 import (
 	"testing"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/revokehq/revoke/internal/redistest"
 	"github.com/revokehq/revoke/store"
 	"github.com/revokehq/revoke/store/storetest"
@@ -20,6 +22,33 @@ func open(t *testing.T, opts ...Option) *Store {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
+}
+
+// onClient returns a Store on rdb under prefix, without background
+// cleanup, and closes both when the test ends.
+func onClient(t *testing.T, rdb redis.UniversalClient, prefix string) *Store {
+	t.Helper()
+	t.Cleanup(func() { rdb.Close() })
+	s, err := New(t.Context(), rdb, WithPrefix(prefix), WithCleanupInterval(0))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// suites runs the session, outbox and recording conformance suites on
+// stores from open.
+func suites(t *testing.T, open func(*testing.T) *Store) {
+	t.Run("Sessions", func(t *testing.T) {
+		storetest.Run(t, func(t *testing.T) store.SessionStore { return open(t) })
+	})
+	t.Run("Outbox", func(t *testing.T) {
+		storetest.Outbox(t, func(t *testing.T) store.OutboxStore { return open(t) })
+	})
+	t.Run("Recording", func(t *testing.T) {
+		storetest.Recording(t, func(t *testing.T) store.RecordingStore { return open(t) })
+	})
 }
 
 func TestConformance(t *testing.T) {

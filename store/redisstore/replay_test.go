@@ -76,11 +76,7 @@ func TestRetriedWritesAnswerOnce(t *testing.T) {
 	loser := &answerLoser{}
 	opts.Dialer = loser.dial
 	opts.ContextTimeoutEnabled = true
-	rdb := redis.NewClient(opts)
-	t.Cleanup(func() { rdb.Close() })
-	s, err := New(ctx, rdb, WithPrefix(redistest.Prefix(t, url)), WithCleanupInterval(0))
-	is.NoErr(err)
-	t.Cleanup(func() { s.Close() })
+	s := onClient(t, redis.NewClient(opts), redistest.Prefix(t, url))
 	now := time.Now()
 
 	// lost runs a write twice, each made by prepare: once as it is, so

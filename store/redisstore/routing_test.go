@@ -10,8 +10,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/revokehq/revoke/internal/redistest"
-	"github.com/revokehq/revoke/store"
-	"github.com/revokehq/revoke/store/storetest"
 )
 
 // keyChecker is a go-redis hook that notes every script sent without a
@@ -65,7 +63,7 @@ func TestScriptsNameTheirNode(t *testing.T) {
 		mu  sync.Mutex
 		bad []string
 	)
-	open := func(t *testing.T) *Store {
+	suites(t, func(t *testing.T) *Store {
 		prefix := redistest.Prefix(t, url)
 		opts, err := redis.ParseURL(url)
 		if err != nil {
@@ -74,22 +72,7 @@ func TestScriptsNameTheirNode(t *testing.T) {
 		opts.ContextTimeoutEnabled = true
 		rdb := redis.NewClient(opts)
 		rdb.AddHook(keyChecker{prefix: prefix, mu: &mu, bad: &bad})
-		t.Cleanup(func() { rdb.Close() })
-		s, err := New(t.Context(), rdb, WithPrefix(prefix), WithCleanupInterval(0))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
-	t.Run("Sessions", func(t *testing.T) {
-		storetest.Run(t, func(t *testing.T) store.SessionStore { return open(t) })
-	})
-	t.Run("Outbox", func(t *testing.T) {
-		storetest.Outbox(t, func(t *testing.T) store.OutboxStore { return open(t) })
-	})
-	t.Run("Recording", func(t *testing.T) {
-		storetest.Recording(t, func(t *testing.T) store.RecordingStore { return open(t) })
+		return onClient(t, rdb, prefix)
 	})
 	mu.Lock()
 	defer mu.Unlock()
