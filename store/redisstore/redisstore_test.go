@@ -53,22 +53,5 @@ func suites(t *testing.T, open func(*testing.T) *Store) {
 
 func TestConformance(t *testing.T) {
 	redistest.URL(t)
-	storetest.Run(t, func(t *testing.T) store.SessionStore { return open(t) })
-}
-
-func TestOutboxConformance(t *testing.T) {
-	redistest.URL(t)
-	storetest.Outbox(t, func(t *testing.T) store.OutboxStore { return open(t) })
-}
-
-func TestRecordingConformance(t *testing.T) {
-	redistest.URL(t)
-	storetest.Recording(t, func(t *testing.T) store.RecordingStore {
-		url := redistest.URL(t)
-		s, err := Open(t.Context(), url, WithPrefix(redistest.Prefix(t, url)), WithCleanupInterval(0))
-		if err != nil {
-			t.Fatalf("Open: %v", err)
-		}
-		return s
-	})
+	suites(t, func(t *testing.T) *Store { return open(t) })
 }
